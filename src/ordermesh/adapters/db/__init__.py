@@ -1,0 +1,1 @@
+"""The database adapter: tables, engine, unit of work, repositories and read queries."""

@@ -1,0 +1,124 @@
+"""Orders and idempotency keys in SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.repositories import insert_or_conflict
+from ordermesh.domain.errors import ConcurrentUpdate
+from ordermesh.domain.events import utcnow
+from ordermesh.domain.money import Money
+from ordermesh.domain.orders import (
+    Customer,
+    Fulfilment,
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    parse_order_number,
+)
+
+
+class SqlOrders:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.seen: list[Order] = []
+
+    def add(self, order: Order) -> None:
+        """Store a new order; the database gives it its sequence number (and so its number)."""
+        result = insert_or_conflict(self.conn, t.orders, {
+            "id": order.id, "channel_code": order.channel,
+            "external_reference": order.external_reference, "status": str(order.status),
+            "customer_email": order.customer.email, "customer_name": order.customer.name,
+            "customer_phone": order.customer.phone, "billing_address": order.billing_address,
+            "shipping_address": order.shipping_address,
+            "delivery_instructions": order.delivery_instructions,
+            "payment_token": order.payment_token, "fulfilment_method": order.fulfilment.method,
+            "pickup_location_code": order.fulfilment.pickup_location,
+            "currency": order.currency, "lines_total": order.lines_total.amount,
+            "shipping_total": order.shipping_total.amount,
+            "grand_total": order.grand_total.amount, "version": order.version,
+            "created_at": order.created_at, "updated_at": order.created_at,
+        })
+        assert result.inserted_primary_key is not None
+        order.seq = int(result.inserted_primary_key[0])
+        self.conn.execute(insert(t.order_lines), [
+            {"id": ln.id, "order_seq": order.seq, "line_no": ln.line_no, "sku": ln.sku,
+             "quantity": ln.quantity, "unit_price": ln.unit_price.amount,
+             "line_total": ln.total.amount, "status": str(ln.status)}
+            for ln in order.lines
+        ])
+        self.seen.append(order)
+
+    def get(self, order_id: str) -> Order | None:
+        """Find an order by its id or by its number (OM-000123)."""
+        seq = parse_order_number(order_id)
+        where = t.orders.c.seq == seq if seq is not None else t.orders.c.id == order_id
+        row = self.conn.execute(select(t.orders).where(where)).first()
+        if row is None:
+            return None
+        lines = self.conn.execute(select(t.order_lines).where(
+            t.order_lines.c.order_seq == row.seq).order_by(t.order_lines.c.line_no))
+        order = _order(row, list(lines))
+        self.seen.append(order)
+        return order
+
+    def find_by_external_reference(self, channel: str, reference: str) -> str | None:
+        o = t.orders.c
+        query = select(o.id).where(o.channel_code == channel, o.external_reference == reference)
+        return self.conn.execute(query).scalar()
+
+    def save(self, order: Order) -> None:
+        """Write status changes; fails if another transaction changed the order since it was read."""
+        o = t.orders.c
+        result = self.conn.execute(
+            update(t.orders).where(o.seq == order.seq, o.version == order.version)
+            .values(status=str(order.status),
+                    held_from=str(order.held_from) if order.held_from else None,
+                    version=order.version + 1, updated_at=utcnow()))
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
+        order.version += 1
+        for line in order.lines:
+            self.conn.execute(update(t.order_lines).where(t.order_lines.c.id == line.id)
+                              .values(status=str(line.status)))
+
+
+def _order(row: Any, line_rows: list[Any]) -> Order:
+    lines = [OrderLine(ln.id, ln.line_no, ln.sku, ln.quantity, Money(ln.unit_price, row.currency),
+                       LineStatus(ln.status)) for ln in line_rows]
+    return Order(
+        id=row.id, channel=row.channel_code, external_reference=row.external_reference,
+        customer=Customer(row.customer_email, row.customer_name, row.customer_phone),
+        billing_address=row.billing_address, shipping_address=row.shipping_address,
+        delivery_instructions=row.delivery_instructions, payment_token=row.payment_token,
+        fulfilment=Fulfilment(row.fulfilment_method, row.pickup_location_code),
+        currency=row.currency, lines=lines,
+        shipping_total=Money(row.shipping_total, row.currency), status=OrderStatus(row.status),
+        held_from=OrderStatus(row.held_from) if row.held_from else None, seq=row.seq,
+        version=row.version, created_at=row.created_at,
+    )
+
+
+class SqlIdempotencyKeys:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def find(self, scope: str, key: str) -> tuple[str, str | None] | None:
+        k = t.idempotency_keys.c
+        row = self.conn.execute(
+            select(k.request_hash, k.order_id).where(k.scope == scope, k.key == key)).first()
+        return (row.request_hash, row.order_id) if row else None
+
+    def claim(self, scope: str, key: str, request_hash: str) -> None:
+        insert_or_conflict(self.conn, t.idempotency_keys, {
+            "scope": scope, "key": key, "request_hash": request_hash, "created_at": utcnow()})
+
+    def attach(self, scope: str, key: str, order_id: str) -> None:
+        k = t.idempotency_keys.c
+        self.conn.execute(update(t.idempotency_keys).where(k.scope == scope, k.key == key)
+                          .values(order_id=order_id))

@@ -1,0 +1,156 @@
+"""Read queries: plain rows for lists, details and timelines. No aggregates are loaded here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ordermesh.adapters.db import tables as t
+from ordermesh.domain.orders import format_order_number, parse_order_number
+
+
+def principal(conn: Connection, key_hash: str) -> dict[str, Any] | None:
+    k = t.api_keys.c
+    row = conn.execute(select(k.id, k.name, k.role, k.channel_code).where(
+        k.key_hash == key_hash, k.revoked_at.is_(None))).first()
+    return dict(row._mapping) if row else None
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    channel: str | None = None
+    status: str | None = None
+    customer_email: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+def list_orders(conn: Connection, f: OrderFilter, before_seq: int | None, limit: int
+                ) -> list[dict[str, Any]]:
+    """Newest first, keyset-paginated on the order sequence."""
+    o = t.orders.c
+    query = select(t.orders).order_by(o.seq.desc()).limit(limit)
+    conditions = [
+        (f.channel, lambda v: o.channel_code == v),
+        (f.status, lambda v: o.status == v),
+        (f.customer_email, lambda v: o.customer_email == v.lower()),
+        (f.created_from, lambda v: o.created_at >= v),
+        (f.created_to, lambda v: o.created_at < v),
+        (before_seq, lambda v: o.seq < v),
+    ]
+    for value, condition in conditions:
+        if value is not None:
+            query = query.where(condition(value))
+    return [_order_row(row) for row in conn.execute(query)]
+
+
+def _order_row(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    data["number"] = format_order_number(data["seq"])
+    return data
+
+
+def find_order(conn: Connection, ref: str, channel: str | None) -> dict[str, Any] | None:
+    """An order by id or number, only if the caller may see it (channel keys: their own)."""
+    seq = parse_order_number(ref)
+    o = t.orders.c
+    query = select(t.orders).where(o.seq == seq if seq is not None else o.id == ref)
+    if channel is not None:
+        query = query.where(o.channel_code == channel)
+    row = conn.execute(query).first()
+    return _order_row(row) if row else None
+
+
+def order_detail(conn: Connection, ref: str, channel: str | None) -> dict[str, Any] | None:
+    order = find_order(conn, ref, channel)
+    if order is None:
+        return None
+    lines = conn.execute(select(t.order_lines).where(
+        t.order_lines.c.order_seq == order["seq"]).order_by(t.order_lines.c.line_no))
+    reservations = conn.execute(select(t.reservations).where(
+        t.reservations.c.order_seq == order["seq"]).order_by(t.reservations.c.id))
+    by_line: dict[str, list[dict[str, Any]]] = {}
+    for res in reservations:
+        by_line.setdefault(res.line_id, []).append(dict(res._mapping))
+    order["lines"] = [{**dict(ln._mapping), "reservations": by_line.get(ln.id, [])}
+                      for ln in lines]
+    return order
+
+
+def order_events(conn: Connection, order_id: str) -> list[dict[str, Any]]:
+    e = t.events.c
+    query = select(t.events).where(e.stream == "order", e.stream_id == order_id).order_by(e.seq)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def list_channels(conn: Connection) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(select(t.channels).order_by(t.channels.c.code))]
+
+
+def list_api_keys(conn: Connection) -> list[dict[str, Any]]:
+    k = t.api_keys.c
+    query = select(k.id, k.name, k.prefix, k.role, k.channel_code, k.created_at, k.revoked_at)
+    return [dict(r._mapping) for r in conn.execute(query.order_by(k.created_at))]
+
+
+def list_products(conn: Connection, after_sku: str | None, limit: int,
+                  category: str | None = None, active: bool | None = None
+                  ) -> list[dict[str, Any]]:
+    p = t.products.c
+    query = select(t.products).order_by(p.sku).limit(limit)
+    if after_sku is not None:
+        query = query.where(p.sku > after_sku)
+    if category is not None:
+        query = query.where(p.category == category)
+    if active is not None:
+        query = query.where(p.active.is_(active))
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def get_product(conn: Connection, sku: str) -> dict[str, Any] | None:
+    row = conn.execute(select(t.products).where(t.products.c.sku == sku)).first()
+    return dict(row._mapping) if row else None
+
+
+def list_locations(conn: Connection) -> list[dict[str, Any]]:
+    loc = t.locations.c
+    query = select(t.locations).order_by(loc.priority.desc(), loc.code)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def get_location(conn: Connection, code: str) -> dict[str, Any] | None:
+    row = conn.execute(select(t.locations).where(t.locations.c.code == code)).first()
+    return dict(row._mapping) if row else None
+
+
+def list_stock_levels(conn: Connection, sku: str | None, location: str | None,
+                      after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+    s = t.stock_levels.c
+    query = select(t.stock_levels).order_by(s.sku, s.location_code).limit(limit)
+    if sku is not None:
+        query = query.where(s.sku == sku)
+    if location is not None:
+        query = query.where(s.location_code == location)
+    if after is not None:
+        query = query.where((s.sku > after[0]) | ((s.sku == after[0]) & (s.location_code > after[1])))
+    rows = [dict(r._mapping) for r in conn.execute(query)]
+    for row in rows:
+        row["available"] = row["on_hand"] - row["reserved"] - row["safety_stock"]
+    return rows
+
+
+def list_stock_movements(conn: Connection, sku: str | None, location: str | None,
+                         before_id: int | None, limit: int) -> list[dict[str, Any]]:
+    m = t.stock_movements.c
+    query = select(t.stock_movements).order_by(m.id.desc()).limit(limit)
+    if sku is not None:
+        query = query.where(m.sku == sku)
+    if location is not None:
+        query = query.where(m.location_code == location)
+    if before_id is not None:
+        query = query.where(m.id < before_id)
+    return [dict(r._mapping) for r in conn.execute(query)]

@@ -1,0 +1,171 @@
+"""Repositories: the unit of work's view of the tables. They never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.exc import IntegrityError
+
+from ordermesh.adapters.db import tables as t
+from ordermesh.domain.errors import ConcurrentUpdate
+from ordermesh.domain.events import utcnow
+from ordermesh.domain.inventory import StockingLocation, StockLevel
+
+
+def insert_or_conflict(conn: Connection, table: t.Table, values: Any) -> CursorResult[Any]:
+    """Insert; a unique-key race with another transaction becomes a retryable conflict."""
+    try:
+        return conn.execute(insert(table), values)
+    except IntegrityError as exc:
+        raise ConcurrentUpdate(f"{table.name} changed concurrently") from exc
+
+
+class SqlCatalogue:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def product(self, sku: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.products).where(t.products.c.sku == sku)).first()
+        return dict(row._mapping) if row else None
+
+    def products(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
+        rows = self.conn.execute(select(t.products).where(t.products.c.sku.in_(list(skus))))
+        return {row.sku: dict(row._mapping) for row in rows}
+
+    def add_product(self, values: dict[str, Any]) -> None:
+        insert_or_conflict(self.conn, t.products, values)
+
+    def update_product(self, sku: str, values: dict[str, Any]) -> None:
+        self.conn.execute(update(t.products).where(t.products.c.sku == sku).values(values))
+
+    def location(self, code: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.locations).where(t.locations.c.code == code)).first()
+        return dict(row._mapping) if row else None
+
+    def stocking_locations(self) -> list[StockingLocation]:
+        rows = self.conn.execute(select(t.locations).where(t.locations.c.active.is_(True)))
+        return [StockingLocation(r.code, r.priority, r.can_ship, r.can_pickup, r.active)
+                for r in rows]
+
+    def add_location(self, values: dict[str, Any]) -> None:
+        insert_or_conflict(self.conn, t.locations, values)
+
+    def update_location(self, code: str, values: dict[str, Any]) -> None:
+        self.conn.execute(update(t.locations).where(t.locations.c.code == code).values(values))
+
+
+class SqlAccess:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def channel(self, code: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.channels).where(t.channels.c.code == code)).first()
+        return dict(row._mapping) if row else None
+
+    def add_channel(self, values: dict[str, Any]) -> None:
+        insert_or_conflict(self.conn, t.channels, values)
+
+    def add_api_key(self, values: dict[str, Any]) -> None:
+        insert_or_conflict(self.conn, t.api_keys, values)
+
+
+def _stock_row(sku: str, location: str) -> Any:
+    return and_(t.stock_levels.c.sku == sku, t.stock_levels.c.location_code == location)
+
+
+def _level(row: Any) -> StockLevel:
+    return StockLevel(row.sku, row.location_code, row.on_hand, row.reserved, row.safety_stock,
+                      row.last_counted_at)
+
+
+class SqlStock:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def levels(self, skus: Iterable[str]) -> list[StockLevel]:
+        rows = self.conn.execute(
+            select(t.stock_levels).where(t.stock_levels.c.sku.in_(list(skus))))
+        return [_level(row) for row in rows]
+
+    def level_for_update(self, sku: str, location: str) -> StockLevel | None:
+        # FOR UPDATE is a no-op on SQLite, where BEGIN IMMEDIATE already serialises writers.
+        query = select(t.stock_levels).where(_stock_row(sku, location)).with_for_update()
+        row = self.conn.execute(query).first()
+        return _level(row) if row else None
+
+    def create_level(self, sku: str, location: str, safety_stock: int = 0) -> StockLevel:
+        insert_or_conflict(self.conn, t.stock_levels, {
+            "sku": sku, "location_code": location, "on_hand": 0, "reserved": 0,
+            "safety_stock": safety_stock, "updated_at": utcnow()})
+        return StockLevel(sku, location, 0, 0, safety_stock)
+
+    def set_safety_stock(self, sku: str, location: str, safety_stock: int) -> None:
+        self.conn.execute(update(t.stock_levels).where(_stock_row(sku, location))
+                          .values(safety_stock=safety_stock, updated_at=utcnow()))
+
+    def try_reserve(self, sku: str, location: str, quantity: int) -> bool:
+        """Reserve only if enough is available at this instant: one conditional update."""
+        s = t.stock_levels.c
+        result = self.conn.execute(
+            update(t.stock_levels)
+            .where(_stock_row(sku, location), s.on_hand - s.reserved - s.safety_stock >= quantity)
+            .values(reserved=s.reserved + quantity, updated_at=utcnow()))
+        return result.rowcount == 1
+
+    def release(self, sku: str, location: str, quantity: int) -> None:
+        s = t.stock_levels.c
+        self.conn.execute(update(t.stock_levels).where(_stock_row(sku, location))
+                          .values(reserved=s.reserved - quantity, updated_at=utcnow()))
+
+    def change_on_hand(self, sku: str, location: str, delta: int,
+                       counted_at: datetime | None) -> None:
+        s = t.stock_levels.c
+        values: dict[str, Any] = {"on_hand": s.on_hand + delta, "updated_at": utcnow()}
+        if counted_at is not None:
+            values["last_counted_at"] = counted_at
+        self.conn.execute(update(t.stock_levels).where(_stock_row(sku, location)).values(values))
+
+    def record_movement(self, sku: str, location: str, *, on_hand_delta: int = 0,
+                        reserved_delta: int = 0, reason: str, reference: str,
+                        actor: str) -> None:
+        self.conn.execute(insert(t.stock_movements).values(
+            sku=sku, location_code=location, on_hand_delta=on_hand_delta,
+            reserved_delta=reserved_delta, reason=reason, reference=reference, actor=actor,
+            occurred_at=utcnow()))
+
+    def sync_seen(self, source_reference: str) -> bool:
+        query = select(t.stock_sync_refs.c.source_reference).where(
+            t.stock_sync_refs.c.source_reference == source_reference)
+        return self.conn.execute(query).first() is not None
+
+    def remember_sync(self, source_reference: str, sku: str, location: str,
+                      outcome: str) -> None:
+        insert_or_conflict(self.conn, t.stock_sync_refs, {
+            "source_reference": source_reference, "sku": sku, "location_code": location,
+            "outcome": outcome, "applied_at": utcnow()})
+
+
+class SqlReservations:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, order_seq: int, line_id: str, sku: str, location: str, quantity: int) -> None:
+        self.conn.execute(insert(t.reservations).values(
+            order_seq=order_seq, line_id=line_id, sku=sku, location_code=location,
+            quantity=quantity, status="active", created_at=utcnow()))
+
+    def active_for_order(self, order_seq: int) -> list[dict[str, Any]]:
+        r = t.reservations.c
+        rows = self.conn.execute(select(t.reservations).where(
+            r.order_seq == order_seq, r.status == "active").order_by(r.id))
+        return [dict(row._mapping) for row in rows]
+
+    def mark_released(self, reservation_ids: list[int]) -> None:
+        if reservation_ids:
+            self.conn.execute(update(t.reservations)
+                              .where(t.reservations.c.id.in_(reservation_ids))
+                              .values(status="released", released_at=utcnow()))

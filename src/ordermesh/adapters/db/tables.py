@@ -1,0 +1,221 @@
+"""Tables. One schema for SQLite and PostgreSQL; the Alembic history must match it (a test checks)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql
+
+from ordermesh.adapters.db.types import UtcDateTime
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+SeqId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
+Timestamp = UtcDateTime()
+
+channels = Table(
+    "channels", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("channel_code", String(64), ForeignKey("channels.code"), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp, nullable=True),
+    CheckConstraint("role IN ('channel', 'operator', 'admin')", name="role"),
+    CheckConstraint("(role = 'channel') = (channel_code IS NOT NULL)", name="channel_bound"),
+)
+
+products = Table(
+    "products", metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("category", String(100), nullable=True),
+    Column("gtin", String(14), nullable=True, unique=True),
+    Column("price_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("tax_class", String(32), nullable=False),
+    Column("weight_grams", Integer, nullable=True),
+    Column("length_mm", Integer, nullable=True),
+    Column("width_mm", Integer, nullable=True),
+    Column("height_mm", Integer, nullable=True),
+    Column("preorder", Boolean, nullable=False),
+    Column("release_date", Date, nullable=True),
+    Column("backorderable", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    CheckConstraint("price_amount >= 0", name="price_not_negative"),
+)
+
+locations = Table(
+    "locations", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("address", Json, nullable=False),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Column("can_ship", Boolean, nullable=False),
+    Column("can_pickup", Boolean, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("daily_order_capacity", Integer, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    CheckConstraint("kind IN ('warehouse', 'store', 'supplier')", name="kind"),
+)
+
+stock_levels = Table(
+    "stock_levels", metadata,
+    Column("sku", String(64), ForeignKey("products.sku"), primary_key=True),
+    Column("location_code", String(64), ForeignKey("locations.code"), primary_key=True),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("safety_stock", BigInteger, nullable=False),
+    Column("last_counted_at", Timestamp, nullable=True),
+    Column("updated_at", Timestamp, nullable=False),
+    CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+    CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    CheckConstraint("safety_stock >= 0", name="safety_stock_not_negative"),
+)
+
+stock_movements = Table(
+    "stock_movements", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("sku", String(64), nullable=False),
+    Column("location_code", String(64), nullable=False),
+    Column("on_hand_delta", BigInteger, nullable=False),
+    Column("reserved_delta", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("occurred_at", Timestamp, nullable=False),
+    Index("ix_stock_movements_sku_location", "sku", "location_code", "id"),
+)
+
+stock_sync_refs = Table(
+    "stock_sync_refs", metadata,
+    Column("source_reference", String(200), primary_key=True),
+    Column("sku", String(64), nullable=False),
+    Column("location_code", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("applied_at", Timestamp, nullable=False),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("seq", SeqId, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("channel_code", String(64), ForeignKey("channels.code"), nullable=False),
+    Column("external_reference", String(200), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("held_from", String(16), nullable=True),
+    Column("customer_email", String(320), nullable=False),
+    Column("customer_name", String(200), nullable=False),
+    Column("customer_phone", String(32), nullable=True),
+    Column("billing_address", Json, nullable=False),
+    Column("shipping_address", Json, nullable=True),
+    Column("delivery_instructions", Text, nullable=True),
+    Column("payment_token", String(200), nullable=True),
+    Column("fulfilment_method", String(16), nullable=False),
+    Column("pickup_location_code", String(64), ForeignKey("locations.code"), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("lines_total", BigInteger, nullable=False),
+    Column("shipping_total", BigInteger, nullable=False),
+    Column("grand_total", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("channel_code", "external_reference", name="uq_orders_channel_external_ref"),
+    Index("ix_orders_status_seq", "status", "seq"),
+    Index("ix_orders_channel_seq", "channel_code", "seq"),
+    Index("ix_orders_customer_email", "customer_email"),
+    Index("ix_orders_created_at", "created_at"),
+)
+
+order_lines = Table(
+    "order_lines", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_seq", SeqId, ForeignKey("orders.seq"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(64), ForeignKey("products.sku"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", BigInteger, nullable=False),
+    Column("line_total", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    UniqueConstraint("order_seq", "line_no", name="uq_order_lines_order_line_no"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+reservations = Table(
+    "reservations", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("order_seq", SeqId, ForeignKey("orders.seq"), nullable=False),
+    Column("line_id", String(36), ForeignKey("order_lines.id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("location_code", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("released_at", Timestamp, nullable=True),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    Index("ix_reservations_order_seq", "order_seq"),
+    Index("ix_reservations_stock", "sku", "location_code", "status"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("seq", SeqId, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("stream", String(32), nullable=False),
+    Column("stream_id", String(64), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("data", Json, nullable=False),
+    Column("occurred_at", Timestamp, nullable=False),
+    Column("published_at", Timestamp, nullable=True),
+    Index("ix_events_stream", "stream", "stream_id", "seq"),
+    Index("ix_events_unpublished", "published_at", "seq"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("order_id", String(36), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+)

@@ -1,0 +1,14 @@
+"""Settings from the environment (ORDERMESH_*). Nothing connects when this is imported."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERMESH_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///ordermesh.db"
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+    page_size_max: int = 200

@@ -1,0 +1,113 @@
+"""Stock: what a location holds, where a line may be reserved, and how counts from a WMS or POS
+are applied without letting a stale snapshot overwrite newer sales."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class StockLevel:
+    sku: str
+    location: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    last_counted_at: datetime | None = None
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved - self.safety_stock
+
+
+@dataclass(frozen=True, slots=True)
+class StockingLocation:
+    """What reservation needs to know of a location."""
+
+    code: str
+    priority: int
+    can_ship: bool
+    can_pickup: bool
+    active: bool = True
+
+
+def reservation_candidates(
+    sku: str,
+    quantity: int,
+    levels: Iterable[StockLevel],
+    locations: Iterable[StockingLocation],
+    pickup_at: str | None = None,
+) -> list[str]:
+    """Locations that could take the whole line now, best first.
+
+    Best is the highest priority, then the location code, so every transaction tries (and locks)
+    stock rows in the same order. A pickup can only be served by its own store.
+    """
+    by_code = {loc.code: loc for loc in locations if loc.active}
+    fits = []
+    for level in levels:
+        loc = by_code.get(level.location)
+        if level.sku != sku or loc is None or level.available < quantity:
+            continue
+        if pickup_at is not None:
+            if loc.code == pickup_at and loc.can_pickup:
+                fits.append(loc)
+        elif loc.can_ship:
+            fits.append(loc)
+    return [loc.code for loc in sorted(fits, key=lambda loc: (-loc.priority, loc.code))]
+
+
+class SyncMode(StrEnum):
+    ABSOLUTE = "absolute"  # a count: on hand is now exactly this
+    DELTA = "delta"  # a movement: on hand changed by this much
+
+
+class SyncOutcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # this source reference was applied before
+    STALE = "stale"  # older than the last count applied to this SKU at this location
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class StockUpdate:
+    sku: str
+    location: str
+    mode: SyncMode
+    quantity: int
+    source_reference: str
+    counted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDecision:
+    outcome: SyncOutcome
+    on_hand_delta: int = 0
+    reason: str | None = None
+
+
+def decide_sync(update: StockUpdate, level: StockLevel, seen_before: bool) -> SyncDecision:
+    """Decide what one row of a stock feed does to a stock level.
+
+    A row older than the last applied count is stale for both modes: a count would overwrite
+    movements that came after it, and a delta is already part of the newer count.
+    """
+    if seen_before:
+        return SyncDecision(SyncOutcome.DUPLICATE)
+    if level.last_counted_at is not None and update.counted_at < level.last_counted_at:
+        return SyncDecision(SyncOutcome.STALE, reason="older than the last applied count")
+    if update.mode is SyncMode.ABSOLUTE:
+        if update.quantity < 0:
+            return SyncDecision(SyncOutcome.REJECTED, reason="a count cannot be negative")
+        return SyncDecision(SyncOutcome.APPLIED, update.quantity - level.on_hand)
+    if level.on_hand + update.quantity < 0:
+        return SyncDecision(SyncOutcome.REJECTED, reason="on hand would fall below zero")
+    return SyncDecision(SyncOutcome.APPLIED, update.quantity)
+
+
+def sync_order(updates: Iterable[StockUpdate]) -> list[StockUpdate]:
+    """Rows in the order they are applied: by stock row (a fixed lock order), then by time."""
+    return sorted(updates, key=lambda u: (u.sku, u.location, u.counted_at))

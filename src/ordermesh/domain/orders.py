@@ -1,0 +1,194 @@
+"""Orders: what a customer bought, and the one table that says how an order may change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from ordermesh.domain.errors import InvalidInput, InvalidTransition
+from ordermesh.domain.events import Event, utcnow
+from ordermesh.domain.money import Money, total
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    ALLOCATED = "allocated"
+    BACKORDERED = "backordered"
+    ON_HOLD = "on_hold"
+    CANCELLED = "cancelled"
+    PAID = "paid"
+    FULFILLING = "fulfilling"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+
+
+class LineStatus(StrEnum):
+    PENDING = "pending"
+    RESERVED = "reserved"
+    BACKORDERED = "backordered"
+    CANCELLED = "cancelled"
+
+
+# Releasing a hold returns the order to the state it was held in.
+RESUME = "resume"
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, dict[str, str]] = {
+    S.PLACED: {"allocate": S.ALLOCATED, "backorder": S.BACKORDERED, "hold": S.ON_HOLD,
+               "cancel": S.CANCELLED},
+    S.BACKORDERED: {"allocate": S.ALLOCATED, "hold": S.ON_HOLD, "cancel": S.CANCELLED},
+    S.ALLOCATED: {"backorder": S.BACKORDERED, "pay": S.PAID, "hold": S.ON_HOLD,
+                  "cancel": S.CANCELLED},
+    S.ON_HOLD: {"release": RESUME, "cancel": S.CANCELLED},
+    S.PAID: {"start_fulfilment": S.FULFILLING, "hold": S.ON_HOLD, "cancel": S.CANCELLED},
+    S.FULFILLING: {"ship": S.SHIPPED},
+    S.SHIPPED: {"deliver": S.DELIVERED},
+    S.DELIVERED: {"complete": S.COMPLETED},
+    S.CANCELLED: {},
+    S.COMPLETED: {},
+}
+
+# The event each action records (wire names, past tense).
+ACTION_EVENTS: dict[str, str] = {
+    "allocate": "order.allocated",
+    "backorder": "order.backordered",
+    "hold": "order.held",
+    "release": "order.released",
+    "cancel": "order.cancelled",
+    "pay": "order.paid",
+    "start_fulfilment": "order.fulfilment_started",
+    "ship": "order.shipped",
+    "deliver": "order.delivered",
+    "complete": "order.completed",
+}
+
+ACTIONS: tuple[str, ...] = tuple(ACTION_EVENTS)
+
+
+def format_order_number(seq: int) -> str:
+    return f"OM-{seq:06d}"
+
+
+def parse_order_number(number: str) -> int | None:
+    prefix, _, digits = number.partition("-")
+    if prefix.upper() != "OM" or not digits.isdigit():
+        return None
+    return int(digits)
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    email: str
+    name: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fulfilment:
+    method: str  # "ship" or "pickup"
+    pickup_location: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in ("ship", "pickup"):
+            raise InvalidInput(f"unknown fulfilment method {self.method!r}")
+        if (self.method == "pickup") != (self.pickup_location is not None):
+            raise InvalidInput("a pickup names its location, and only a pickup does")
+
+
+@dataclass(slots=True)
+class OrderLine:
+    id: str
+    line_no: int
+    sku: str
+    quantity: int
+    unit_price: Money
+    status: LineStatus = LineStatus.PENDING
+
+    def __post_init__(self) -> None:
+        if self.quantity < 1:
+            raise InvalidInput(f"line {self.line_no}: quantity must be at least 1")
+        if self.unit_price.amount < 0:
+            raise InvalidInput(f"line {self.line_no}: unit price cannot be negative")
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price.times(self.quantity)
+
+
+@dataclass(slots=True)
+class Order:
+    id: str
+    channel: str
+    external_reference: str | None
+    customer: Customer
+    billing_address: dict[str, Any]
+    shipping_address: dict[str, Any] | None
+    delivery_instructions: str | None
+    payment_token: str | None
+    fulfilment: Fulfilment
+    currency: str
+    lines: list[OrderLine]
+    shipping_total: Money
+    status: OrderStatus = OrderStatus.PLACED
+    held_from: OrderStatus | None = None
+    seq: int | None = None
+    version: int = 0
+    created_at: datetime = field(default_factory=utcnow)
+    events: list[Event] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.lines:
+            raise InvalidInput("an order needs at least one line")
+        if self.fulfilment.method == "ship" and not self.shipping_address:
+            raise InvalidInput("an order shipped to an address needs a shipping address")
+        for money in [self.shipping_total, *(line.unit_price for line in self.lines)]:
+            if money.currency != self.currency:
+                raise InvalidInput(f"all amounts must be in the order currency {self.currency}")
+        if self.shipping_total.amount < 0:
+            raise InvalidInput("shipping total cannot be negative")
+
+    @property
+    def number(self) -> str:
+        if self.seq is None:
+            raise ValueError("an order gets its number when it is stored")
+        return format_order_number(self.seq)
+
+    @property
+    def lines_total(self) -> Money:
+        return total([line.total for line in self.lines], self.currency)
+
+    @property
+    def grand_total(self) -> Money:
+        return self.lines_total + self.shipping_total
+
+    def record_placed(self, actor: str) -> None:
+        self._record("order.placed", actor, {
+            "number": self.number,
+            "channel": self.channel,
+            "grand_total": {"amount": self.grand_total.amount, "currency": self.currency},
+            "lines": [{"sku": ln.sku, "quantity": ln.quantity} for ln in self.lines],
+        })
+
+    def apply(self, action: str, actor: str, **data: Any) -> None:
+        """The one way an order changes state: checked against TRANSITIONS, recorded as an event."""
+        allowed = TRANSITIONS[self.status]
+        if action not in allowed:
+            raise InvalidTransition(
+                f"cannot {action} an order that is {self.status}",
+                current_status=str(self.status), action=action, allowed=sorted(allowed),
+            )
+        previous = self.status
+        target = allowed[action]
+        if target == RESUME:
+            assert self.held_from is not None, "an order on hold knows where it came from"
+            target, self.held_from = self.held_from, None
+        if action == "hold":
+            self.held_from = previous
+        self.status = OrderStatus(target)
+        self._record(ACTION_EVENTS[action], actor, {"from": str(previous), "to": str(target), **data})
+
+    def _record(self, event_type: str, actor: str, data: dict[str, Any]) -> None:
+        self.events.append(Event(event_type, "order", self.id, actor, data))

@@ -1,0 +1,79 @@
+"""Every error is RFC 9457 application/problem+json with a stable `code`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ordermesh.domain import errors as e
+
+log = logging.getLogger("ordermesh.api")
+
+STATUS: dict[type[e.DomainError], int] = {
+    e.NotFound: 404,
+    e.AlreadyExists: 409,
+    e.InvalidInput: 422,
+    e.InvalidTransition: 409,
+    e.InsufficientStock: 409,
+    e.IdempotencyKeyReused: 409,
+    e.DuplicateOrder: 409,
+    e.ConcurrentUpdate: 409,
+}
+
+HTTP_CODES = {
+    400: "request.malformed", 401: "auth.unauthenticated", 403: "auth.forbidden",
+    404: "resource.not_found", 405: "request.method_not_allowed", 409: "request.conflict",
+    413: "request.too_large", 415: "request.unsupported_media_type",
+    422: "request.invalid",
+}
+
+
+def problem(status: int, code: str, title: str, detail: str | None = None,
+            headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+            ) -> JSONResponse:
+    body: dict[str, Any] = {"type": f"urn:ordermesh:problem:{code}", "title": title,
+                            "status": status, "code": code}
+    if detail:
+        body["detail"] = detail
+    body.update({k: v for k, v in (extra or {}).items() if k not in body})
+    return JSONResponse(body, status_code=status, media_type="application/problem+json",
+                        headers=headers)
+
+
+def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, e.DomainError)
+    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+    return problem(status, exc.code, exc.title, exc.detail, extra=exc.extra)
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Inputs are never echoed back: a refused value might be something that must not travel.
+    errors = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""),
+               "type": err.get("type", "")} for err in exc.errors()]
+    return problem(422, "request.invalid", "Invalid request",
+                   "the request does not match the schema", extra={"errors": errors})
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, f"http.{exc.status_code}")
+    return problem(exc.status_code, code, str(exc.detail) if exc.detail else "Error",
+                   headers=getattr(exc, "headers", None))
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(500, "server.error", "Internal error", "the error was logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(e.DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,31 @@
+"""Opaque cursors for keyset pagination."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from ordermesh.domain.errors import InvalidInput
+
+
+def encode_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("the cursor is not one this API gave out") from exc
+
+
+def page(items: list[Any], limit: int, cursor_of: Any) -> dict[str, Any]:
+    """Queries fetch limit + 1 rows; the extra row only says there is a next page."""
+    has_more = len(items) > limit
+    items = items[:limit]
+    next_cursor = encode_cursor(cursor_of(items[-1])) if has_more and items else None
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,45 @@
+"""/api/v1/channels and /api/v1/api-keys: who may call, and for which channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ordermesh.adapters.db import queries
+from ordermesh.entrypoints.api.deps import AdminKey, Bus, Db, OperatorKey, read_connection
+from ordermesh.entrypoints.api.schemas.catalogue import (
+    ApiKeyIn,
+    ApiKeyOut,
+    ChannelIn,
+    ChannelOut,
+    IssuedKeyOut,
+)
+from ordermesh.services import commands as c
+
+router = APIRouter(prefix="/api/v1", tags=["access"])
+
+
+@router.post("/channels", status_code=201, response_model=ChannelOut)
+def create_channel(body: ChannelIn, principal: AdminKey, bus: Bus, db: Db) -> dict[str, Any]:
+    bus.handle(c.CreateChannel(principal.actor, body.code, body.name))
+    with read_connection(db) as conn:
+        return next(ch for ch in queries.list_channels(conn) if ch["code"] == body.code)
+
+
+@router.get("/channels", response_model=list[ChannelOut])
+def list_channels(principal: OperatorKey, db: Db) -> list[dict[str, Any]]:
+    with read_connection(db) as conn:
+        return queries.list_channels(conn)
+
+
+@router.post("/api-keys", status_code=201, response_model=IssuedKeyOut)
+def create_api_key(body: ApiKeyIn, principal: AdminKey, bus: Bus) -> Any:
+    issued = bus.handle(c.CreateApiKey(principal.actor, body.name, body.role, body.channel))
+    return {"id": issued.id, "key": issued.key, "role": issued.role, "channel": issued.channel}
+
+
+@router.get("/api-keys", response_model=list[ApiKeyOut])
+def list_api_keys(principal: AdminKey, db: Db) -> list[dict[str, Any]]:
+    with read_connection(db) as conn:
+        return [{**k, "channel": k["channel_code"]} for k in queries.list_api_keys(conn)]

@@ -1,0 +1,110 @@
+"""/api/v1/products and /api/v1/locations: what is sold and where it is held."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from ordermesh.adapters.db import queries
+from ordermesh.domain.errors import InvalidInput, NotFound
+from ordermesh.entrypoints.api.deps import AdminKey, AnyKey, Bus, Db, read_connection
+from ordermesh.entrypoints.api.pagination import decode_cursor, page
+from ordermesh.entrypoints.api.schemas.catalogue import (
+    LocationIn,
+    LocationOut,
+    LocationPatch,
+    ProductIn,
+    ProductOut,
+    ProductPatch,
+)
+from ordermesh.entrypoints.api.schemas.common import Page
+from ordermesh.services import commands as c
+
+router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+
+PRODUCT_NULLABLE = {"category", "gtin", "weight_grams", "length_mm", "width_mm", "height_mm",
+                    "release_date"}
+LOCATION_NULLABLE = {"daily_order_capacity"}
+
+
+def changes_of(patch: BaseModel, nullable: set[str]) -> dict[str, Any]:
+    """The fields a PATCH sets; null only where the field may be empty."""
+    changes = patch.model_dump(mode="python", exclude_unset=True)
+    refused = sorted(k for k, v in changes.items() if v is None and k not in nullable)
+    if refused:
+        raise InvalidInput(f"these fields cannot be null: {', '.join(refused)}", fields=refused)
+    if not changes:
+        raise InvalidInput("the patch changes nothing")
+    return changes
+
+
+def _product(db: Db, sku: str) -> dict[str, Any]:
+    with read_connection(db) as conn:
+        row = queries.get_product(conn, sku)
+    if row is None:
+        raise NotFound(f"product {sku!r} not found")
+    return row
+
+
+@router.post("/products", status_code=201, response_model=ProductOut)
+def create_product(body: ProductIn, principal: AdminKey, bus: Bus, db: Db) -> dict[str, Any]:
+    sku = bus.handle(c.CreateProduct(principal.actor, body.model_dump(mode="python")))
+    return _product(db, sku)
+
+
+@router.get("/products", response_model=Page[ProductOut])
+def list_products(principal: AnyKey, db: Db, category: str | None = None,
+                  active: bool | None = None, cursor: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    with read_connection(db) as conn:
+        rows = queries.list_products(conn, decode_cursor(cursor), limit + 1, category, active)
+    return page(rows, limit, lambda row: row["sku"])
+
+
+@router.get("/products/{sku}", response_model=ProductOut)
+def get_product(sku: str, principal: AnyKey, db: Db) -> dict[str, Any]:
+    return _product(db, sku)
+
+
+@router.patch("/products/{sku}", response_model=ProductOut)
+def update_product(sku: str, body: ProductPatch, principal: AdminKey, bus: Bus,
+                   db: Db) -> dict[str, Any]:
+    bus.handle(c.UpdateProduct(principal.actor, sku, changes_of(body, PRODUCT_NULLABLE)))
+    return _product(db, sku)
+
+
+def _location(db: Db, code: str) -> dict[str, Any]:
+    with read_connection(db) as conn:
+        row = queries.get_location(conn, code)
+    if row is None:
+        raise NotFound(f"location {code!r} not found")
+    return row
+
+
+@router.post("/locations", status_code=201, response_model=LocationOut)
+def create_location(body: LocationIn, principal: AdminKey, bus: Bus, db: Db) -> dict[str, Any]:
+    code = bus.handle(c.CreateLocation(principal.actor, body.model_dump(mode="json")))
+    return _location(db, code)
+
+
+@router.get("/locations", response_model=list[LocationOut])
+def list_locations(principal: AnyKey, db: Db) -> list[dict[str, Any]]:
+    with read_connection(db) as conn:
+        return queries.list_locations(conn)
+
+
+@router.get("/locations/{code}", response_model=LocationOut)
+def get_location(code: str, principal: AnyKey, db: Db) -> dict[str, Any]:
+    return _location(db, code)
+
+
+@router.patch("/locations/{code}", response_model=LocationOut)
+def update_location(code: str, body: LocationPatch, principal: AdminKey, bus: Bus,
+                    db: Db) -> dict[str, Any]:
+    changes = changes_of(body, LOCATION_NULLABLE)
+    if "address" in changes:
+        changes["address"] = body.model_dump(mode="json")["address"]
+    bus.handle(c.UpdateLocation(principal.actor, code, changes))
+    return _location(db, code)

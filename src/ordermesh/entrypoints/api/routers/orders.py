@@ -1,0 +1,140 @@
+"""/api/v1/orders: capture, read, timeline and status changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+
+from ordermesh.adapters.db import queries
+from ordermesh.domain.errors import NotFound
+from ordermesh.domain.orders import OrderStatus
+from ordermesh.entrypoints.api.deps import (
+    AnyKey,
+    Bus,
+    ChannelKey,
+    ChannelOrOperatorKey,
+    Conn,
+    Db,
+    OperatorKey,
+    Principal,
+    read_connection,
+)
+from ordermesh.entrypoints.api.pagination import decode_cursor, page
+from ordermesh.entrypoints.api.schemas.common import Page
+from ordermesh.entrypoints.api.schemas.orders import (
+    EventOut,
+    OrderIn,
+    OrderOut,
+    OrderSummaryOut,
+    StatusChangeIn,
+    order_view,
+    summary_view,
+)
+from ordermesh.services import commands as c
+
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200,
+    description="Repeat a create safely: the same key and body return the first order")]
+
+
+def request_hash(body: OrderIn) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@router.post("", status_code=201, response_model=OrderOut,
+             responses={409: {"description": "Stock short, duplicate or key reused"}})
+def place_order(body: OrderIn, principal: ChannelKey, bus: Bus, db: Db,
+                idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    assert principal.channel is not None
+    placed = bus.handle(c.PlaceOrder(
+        actor=principal.actor, channel=principal.channel,
+        order=body.model_dump(mode="json"), idempotency_key=idempotency_key,
+        request_hash=request_hash(body)))
+    order = _detail(db, placed.order_id, principal.channel)
+    headers = {"Location": f"/api/v1/orders/{placed.order_id}"}
+    if placed.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(OrderOut.model_validate(order).model_dump(mode="json"),
+                        status_code=201, headers=headers)
+
+
+@router.get("", response_model=Page[OrderSummaryOut])
+def list_orders(
+    principal: AnyKey, conn: Conn,
+    status: OrderStatus | None = None,
+    channel: str | None = None,
+    customer_email: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    if principal.channel_scope is not None:
+        if channel not in (None, principal.channel_scope):
+            return {"items": [], "next_cursor": None}
+        channel = principal.channel_scope
+    filters = queries.OrderFilter(channel, status, customer_email, created_from, created_to)
+    rows = queries.list_orders(conn, filters, decode_cursor(cursor), limit + 1)
+    result = page(rows, limit, lambda row: row["seq"])
+    result["items"] = [summary_view(row) for row in result["items"]]
+    return result
+
+
+def _detail(db: Engine, ref: str, channel: str | None) -> dict[str, Any]:
+    with read_connection(db) as conn:
+        row = queries.order_detail(conn, ref, channel)
+    if row is None:
+        raise NotFound(f"order {ref!r} not found")
+    return order_view(row)
+
+
+@router.get("/{order_id}", response_model=OrderOut)
+def get_order(order_id: str, principal: AnyKey, db: Db) -> dict[str, Any]:
+    """An order by its id or its number (OM-000123)."""
+    return _detail(db, order_id, principal.channel_scope)
+
+
+@router.get("/{order_id}/events", response_model=list[EventOut])
+def order_timeline(order_id: str, principal: AnyKey, conn: Conn) -> list[dict[str, Any]]:
+    order = queries.find_order(conn, order_id, principal.channel_scope)
+    if order is None:
+        raise NotFound(f"order {order_id!r} not found")
+    return queries.order_events(conn, order["id"])
+
+
+def _change(action: str, order_id: str, body: StatusChangeIn | None, principal: Principal,
+            bus: Bus, db: Db) -> dict[str, Any]:
+    bus.handle(c.ChangeOrderStatus(actor=principal.actor, order_id=order_id, action=action,
+                                   reason=body.reason if body else None,
+                                   channel=principal.channel_scope))
+    return _detail(db, order_id, principal.channel_scope)
+
+
+@router.post("/{order_id}/cancel", response_model=OrderOut)
+def cancel_order(order_id: str, principal: ChannelOrOperatorKey, bus: Bus, db: Db,
+                 body: StatusChangeIn | None = None) -> dict[str, Any]:
+    """Cancel an order and release its reservations. A channel may cancel its own orders."""
+    return _change("cancel", order_id, body, principal, bus, db)
+
+
+@router.post("/{order_id}/hold", response_model=OrderOut)
+def hold_order(order_id: str, principal: OperatorKey, bus: Bus, db: Db,
+               body: StatusChangeIn | None = None) -> dict[str, Any]:
+    return _change("hold", order_id, body, principal, bus, db)
+
+
+@router.post("/{order_id}/release", response_model=OrderOut)
+def release_order(order_id: str, principal: OperatorKey, bus: Bus, db: Db,
+                  body: StatusChangeIn | None = None) -> dict[str, Any]:
+    """Release a hold: the order returns to the state it was held in."""
+    return _change("release", order_id, body, principal, bus, db)
+

@@ -1,0 +1,152 @@
+"""Order capture and order views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    EmailStr,
+    Field,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_extra_types.currency_code import ISO4217
+
+from ordermesh.entrypoints.api.schemas.common import Address, Code, Strict, Text
+
+Quantity = Annotated[StrictInt, Field(ge=1, le=100_000)]
+MinorUnits = Annotated[StrictInt, Field(ge=0, le=10**13, description="Amount in minor units")]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{5,31}$")]
+Email = Annotated[EmailStr, AfterValidator(str.lower)]
+
+
+class CustomerIn(Strict):
+    email: Email
+    name: Text
+    phone: Phone | None = None
+
+
+class LineIn(Strict):
+    sku: Code
+    quantity: Quantity
+    unit_price: MinorUnits
+
+
+class FulfilmentIn(Strict):
+    method: Literal["ship", "pickup"]
+    location: Code | None = Field(None, description="The store to collect from (pickup only)")
+
+    @model_validator(mode="after")
+    def _pickup_names_a_location(self) -> FulfilmentIn:
+        if (self.method == "pickup") != (self.location is not None):
+            raise ValueError("a pickup names its location, and only a pickup does")
+        return self
+
+
+class OrderIn(Strict):
+    external_reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = (
+        Field(None, description="The channel's own order id; unique per channel"))
+    currency: ISO4217
+    customer: CustomerIn
+    billing_address: Address
+    shipping_address: Address | None = None
+    delivery_instructions: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    payment_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_:.-]{4,200}$")] | None = (
+        Field(None, description="A token from the payment gateway. Never a card number."))
+    fulfilment: FulfilmentIn
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=500)]
+    shipping_total: MinorUnits = 0
+
+    @model_validator(mode="after")
+    def _shipping_needs_an_address(self) -> OrderIn:
+        if self.fulfilment.method == "ship" and self.shipping_address is None:
+            raise ValueError("an order shipped to an address needs a shipping_address")
+        return self
+
+
+class StatusChangeIn(Strict):
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class ReservationOut(BaseModel):
+    location: str
+    quantity: int
+    status: str
+
+
+class LineOut(BaseModel):
+    id: str
+    line_no: int
+    sku: str
+    quantity: int
+    unit_price: int
+    line_total: int
+    status: str
+    reservations: list[ReservationOut] = []
+
+
+class TotalsOut(BaseModel):
+    currency: str
+    lines: int
+    shipping: int
+    grand: int
+
+
+class OrderSummaryOut(BaseModel):
+    id: str
+    number: str
+    channel: str
+    external_reference: str | None
+    status: str
+    customer_email: str
+    currency: str
+    grand_total: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderOut(OrderSummaryOut):
+    customer: dict[str, Any]
+    billing_address: dict[str, Any]
+    shipping_address: dict[str, Any] | None
+    delivery_instructions: str | None
+    payment_token: str | None
+    fulfilment: dict[str, Any]
+    totals: TotalsOut
+    lines: list[LineOut]
+
+
+class EventOut(BaseModel):
+    id: str
+    type: str
+    occurred_at: datetime
+    actor: str
+    data: dict[str, Any]
+
+
+def summary_view(row: dict[str, Any]) -> dict[str, Any]:
+    keys = OrderSummaryOut.model_fields.keys() - {"channel"}
+    return {**{k: row[k] for k in keys}, "channel": row["channel_code"]}
+
+
+def order_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **summary_view(row),
+        "customer": {"email": row["customer_email"], "name": row["customer_name"],
+                     "phone": row["customer_phone"]},
+        "billing_address": row["billing_address"],
+        "shipping_address": row["shipping_address"],
+        "delivery_instructions": row["delivery_instructions"],
+        "payment_token": row["payment_token"],
+        "fulfilment": {"method": row["fulfilment_method"],
+                       "location": row["pickup_location_code"]},
+        "totals": {"currency": row["currency"], "lines": row["lines_total"],
+                   "shipping": row["shipping_total"], "grand": row["grand_total"]},
+        "lines": [{**ln, "reservations": [
+            {"location": r["location_code"], "quantity": r["quantity"], "status": r["status"]}
+            for r in ln["reservations"]]} for ln in row["lines"]],
+    }

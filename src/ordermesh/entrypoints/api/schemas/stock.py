@@ -1,0 +1,72 @@
+"""Stock levels, movements and the bulk feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt, StringConstraints
+
+from ordermesh.entrypoints.api.schemas.common import Code, Strict
+
+Count = Annotated[StrictInt, Field(ge=0, le=10**9)]
+
+
+class StockLevelIn(Strict):
+    on_hand: Count | None = Field(None, description="A counted figure: on hand is now this")
+    safety_stock: Count | None = None
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] = (
+        "manual adjustment")
+
+
+class StockLevelOut(BaseModel):
+    sku: str
+    location: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    available: int
+    last_counted_at: datetime | None
+    updated_at: datetime
+
+
+class StockMovementOut(BaseModel):
+    id: int
+    sku: str
+    location: str
+    on_hand_delta: int
+    reserved_delta: int
+    reason: str
+    reference: str
+    actor: str
+    occurred_at: datetime
+
+
+class StockUpdateIn(Strict):
+    sku: Code
+    location: Code
+    mode: Literal["absolute", "delta"] = Field(
+        description="absolute: a count of what is on hand; delta: a movement (+ received, - sold)")
+    quantity: Annotated[StrictInt, Field(ge=-(10**9), le=10**9)]
+    source_reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="Unique per row in the source system; a row seen before is not applied again")
+    counted_at: AwareDatetime = Field(description="When the source counted or moved the stock")
+
+
+class StockSyncIn(Strict):
+    updates: Annotated[list[StockUpdateIn], Field(min_length=1, max_length=5000)]
+
+
+class StockSyncRowOut(BaseModel):
+    source_reference: str
+    outcome: Literal["applied", "duplicate", "stale", "rejected"]
+    on_hand_delta: int
+    reason: str | None
+
+
+class StockSyncOut(BaseModel):
+    applied: int
+    duplicate: int
+    stale: int
+    rejected: int
+    results: list[StockSyncRowOut]

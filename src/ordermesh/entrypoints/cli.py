@@ -1,0 +1,71 @@
+"""The `ordermesh` command: serve, migrate, demo."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from ordermesh.adapters.db.migrate import upgrade
+from ordermesh.bootstrap import bootstrap
+from ordermesh.config import Settings
+
+app = typer.Typer(help="Ordermesh order management system", no_args_is_help=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    ordermesh = bootstrap()
+    upgrade(ordermesh.engine)
+    typer.echo(f"database is at the latest schema ({_safe_url(ordermesh.settings)})")
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Random seed for the demo catalogue")] = 7,
+) -> None:
+    """Seed a small demo retailer and print its API keys (shown once)."""
+    from ordermesh.entrypoints.demo import seed_demo
+
+    ordermesh = bootstrap()
+    upgrade(ordermesh.engine)
+    keys = seed_demo(ordermesh.bus, seed=seed)
+    if not keys:
+        typer.echo("demo data is already there; its keys were shown when it was created")
+        return
+    typer.echo("Demo API keys (store them now, they are not shown again):")
+    for name, key in keys.items():
+        typer.echo(f"  {name:<14} {key}")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+) -> None:
+    """Run the HTTP API."""
+    logging.basicConfig(level=Settings().log_level)
+    uvicorn.run("ordermesh.entrypoints.api.asgi:app", host=host, port=port, workers=workers)
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+@app.command("create-key")
+def create_key(
+    name: Annotated[str, typer.Option(help="Who or what uses the key")],
+    role: Annotated[str, typer.Option(help="channel, operator or admin")] = "admin",
+    channel: Annotated[str | None, typer.Option(help="The channel of a channel key")] = None,
+) -> None:
+    """Issue an API key (the first admin key of a new installation comes from here)."""
+    from ordermesh.services.commands import CreateApiKey
+
+    issued = bootstrap().bus.handle(CreateApiKey("cli", name, role, channel))
+    typer.echo(issued.key)

@@ -1,0 +1,1 @@
+"""Services: commands, their handlers, the unit of work port and the message bus."""

@@ -1,0 +1,57 @@
+"""The message bus: finds the handler of a command and runs it in a fresh unit of work,
+running it again from the start when the database reports a conflict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from ordermesh.domain.errors import ConcurrentUpdate
+from ordermesh.services import commands as c
+from ordermesh.services.handlers import orders, setup, stock
+from ordermesh.services.ports import UnitOfWork
+
+R = TypeVar("R")
+
+HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
+    c.CreateChannel: setup.create_channel,
+    c.CreateApiKey: setup.create_api_key,
+    c.CreateProduct: setup.create_product,
+    c.UpdateProduct: setup.update_product,
+    c.CreateLocation: setup.create_location,
+    c.UpdateLocation: setup.update_location,
+    c.AdjustStockLevel: stock.adjust_stock_level,
+    c.SyncStock: stock.sync_stock,
+    c.PlaceOrder: orders.place_order,
+    c.ChangeOrderStatus: orders.change_order_status,
+}
+
+
+class MessageBus:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        is_retryable: Callable[[BaseException], bool] = lambda exc: False,
+        attempts: int = 8,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.is_retryable = is_retryable
+        self.attempts = attempts
+
+    def handle(self, command: c.Command) -> Any:
+        handler = HANDLERS[type(command)]
+        retrying = Retrying(
+            retry=retry_if_exception(
+                lambda exc: isinstance(exc, ConcurrentUpdate) or self.is_retryable(exc)),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_random_exponential(multiplier=0.01, max=0.5),
+            reraise=True,
+        )
+        return retrying(lambda: handler(command, self.uow_factory()))

@@ -1,0 +1,81 @@
+"""Commands: what a caller asks Ordermesh to do. One command, one handler, one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ordermesh.domain.inventory import StockUpdate
+
+
+@dataclass(frozen=True)
+class Command:
+    actor: str
+
+
+@dataclass(frozen=True)
+class CreateChannel(Command):
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class CreateApiKey(Command):
+    name: str
+    role: str
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateProduct(Command):
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpdateProduct(Command):
+    sku: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CreateLocation(Command):
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpdateLocation(Command):
+    code: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AdjustStockLevel(Command):
+    """Set a stock level by hand: a counted on-hand figure and/or the safety stock."""
+
+    sku: str
+    location: str
+    on_hand: int | None = None
+    safety_stock: int | None = None
+    reference: str = "manual adjustment"
+
+
+@dataclass(frozen=True)
+class SyncStock(Command):
+    updates: tuple[StockUpdate, ...]
+
+
+@dataclass(frozen=True)
+class PlaceOrder(Command):
+    channel: str
+    order: dict[str, Any]  # the validated order fields, amounts in minor units
+    idempotency_key: str | None = None
+    request_hash: str = ""
+
+
+@dataclass(frozen=True)
+class ChangeOrderStatus(Command):
+    order_id: str
+    action: str
+    reason: str | None = None
+    channel: str | None = None  # set when a channel key asks: it sees only its own orders
+    data: dict[str, Any] = field(default_factory=dict)

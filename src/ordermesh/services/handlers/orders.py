@@ -1,0 +1,152 @@
+"""Order capture and order status changes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from ordermesh.domain.errors import (
+    DuplicateOrder,
+    IdempotencyKeyReused,
+    InsufficientStock,
+    InvalidInput,
+    NotFound,
+)
+from ordermesh.domain.inventory import reservation_candidates
+from ordermesh.domain.money import Money
+from ordermesh.domain.orders import Customer, Fulfilment, LineStatus, Order, OrderLine
+from ordermesh.services import commands as c
+from ordermesh.services.ports import UnitOfWork
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order_id: str
+    replayed: bool = False
+
+
+def place_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> PlacedOrder:
+    with uow:
+        if cmd.idempotency_key:
+            seen = uow.idempotency.find(cmd.channel, cmd.idempotency_key)
+            if seen is not None:
+                return _replay(seen, cmd.request_hash)
+            # Claimed first, so a concurrent twin waits on this row and then replays.
+            uow.idempotency.claim(cmd.channel, cmd.idempotency_key, cmd.request_hash)
+        ref = cmd.order.get("external_reference")
+        if ref and (existing := uow.orders.find_by_external_reference(cmd.channel, ref)):
+            raise DuplicateOrder(f"order {ref!r} of channel {cmd.channel!r} was captured before",
+                                 order_id=existing)
+        products = _products_for(cmd.order["lines"], uow)
+        order = _build_order(cmd, uow)
+        uow.orders.add(order)
+        order.record_placed(cmd.actor)
+        short = _reserve(order, uow, cmd.actor)
+        if short and not all(products[sku]["backorderable"] or products[sku]["preorder"]
+                             for sku in short):
+            raise InsufficientStock(f"not enough stock for {', '.join(short)}",
+                                    skus=short)
+        if short:
+            order.apply("backorder", cmd.actor, skus=short)
+        else:
+            order.apply("allocate", cmd.actor)
+        uow.orders.save(order)
+        if cmd.idempotency_key:
+            uow.idempotency.attach(cmd.channel, cmd.idempotency_key, order.id)
+        uow.commit()
+    return PlacedOrder(order.id)
+
+
+def _replay(seen: tuple[str, str | None], request_hash: str) -> PlacedOrder:
+    stored_hash, order_id = seen
+    if stored_hash != request_hash or order_id is None:
+        raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+    return PlacedOrder(order_id, replayed=True)
+
+
+def _products_for(lines: list[dict[str, Any]], uow: UnitOfWork) -> dict[str, dict[str, Any]]:
+    skus = {line["sku"] for line in lines}
+    products = uow.catalogue.products(skus)
+    unknown = sorted(sku for sku in skus if not products.get(sku, {}).get("active"))
+    if unknown:
+        raise InvalidInput(f"unknown or inactive SKUs: {', '.join(unknown)}", skus=unknown)
+    return products
+
+
+def _build_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> Order:
+    data = cmd.order
+    currency = data["currency"]
+    fulfilment = Fulfilment(data["fulfilment"]["method"], data["fulfilment"].get("location"))
+    if fulfilment.pickup_location is not None:
+        loc = uow.catalogue.location(fulfilment.pickup_location)
+        if loc is None or not loc["active"] or not loc["can_pickup"]:
+            raise InvalidInput(f"{fulfilment.pickup_location!r} is not a pickup location")
+    lines = [
+        OrderLine(str(uuid.uuid4()), n, ln["sku"], ln["quantity"], Money(ln["unit_price"], currency))
+        for n, ln in enumerate(data["lines"], start=1)
+    ]
+    customer = data["customer"]
+    return Order(
+        id=str(uuid.uuid4()), channel=cmd.channel,
+        external_reference=data.get("external_reference"),
+        customer=Customer(customer["email"], customer["name"], customer.get("phone")),
+        billing_address=data["billing_address"], shipping_address=data.get("shipping_address"),
+        delivery_instructions=data.get("delivery_instructions"),
+        payment_token=data.get("payment_token"), fulfilment=fulfilment, currency=currency,
+        lines=lines, shipping_total=Money(data.get("shipping_total", 0), currency),
+    )
+
+
+def _reserve(order: Order, uow: UnitOfWork, actor: str) -> list[str]:
+    """Reserve each line whole at the best location that has it; return the SKUs left short.
+
+    Lines go in SKU order so concurrent orders lock stock rows in one global order.
+    """
+    assert order.seq is not None
+    levels = uow.stock.levels({line.sku for line in order.lines})
+    locations = uow.catalogue.stocking_locations()
+    short: list[str] = []
+    for line in sorted(order.lines, key=lambda ln: (ln.sku, ln.line_no)):
+        candidates = reservation_candidates(line.sku, line.quantity, levels, locations,
+                                            order.fulfilment.pickup_location)
+        for location in candidates:
+            if uow.stock.try_reserve(line.sku, location, line.quantity):
+                uow.reservations.add(order.seq, line.id, line.sku, location, line.quantity)
+                uow.stock.record_movement(line.sku, location, reserved_delta=line.quantity,
+                                          reason="reservation", reference=order.number,
+                                          actor=actor)
+                line.status = LineStatus.RESERVED
+                break
+        else:
+            line.status = LineStatus.BACKORDERED
+            if line.sku not in short:
+                short.append(line.sku)
+    return short
+
+
+def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
+    with uow:
+        order = uow.orders.get(cmd.order_id)
+        if order is None or (cmd.channel is not None and order.channel != cmd.channel):
+            raise NotFound(f"order {cmd.order_id!r} not found")
+        data = {"reason": cmd.reason} if cmd.reason else {}
+        order.apply(cmd.action, cmd.actor, **data, **cmd.data)
+        if cmd.action == "cancel":
+            _release_reservations(order, uow, cmd.actor)
+        uow.orders.save(order)
+        uow.commit()
+    return order.id
+
+
+def _release_reservations(order: Order, uow: UnitOfWork, actor: str) -> None:
+    assert order.seq is not None
+    active = uow.reservations.active_for_order(order.seq)
+    for res in sorted(active, key=lambda r: (r["sku"], r["location_code"])):
+        uow.stock.release(res["sku"], res["location_code"], res["quantity"])
+        uow.stock.record_movement(res["sku"], res["location_code"],
+                                  reserved_delta=-res["quantity"], reason="reservation_released",
+                                  reference=order.number, actor=actor)
+    uow.reservations.mark_released([res["id"] for res in active])
+    for line in order.lines:
+        line.status = LineStatus.CANCELLED

@@ -1,0 +1,97 @@
+"""Configuration: channels, API keys, products and locations."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from ordermesh.domain.errors import AlreadyExists, InvalidInput, NotFound
+from ordermesh.domain.events import utcnow
+from ordermesh.services import commands as c
+from ordermesh.services.ports import UnitOfWork
+
+ROLES = ("channel", "operator", "admin")
+
+
+def hash_api_key(key: str) -> str:
+    """Keys are 256 random bits, so a fast hash is enough: there is nothing to brute-force."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    id: str
+    key: str  # shown once, never stored
+    role: str
+    channel: str | None
+
+
+def create_channel(cmd: c.CreateChannel, uow: UnitOfWork) -> str:
+    with uow:
+        if uow.access.channel(cmd.code) is not None:
+            raise AlreadyExists(f"channel {cmd.code!r} exists already")
+        uow.access.add_channel(
+            {"code": cmd.code, "name": cmd.name, "active": True, "created_at": utcnow()})
+        uow.commit()
+    return cmd.code
+
+
+def create_api_key(cmd: c.CreateApiKey, uow: UnitOfWork) -> IssuedKey:
+    if cmd.role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+    if (cmd.role == "channel") != (cmd.channel is not None):
+        raise InvalidInput("a channel key names its channel, and only a channel key does")
+    prefix = secrets.token_hex(4)
+    key = f"om_{prefix}_{secrets.token_urlsafe(32)}"
+    key_id = str(uuid.uuid4())
+    with uow:
+        if cmd.channel is not None and uow.access.channel(cmd.channel) is None:
+            raise NotFound(f"channel {cmd.channel!r} does not exist")
+        uow.access.add_api_key({
+            "id": key_id, "name": cmd.name, "prefix": prefix, "key_hash": hash_api_key(key),
+            "role": cmd.role, "channel_code": cmd.channel, "created_at": utcnow(),
+        })
+        uow.commit()
+    return IssuedKey(key_id, key, cmd.role, cmd.channel)
+
+
+def create_product(cmd: c.CreateProduct, uow: UnitOfWork) -> str:
+    sku = cmd.values["sku"]
+    with uow:
+        if uow.catalogue.product(sku) is not None:
+            raise AlreadyExists(f"product {sku!r} exists already")
+        now = utcnow()
+        uow.catalogue.add_product({**cmd.values, "created_at": now, "updated_at": now})
+        uow.commit()
+    return str(sku)
+
+
+def update_product(cmd: c.UpdateProduct, uow: UnitOfWork) -> str:
+    with uow:
+        if uow.catalogue.product(cmd.sku) is None:
+            raise NotFound(f"product {cmd.sku!r} does not exist")
+        uow.catalogue.update_product(cmd.sku, {**cmd.changes, "updated_at": utcnow()})
+        uow.commit()
+    return cmd.sku
+
+
+def create_location(cmd: c.CreateLocation, uow: UnitOfWork) -> str:
+    code = cmd.values["code"]
+    with uow:
+        if uow.catalogue.location(code) is not None:
+            raise AlreadyExists(f"location {code!r} exists already")
+        now = utcnow()
+        uow.catalogue.add_location({**cmd.values, "created_at": now, "updated_at": now})
+        uow.commit()
+    return str(code)
+
+
+def update_location(cmd: c.UpdateLocation, uow: UnitOfWork) -> str:
+    with uow:
+        if uow.catalogue.location(cmd.code) is None:
+            raise NotFound(f"location {cmd.code!r} does not exist")
+        uow.catalogue.update_location(cmd.code, {**cmd.changes, "updated_at": utcnow()})
+        uow.commit()
+    return cmd.code

@@ -1,0 +1,88 @@
+"""Stock levels: manual adjustments and the bulk feed from a WMS or POS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ordermesh.domain.errors import InvalidInput, NotFound
+from ordermesh.domain.events import utcnow
+from ordermesh.domain.inventory import (
+    StockLevel,
+    StockUpdate,
+    SyncOutcome,
+    decide_sync,
+    sync_order,
+)
+from ordermesh.services import commands as c
+from ordermesh.services.ports import UnitOfWork
+
+
+def _level(uow: UnitOfWork, sku: str, location: str) -> StockLevel:
+    """The stock row, locked for this transaction; created empty the first time it is needed."""
+    level = uow.stock.level_for_update(sku, location)
+    if level is not None:
+        return level
+    if uow.catalogue.product(sku) is None:
+        raise NotFound(f"product {sku!r} does not exist")
+    if uow.catalogue.location(location) is None:
+        raise NotFound(f"location {location!r} does not exist")
+    return uow.stock.create_level(sku, location)
+
+
+def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> None:
+    if cmd.on_hand is None and cmd.safety_stock is None:
+        raise InvalidInput("give on_hand, safety_stock or both")
+    with uow:
+        level = _level(uow, cmd.sku, cmd.location)
+        if cmd.safety_stock is not None:
+            uow.stock.set_safety_stock(cmd.sku, cmd.location, cmd.safety_stock)
+        if cmd.on_hand is not None and cmd.on_hand != level.on_hand:
+            delta = cmd.on_hand - level.on_hand
+            uow.stock.change_on_hand(cmd.sku, cmd.location, delta, counted_at=utcnow())
+            uow.stock.record_movement(cmd.sku, cmd.location, on_hand_delta=delta,
+                                      reason="adjustment", reference=cmd.reference,
+                                      actor=cmd.actor)
+        uow.commit()
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    source_reference: str
+    outcome: SyncOutcome
+    on_hand_delta: int = 0
+    reason: str | None = None
+
+
+def sync_stock(cmd: c.SyncStock, uow: UnitOfWork) -> list[SyncResult]:
+    """Apply a batch of counts and deltas in one transaction; each row reports what it did."""
+    refs = [u.source_reference for u in cmd.updates]
+    if len(set(refs)) != len(refs):
+        raise InvalidInput("each row of a stock sync needs its own source_reference")
+    results: dict[str, SyncResult] = {}
+    with uow:
+        known_skus = uow.catalogue.products({u.sku for u in cmd.updates})
+        for update in sync_order(cmd.updates):
+            results[update.source_reference] = _apply(update, uow, cmd.actor, known_skus)
+        uow.commit()
+    return [results[ref] for ref in refs]
+
+
+def _apply(update: StockUpdate, uow: UnitOfWork, actor: str, known_skus: dict[str, object]
+           ) -> SyncResult:
+    ref = update.source_reference
+    if update.sku not in known_skus:
+        return SyncResult(ref, SyncOutcome.REJECTED, reason="unknown sku")
+    if uow.catalogue.location(update.location) is None:
+        return SyncResult(ref, SyncOutcome.REJECTED, reason="unknown location")
+    level = _level(uow, update.sku, update.location)
+    decision = decide_sync(update, level, uow.stock.sync_seen(ref))
+    if decision.outcome is SyncOutcome.DUPLICATE:
+        return SyncResult(ref, decision.outcome)
+    uow.stock.remember_sync(ref, update.sku, update.location, decision.outcome)
+    if decision.outcome is SyncOutcome.APPLIED:
+        counted_at = update.counted_at if update.mode == "absolute" else None
+        uow.stock.change_on_hand(update.sku, update.location, decision.on_hand_delta, counted_at)
+        uow.stock.record_movement(
+            update.sku, update.location, on_hand_delta=decision.on_hand_delta,
+            reason=f"sync_{update.mode}", reference=ref, actor=actor)
+    return SyncResult(ref, decision.outcome, decision.on_hand_delta, decision.reason)
