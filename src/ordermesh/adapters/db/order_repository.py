@@ -55,10 +55,11 @@ class SqlOrders:
         self.seen.append(order)
 
     def get(self, order_id: str) -> Order | None:
-        """Find an order by its id or by its number (OM-000123)."""
+        """Find an order by its id or by its number (OM-000123), locked until the commit so
+        concurrent commands on one order run one after the other."""
         seq = parse_order_number(order_id)
         where = t.orders.c.seq == seq if seq is not None else t.orders.c.id == order_id
-        row = self.conn.execute(select(t.orders).where(where)).first()
+        row = self.conn.execute(select(t.orders).where(where).with_for_update()).first()
         if row is None:
             return None
         lines = self.conn.execute(select(t.order_lines).where(

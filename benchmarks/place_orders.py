@@ -1,0 +1,517 @@
+"""Order capture throughput and latency of Ordermesh, measured over real HTTP.
+
+For each database (SQLite, PostgreSQL) the script builds a fresh database, migrates it, issues
+an admin key, starts `ordermesh serve` as a separate process, sets up a channel, a catalogue,
+two ship-capable warehouses and ample stock through the API, and then places orders from many
+concurrent clients. Every order must be answered 201 and allocated; afterwards the reserved
+stock reported by the API must equal the quantity ordered.
+
+    .venv/bin/python benchmarks/place_orders.py --orders 2000 --clients 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DATABASE = "ordermesh_bench"
+CHANNEL = "web"
+CURRENCY = "EUR"
+LOCATIONS = (("BENCH-WH-A", 200, 52.37, 4.90), ("BENCH-WH-B", 100, 51.92, 4.48))
+STOCK_PER_LEVEL = 10_000_000
+MAX_QUANTITY = 3
+ERROR_SAMPLES = 10
+LOG_TAIL_LINES = 60
+
+
+@dataclass
+class Options:
+    orders: int
+    clients: int
+    lines: int
+    products: int
+    warmup: int
+    workers: int
+    databases: list[str]
+    postgres_url: str
+    seed: int
+    keep: bool
+
+
+@dataclass
+class Outcome:
+    """What one phase of order placing saw; filled by the client threads under a lock."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    failure_count: int = 0
+    not_allocated: int = 0
+    ordered: Counter[str] = field(default_factory=Counter)
+    wall_s: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def success(self, latency_ms: float, lines: list[dict[str, Any]], body: Any) -> None:
+        with self.lock:
+            self.latencies_ms.append(latency_ms)
+            self.statuses["201"] += 1
+            for line in lines:
+                self.ordered[line["sku"]] += line["quantity"]
+            if not isinstance(body, dict) or body.get("status") != "allocated":
+                self.not_allocated += 1
+
+    def failure(self, status: str, latency_ms: float | None, detail: str) -> None:
+        with self.lock:
+            self.statuses[status] += 1
+            self.failure_count += 1
+            if latency_ms is not None:
+                self.latencies_ms.append(latency_ms)
+            if len(self.failures) < ERROR_SAMPLES:
+                self.failures.append(f"{status}: {detail[:500]}")
+
+
+@dataclass
+class Result:
+    database: str
+    orders: int
+    clients: int
+    wall_s: float
+    latencies_ms: list[float]
+    errors: int
+    statuses: Counter[str]
+    not_allocated: int
+    stock_check: str
+    failures: list[str]
+    log_path: Path
+
+    @property
+    def orders_per_s(self) -> float:
+        return self.statuses["201"] / self.wall_s if self.wall_s else 0.0
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not set up or run; the message says where."""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--orders", type=int, default=2000, help="orders to place (measured)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
+    parser.add_argument("--lines", type=int, default=3, help="lines per order (distinct SKUs)")
+    parser.add_argument("--products", type=int, default=50, help="products in the catalogue")
+    parser.add_argument("--warmup", type=int, default=100,
+                        help="orders placed before measuring (not counted in the figures)")
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("ORDERMESH_BENCH_POSTGRES_URL",
+                               "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="a PostgreSQL server URL; the database ordermesh_bench is dropped and recreated")
+    parser.add_argument("--seed", type=int, default=1, help="random seed for the order mix")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the databases and server logs after a successful run")
+    args = parser.parse_args(argv)
+    if args.lines > args.products:
+        parser.error("--lines cannot exceed --products: the SKUs of an order are distinct")
+    if min(args.orders, args.clients, args.lines, args.workers) < 1:
+        parser.error("--orders, --clients, --lines and --workers must be at least 1")
+    databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    return Options(args.orders, args.clients, args.lines, args.products, max(args.warmup, 0),
+                   args.workers, databases, args.postgres_url, args.seed, args.keep)
+
+
+# --- databases ---------------------------------------------------------------------------
+
+
+def _driver_url(url: str) -> str:
+    """The psycopg 3 form of a plain postgresql:// URL, the driver Ordermesh installs."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url
+
+
+def fresh_postgres(server_url: str) -> str:
+    """Drop and create the benchmark database; return its URL."""
+    engine = create_engine(_driver_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
+    finally:
+        engine.dispose()
+    return make_url(server_url).set(database=BENCH_DATABASE).render_as_string(
+        hide_password=False)
+
+
+def drop_postgres(server_url: str) -> None:
+    engine = create_engine(_driver_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+# --- the server --------------------------------------------------------------------------
+
+
+def ordermesh_command() -> str:
+    local = ROOT / ".venv" / "bin" / "ordermesh"
+    if local.exists():
+        return str(local)
+    beside = Path(sys.executable).parent / "ordermesh"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("ordermesh")
+    if found is None:
+        raise BenchError("the `ordermesh` command was not found; install the project first")
+    return found
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run([ordermesh_command(), *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"`ordermesh {' '.join(args)}` failed ({done.returncode}):\n"
+                         f"{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(could not read {path}: {exc})"
+
+
+@contextlib.contextmanager
+def running_server(env: dict[str, str], workers: int, log_path: Path) -> Iterator[str]:
+    """`ordermesh serve` in its own process group, stopped (the whole group) on the way out."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [ordermesh_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_healthy(base_url, process, log_path)
+            yield base_url
+        finally:
+            stop_group(process)
+
+
+def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Path,
+                 timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=base_url, timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise BenchError(f"the server exited with {process.returncode}:\n"
+                                 f"{tail(log_path)}")
+            with contextlib.suppress(httpx.TransportError):
+                if client.get("/health").status_code == 200:
+                    return
+            time.sleep(0.2)
+    raise BenchError(f"the server did not answer /health within {timeout_s:.0f}s:\n"
+                     f"{tail(log_path)}")
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+# --- setup through the API ----------------------------------------------------------------
+
+
+def expect(response: httpx.Response, *statuses: int) -> Any:
+    if response.status_code not in statuses:
+        raise BenchError(f"{response.request.method} {response.request.url.path} answered "
+                         f"{response.status_code}: {response.text[:1000]}")
+    return response.json()
+
+
+def address(city: str) -> dict[str, str]:
+    return {"line1": "Keizersgracht 1", "city": city, "postal_code": "1015 CJ",
+            "country": "NL"}
+
+
+def set_up_catalogue(admin: httpx.Client, products: int) -> tuple[str, dict[str, int]]:
+    """A channel and its key, the products, two ship-capable warehouses and ample stock.
+
+    Returns the channel key and the price of each SKU.
+    """
+    expect(admin.post("/api/v1/channels", json={"code": CHANNEL, "name": "Webshop"}), 201)
+    issued = expect(admin.post("/api/v1/api-keys", json={
+        "name": "bench-webshop", "role": "channel", "channel": CHANNEL}), 201)
+    prices: dict[str, int] = {}
+    for n in range(1, products + 1):
+        sku = f"BENCH-{n:04d}"
+        prices[sku] = 500 + 37 * n
+        expect(admin.post("/api/v1/products", json={
+            "sku": sku, "name": f"Benchmark product {n}", "price_amount": prices[sku],
+            "currency": CURRENCY, "category": "benchmark"}), 201)
+    for code, priority, lat, lon in LOCATIONS:
+        expect(admin.post("/api/v1/locations", json={
+            "code": code, "name": f"Warehouse {code[-1]}", "kind": "warehouse",
+            "address": address("Amsterdam"), "latitude": lat, "longitude": lon,
+            "can_ship": True, "priority": priority}), 201)
+    counted_at = datetime.now(UTC).isoformat()
+    updates = [{"sku": sku, "location": code, "mode": "absolute", "quantity": STOCK_PER_LEVEL,
+                "source_reference": f"bench-count-{sku}-{code}", "counted_at": counted_at}
+               for sku in prices for code, *_ in LOCATIONS]
+    synced = expect(admin.post("/api/v1/stock-syncs", json={"updates": updates}), 200)
+    if synced["applied"] != len(updates):
+        raise BenchError(f"the stock sync did not apply every row: {synced}")
+    return issued["key"], prices
+
+
+# --- placing orders ------------------------------------------------------------------------
+
+
+def order_body(n: int, run_id: str, rng: random.Random, prices: dict[str, int],
+               lines: int) -> dict[str, Any]:
+    skus = rng.sample(sorted(prices), lines)
+    return {
+        "external_reference": f"bench-{run_id}-{n}",
+        "currency": CURRENCY,
+        "customer": {"email": f"customer{n}@example.com", "name": f"Customer {n}"},
+        "billing_address": address("Utrecht"),
+        "shipping_address": address("Utrecht"),
+        "payment_token": f"tok_bench_{run_id}_{n}",
+        "fulfilment": {"method": "ship"},
+        "lines": [{"sku": sku, "quantity": rng.randint(1, MAX_QUANTITY),
+                   "unit_price": prices[sku]} for sku in skus],
+        "shipping_total": 495,
+    }
+
+
+def place_orders(base_url: str, channel_key: str, prices: dict[str, int], count: int,
+                 clients: int, lines: int, seed: int, run_id: str) -> Outcome:
+    """Place `count` orders from `clients` threads, each with its own HTTP connection."""
+    outcome = Outcome()
+    numbers = iter(range(count))
+    numbers_lock = threading.Lock()
+    start = threading.Barrier(min(clients, count) + 1)
+
+    def client_loop(worker: int) -> None:
+        rng = random.Random(seed * 1_000 + worker)
+        headers = {"Authorization": f"Bearer {channel_key}"}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=60.0) as client:
+            start.wait()
+            while True:
+                with numbers_lock:
+                    n = next(numbers, None)
+                if n is None:
+                    return
+                body = order_body(n, run_id, rng, prices, lines)
+                key = {"Idempotency-Key": str(uuid.uuid4())}
+                began = time.perf_counter()
+                try:
+                    response = client.post("/api/v1/orders", json=body, headers=key)
+                except httpx.HTTPError as exc:
+                    outcome.failure(type(exc).__name__, None, repr(exc))
+                    continue
+                latency_ms = (time.perf_counter() - began) * 1000
+                if response.status_code == 201:
+                    outcome.success(latency_ms, body["lines"], _json_or_none(response))
+                else:
+                    outcome.failure(str(response.status_code), latency_ms, response.text)
+
+    threads = [threading.Thread(target=client_loop, args=(w,), daemon=True)
+               for w in range(min(clients, count))]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    outcome.wall_s = time.perf_counter() - began
+    return outcome
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def check_reserved(admin: httpx.Client, ordered: Counter[str], skus: Sequence[str]) -> str:
+    """Compare the reserved stock the API reports with the quantity of the orders taken."""
+    reserved: Counter[str] = Counter()
+    for sku in skus:
+        page = expect(admin.get("/api/v1/stock-levels", params={"sku": sku, "limit": 500}), 200)
+        for level in page["items"]:
+            reserved[sku] += level["reserved"]
+    total_reserved, total_ordered = sum(reserved.values()), sum(ordered.values())
+    off = sorted(sku for sku in skus if reserved[sku] != ordered[sku])
+    if total_reserved == total_ordered and not off:
+        return f"ok (reserved {total_reserved} = ordered {total_ordered})"
+    return (f"MISMATCH (reserved {total_reserved}, ordered {total_ordered}; "
+            f"SKUs off: {', '.join(off[:10]) or 'none'})")
+
+
+# --- one database ------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def bench_database(database: str, opts: Options, workdir: Path) -> Result:
+    env = {**os.environ, "ORDERMESH_LOG_LEVEL": os.environ.get("ORDERMESH_LOG_LEVEL", "WARNING")}
+    if database == "sqlite":
+        env["ORDERMESH_DATABASE_URL"] = f"sqlite:///{workdir / 'ordermesh-bench.db'}"
+    else:
+        env["ORDERMESH_DATABASE_URL"] = fresh_postgres(opts.postgres_url)
+    print(f"[{database}] migrating a fresh database", flush=True)
+    run_cli(["migrate"], env)
+    admin_key = run_cli(["create-key", "--name", "bench", "--role", "admin"],
+                        env).strip().splitlines()[-1]
+    log_path = workdir / f"server-{database}.log"
+    print(f"[{database}] starting `ordermesh serve --workers {opts.workers}` "
+          f"(log: {log_path})", flush=True)
+    with running_server(env, opts.workers, log_path) as base_url, httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {admin_key}"},
+            timeout=60.0) as admin:
+        channel_key, prices = set_up_catalogue(admin, opts.products)
+        run_id = uuid.uuid4().hex[:8]
+        ordered: Counter[str] = Counter()
+        if opts.warmup:
+            print(f"[{database}] warming up with {opts.warmup} orders", flush=True)
+            warm = place_orders(base_url, channel_key, prices, opts.warmup, opts.clients,
+                                opts.lines, opts.seed + 7919, f"{run_id}w")
+            ordered.update(warm.ordered)
+            if warm.failure_count:
+                print(f"[{database}] warm-up had {warm.failure_count} failures: "
+                      f"{warm.failures[:3]}", flush=True)
+        print(f"[{database}] placing {opts.orders} orders from {opts.clients} clients",
+              flush=True)
+        run = place_orders(base_url, channel_key, prices, opts.orders, opts.clients,
+                           opts.lines, opts.seed, run_id)
+        ordered.update(run.ordered)
+        stock_check = check_reserved(admin, ordered, sorted(prices))
+    return Result(database, opts.orders, opts.clients, run.wall_s, run.latencies_ms,
+                  run.failure_count, run.statuses, run.not_allocated, stock_check,
+                  run.failures, log_path)
+
+
+# --- reporting -----------------------------------------------------------------------------
+
+
+def report(result: Result) -> None:
+    lat = result.latencies_ms
+    print(f"\n== {result.database} ==")
+    print(f"orders            {result.orders}")
+    print(f"clients           {result.clients}")
+    print(f"wall time         {result.wall_s:.2f} s")
+    print(f"orders/s          {result.orders_per_s:.1f}")
+    print(f"latency p50       {percentile(lat, 50):.1f} ms")
+    print(f"latency p95       {percentile(lat, 95):.1f} ms")
+    print(f"latency p99       {percentile(lat, 99):.1f} ms")
+    print(f"latency max       {max(lat, default=float('nan')):.1f} ms")
+    print(f"status codes      {dict(sorted(result.statuses.items()))}")
+    print(f"errors            {result.errors}")
+    print(f"not allocated     {result.not_allocated}")
+    print(f"reserved check    {result.stock_check}")
+    if result.failures:
+        print("failures (first ones):")
+        for failure in result.failures:
+            print(f"  {failure}")
+        print(f"server log tail ({result.log_path}):\n{tail(result.log_path)}")
+
+
+def summary(results: list[Result]) -> None:
+    print("\n| database | orders | clients | wall s | orders/s | p50 ms | p95 ms | p99 ms "
+          "| errors | reserved |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        lat = r.latencies_ms
+        check = "ok" if r.stock_check.startswith("ok") else "mismatch"
+        print(f"| {r.database} | {r.orders} | {r.clients} | {r.wall_s:.2f} "
+              f"| {r.orders_per_s:.1f} | {percentile(lat, 50):.1f} | {percentile(lat, 95):.1f} "
+              f"| {percentile(lat, 99):.1f} | {r.errors} | {check} |")
+
+
+def healthy(result: Result) -> bool:
+    return not result.errors and not result.not_allocated and result.stock_check.startswith("ok")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = parse_args(argv)
+    results: list[Result] = []
+    failed = False
+    for database in opts.databases:
+        workdir = Path(tempfile.mkdtemp(prefix=f"ordermesh-bench-{database}-"))
+        keep = opts.keep
+        try:
+            result = bench_database(database, opts, workdir)
+        except (BenchError, httpx.HTTPError, OSError, subprocess.SubprocessError) as exc:
+            print(f"[{database}] the benchmark failed: {exc}", file=sys.stderr)
+            for log in workdir.glob("server-*.log"):
+                print(f"server log tail ({log}):\n{tail(log)}", file=sys.stderr)
+            failed = keep = True
+            continue
+        results.append(result)
+        report(result)
+        if not healthy(result):
+            failed = keep = True
+        if keep:
+            print(f"[{database}] kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+            if database == "postgresql":
+                drop_postgres(opts.postgres_url)
+    if results:
+        summary(results)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Seed a small demo retailer through the message bus, so a new installation has something to
+show: channels, a distribution centre and three stores, about 200 products, stock and API keys.
+
+Everything goes through the same commands an operator or a stock feed would send, so the demo
+data obeys the same rules (and leaves the same stock ledger) as real data. The catalogue is drawn
+from `random.Random(seed)`: the same seed gives the same products, only pre-order release dates
+move with today's date.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from stdnum import ean
+
+from ordermesh.domain.errors import AlreadyExists
+from ordermesh.domain.events import utcnow
+from ordermesh.domain.inventory import StockUpdate, SyncMode, SyncOutcome
+from ordermesh.entrypoints.api.schemas.catalogue import LocationIn, ProductIn
+from ordermesh.entrypoints.demo_data import (
+    ACTOR,
+    BACKORDERABLE_SHARE,
+    CATEGORIES,
+    CHANNELS,
+    COLOURS,
+    CURRENCY,
+    GS1_COMPANY_PREFIX,
+    LOCATIONS,
+    OUT_OF_STOCK_COUNT,
+    PREORDER_COUNT,
+    SHIP_FROM_STORE_RESERVE,
+    STORE_RANGE,
+    WAREHOUSE,
+    Category,
+    ItemType,
+)
+from ordermesh.services import commands as c
+from ordermesh.services.bus import MessageBus
+from ordermesh.services.handlers.setup import IssuedKey
+
+Product = dict[str, Any]
+StockKey = tuple[str, str]  # (sku, location code)
+
+
+@dataclass(frozen=True)
+class StockPlan:
+    on_hand: dict[StockKey, int]
+    safety_stock: dict[StockKey, int]
+
+
+def seed_demo(bus: MessageBus, seed: int = 7) -> dict[str, str]:
+    """Create the demo retailer and return its API keys by name (shown once).
+
+    The "web" channel doubles as the marker: when it exists the demo data is there already,
+    and nothing else is created; the answer is then an empty dict.
+    """
+    first_code, first_name = CHANNELS[0]
+    try:
+        bus.handle(c.CreateChannel(ACTOR, first_code, first_name))
+    except AlreadyExists:
+        return {}
+    for code, name in CHANNELS[1:]:
+        bus.handle(c.CreateChannel(ACTOR, code, name))
+    for location in demo_locations():
+        bus.handle(c.CreateLocation(ACTOR, location))
+    rng = random.Random(seed)
+    products = demo_products(rng, utcnow().date())
+    for product in products:
+        bus.handle(c.CreateProduct(ACTOR, product))
+    _seed_stock(bus, demo_stock(rng, products))
+    return _issue_keys(bus)
+
+
+def demo_locations() -> list[dict[str, Any]]:
+    """The locations, in the shape the API stores them (address as plain JSON)."""
+    return [LocationIn.model_validate(loc).model_dump(mode="json") for loc in LOCATIONS]
+
+
+def demo_products(rng: random.Random, today: date) -> list[Product]:
+    """The catalogue, validated as the products API would validate it."""
+    names: set[str] = set()
+    products: list[Product] = []
+    for category in CATEGORIES:
+        for n in range(category.count):
+            products.append(_product(rng, category, n, len(products) + 1, names))
+    for product in _preorder_candidates(rng, products):
+        product["preorder"] = True
+        product["release_date"] = today + timedelta(weeks=rng.randint(3, 10))
+    for product in products:
+        product["backorderable"] = (not product["preorder"]
+                                    and rng.random() < BACKORDERABLE_SHARE)
+    return [ProductIn.model_validate(p).model_dump(mode="python") for p in products]
+
+
+def _product(rng: random.Random, category: Category, n: int, item_ref: int,
+             names: set[str]) -> Product:
+    item, name = _draw_article(rng, category, names)
+    return {
+        "sku": f"{category.sku_prefix}-{1001 + n}",
+        "name": name,
+        "category": category.code,
+        "gtin": _gtin(item_ref),
+        "price_amount": rng.randint(*item.euros) * 100 + rng.choice((95, 99, 99, 0)),
+        "currency": CURRENCY,
+        "tax_class": item.tax_class,
+        "weight_grams": round(rng.randint(*item.grams), -1),
+        **_dimensions(rng, item),
+        "preorder": False,
+        "release_date": None,
+        "backorderable": False,
+        "active": True,
+    }
+
+
+def _draw_article(rng: random.Random, category: Category, names: set[str]
+                  ) -> tuple[ItemType, str]:
+    """An article type and a product name not used before in the catalogue."""
+    for _ in range(1000):
+        item = rng.choice(category.items)
+        name = f"{rng.choice(item.kinds)} {item.noun}"
+        if item.coloured:
+            name = f"{name}, {rng.choice(COLOURS)}"
+        if name not in names:
+            names.add(name)
+            return item, name
+    raise ValueError(f"the word lists of {category.code!r} are too short for its count")
+
+
+def _gtin(item_ref: int) -> str:
+    body = f"{GS1_COMPANY_PREFIX}{item_ref:05d}"
+    return body + str(ean.calc_check_digit(body))
+
+
+def _dimensions(rng: random.Random, item: ItemType) -> dict[str, int]:
+    """The typical packed size, give or take 15%, longest side first."""
+    sides = sorted((round(mm * rng.uniform(0.85, 1.15)) for mm in item.size_mm), reverse=True)
+    return {"length_mm": sides[0], "width_mm": sides[1], "height_mm": sides[2]}
+
+
+def _preorder_candidates(rng: random.Random, products: list[Product]) -> list[Product]:
+    """New-season articles announced ahead of their release."""
+    seasonal = [p for p in products
+                if p["category"] in {"apparel", "footwear", "outdoor"}
+                and p["tax_class"] == "standard"]
+    return rng.sample(seasonal, PREORDER_COUNT)
+
+
+def demo_stock(rng: random.Random, products: list[Product]) -> StockPlan:
+    """Counts for the distribution centre (every released SKU) and the stores (most SKUs).
+
+    Pre-order SKUs have no stock yet. A few SKUs are sold out everywhere; some of those are
+    backorderable, so the demo shows both a refusal and a backorder.
+    """
+    released = [p for p in products if not p["preorder"]]
+    sold_out = _sold_out(rng, released)
+    plan = StockPlan({}, {})
+    for product in released:
+        sku = product["sku"]
+        plan.on_hand[(sku, WAREHOUSE)] = 0 if sku in sold_out else _warehouse_count(rng)
+        if sku in sold_out:
+            continue
+        for store, share in STORE_RANGE.items():
+            if rng.random() < share:
+                count = rng.randint(0, 12)
+                plan.on_hand[(sku, store)] = count
+                reserve = SHIP_FROM_STORE_RESERVE.get(store, 0)
+                if reserve and count > reserve:
+                    plan.safety_stock[(sku, store)] = reserve
+    return plan
+
+
+def _sold_out(rng: random.Random, released: list[Product]) -> set[str]:
+    backorderable = [p["sku"] for p in released if p["backorderable"]]
+    others = [p["sku"] for p in released if not p["backorderable"]]
+    from_backorderable = rng.sample(backorderable, min(3, len(backorderable)))
+    return {*from_backorderable,
+            *rng.sample(others, OUT_OF_STOCK_COUNT - len(from_backorderable))}
+
+
+def _warehouse_count(rng: random.Random) -> int:
+    """Mostly a few dozen, sometimes a handful, now and then hundreds."""
+    return min(800, 1 + int(rng.lognormvariate(3.6, 0.9)))
+
+
+def _seed_stock(bus: MessageBus, plan: StockPlan) -> None:
+    """All counts in one stock sync (one transaction), then safety stock where it is kept."""
+    counted_at = utcnow()
+    updates = tuple(
+        StockUpdate(sku, location, SyncMode.ABSOLUTE, quantity,
+                    f"demo-seed-{sku}-{location}", counted_at)
+        for (sku, location), quantity in sorted(plan.on_hand.items()))
+    results = bus.handle(c.SyncStock(ACTOR, updates))
+    refused = [r.source_reference for r in results if r.outcome is not SyncOutcome.APPLIED]
+    if refused:
+        raise RuntimeError(f"the demo stock sync refused {len(refused)} rows: {refused[:5]}")
+    for (sku, location), safety_stock in sorted(plan.safety_stock.items()):
+        bus.handle(c.AdjustStockLevel(ACTOR, sku, location, safety_stock=safety_stock,
+                                      reference="demo seed"))
+
+
+def _issue_keys(bus: MessageBus) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for code, name in CHANNELS:
+        issued: IssuedKey = bus.handle(c.CreateApiKey(ACTOR, f"{name} (demo)", "channel", code))
+        keys[code] = issued.key
+    for role in ("operator", "admin"):
+        issued = bus.handle(c.CreateApiKey(ACTOR, f"Demo {role}", role))
+        keys[role] = issued.key
+    return keys

@@ -1,0 +1,82 @@
+"""Fixtures. Every database test runs on SQLite and on PostgreSQL (`db` parametrisation)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from ordermesh.adapters.db.engine import is_retryable, make_engine
+from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
+from ordermesh.bootstrap import App
+from ordermesh.config import Settings
+from ordermesh.entrypoints.api.app import create_app
+from ordermesh.services.bus import MessageBus
+from tests import databases
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return databases.migrated_sqlite_template(tmp_path_factory.mktemp("sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """One migrated PostgreSQL database for this test process, or None with a skip reason."""
+    folder = tmp_path_factory.mktemp("pg")
+    server_url, how = databases.find_postgres(folder)
+    if server_url is None:
+        if os.environ.get("ORDERMESH_TEST_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here but unavailable: {how}")
+        pytest.skip(f"PostgreSQL tests skipped: {how}")
+    try:
+        database_url = databases.create_postgres_database(server_url)
+    except Exception as exc:
+        if os.environ.get("ORDERMESH_TEST_REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip(f"PostgreSQL tests skipped: cannot use {how}: {exc}")
+    yield database_url
+    databases.drop_postgres_database(server_url, database_url)
+    databases.stop_cluster(folder)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "ordermesh.db"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_database")
+    engine = make_engine(url, pool_size=1)
+    databases.empty_postgres_database(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url, pool_size=20)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def bus(engine: Engine) -> MessageBus:
+    return MessageBus(lambda: SqlUnitOfWork(engine), is_retryable=is_retryable)
+
+
+@pytest.fixture
+def ordermesh(database_url: str, engine: Engine, bus: MessageBus) -> App:
+    return App(Settings(database_url=database_url), engine, bus)
+
+
+@pytest.fixture
+def client(ordermesh: App) -> Iterator[TestClient]:
+    with TestClient(create_app(ordermesh), raise_server_exceptions=False) as client:
+        yield client
