@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ordermesh.domain.errors import InvalidInput
+
+CURRENCY = re.compile(r"[A-Z]{3}")  # ISO 4217 alphabetic codes are ASCII capitals
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,8 +17,8 @@ class Money:
 
     def __post_init__(self) -> None:
         if type(self.amount) is not int:
-            raise InvalidInput(f"money amount must be an integer of minor units, got {self.amount!r}")
-        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise InvalidInput(f"an amount must be an integer of minor units, got {self.amount!r}")
+        if not isinstance(self.currency, str) or not CURRENCY.fullmatch(self.currency):
             raise InvalidInput(f"currency must be an ISO 4217 code, got {self.currency!r}")
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -72,11 +73,12 @@ def format_order_number(seq: int) -> str:
     return f"OM-{seq:06d}"
 
 
+ORDER_NUMBER = re.compile(r"OM-([0-9]{1,18})", re.IGNORECASE)
+
+
 def parse_order_number(number: str) -> int | None:
-    prefix, _, digits = number.partition("-")
-    if prefix.upper() != "OM" or not digits.isdigit():
-        return None
-    return int(digits)
+    match = ORDER_NUMBER.fullmatch(number)
+    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,3 +194,18 @@ class Order:
 
     def _record(self, event_type: str, actor: str, data: dict[str, Any]) -> None:
         self.events.append(Event(event_type, "order", self.id, actor, data))
+
+
+def transition_diagram() -> str:
+    """The order state machine as a Mermaid diagram, drawn from TRANSITIONS itself.
+
+    A release goes back to the state the order was held in, so it is drawn to each of them.
+    """
+    holdable = [state for state, moves in TRANSITIONS.items() if "hold" in moves]
+    lines = ["stateDiagram-v2", "    [*] --> placed"]
+    for state, moves in TRANSITIONS.items():
+        for action, target in moves.items():
+            targets = holdable if target == RESUME else [target]
+            lines += [f"    {state} --> {to}: {action}" for to in targets]
+    lines += [f"    {state} --> [*]" for state, moves in TRANSITIONS.items() if not moves]
+    return "\n".join(lines)

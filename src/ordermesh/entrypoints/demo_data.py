@@ -143,8 +143,11 @@ LOCATIONS: tuple[dict[str, Any], ...] = (
      "priority": 40, "daily_order_capacity": 30},
 )
 
-# How much of the range each store carries.
+WAREHOUSE = "dc-tilburg"
+# The share of the range each store carries.
 STORE_RANGE = {"store-amsterdam": 0.9, "store-rotterdam": 0.8, "store-utrecht": 0.7}
+# Units a store keeps back from orders (its display and fitting pieces), where it has more.
+STORE_SAFETY_STOCK = {"store-amsterdam": 2, "store-rotterdam": 1, "store-utrecht": 1}
 
 CHANNELS: tuple[tuple[str, str], ...] = (
     ("web", "Webshop"),

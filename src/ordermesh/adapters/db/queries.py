@@ -34,17 +34,18 @@ def list_orders(conn: Connection, f: OrderFilter, before_seq: int | None, limit:
     """Newest first, keyset-paginated on the order sequence."""
     o = t.orders.c
     query = select(t.orders).order_by(o.seq.desc()).limit(limit)
-    conditions = [
-        (f.channel, lambda v: o.channel_code == v),
-        (f.status, lambda v: o.status == v),
-        (f.customer_email, lambda v: o.customer_email == v.lower()),
-        (f.created_from, lambda v: o.created_at >= v),
-        (f.created_to, lambda v: o.created_at < v),
-        (before_seq, lambda v: o.seq < v),
-    ]
-    for value, condition in conditions:
-        if value is not None:
-            query = query.where(condition(value))
+    if f.channel is not None:
+        query = query.where(o.channel_code == f.channel)
+    if f.status is not None:
+        query = query.where(o.status == f.status)
+    if f.customer_email is not None:
+        query = query.where(o.customer_email == f.customer_email.lower())
+    if f.created_from is not None:
+        query = query.where(o.created_at >= f.created_from)
+    if f.created_to is not None:
+        query = query.where(o.created_at < f.created_to)
+    if before_seq is not None:
+        query = query.where(o.seq < before_seq)
     return [_order_row(row) for row in conn.execute(query)]
 
 

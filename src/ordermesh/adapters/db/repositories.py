@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import Table, and_, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError
 
@@ -16,7 +16,7 @@ from ordermesh.domain.events import utcnow
 from ordermesh.domain.inventory import StockingLocation, StockLevel
 
 
-def insert_or_conflict(conn: Connection, table: t.Table, values: Any) -> CursorResult[Any]:
+def insert_or_conflict(conn: Connection, table: Table, values: Any) -> CursorResult[Any]:
     """Insert; a unique-key race with another transaction becomes a retryable conflict."""
     try:
         return conn.execute(insert(table), values)
@@ -45,6 +45,9 @@ class SqlCatalogue:
     def location(self, code: str) -> dict[str, Any] | None:
         row = self.conn.execute(select(t.locations).where(t.locations.c.code == code)).first()
         return dict(row._mapping) if row else None
+
+    def location_codes(self) -> set[str]:
+        return set(self.conn.execute(select(t.locations.c.code)).scalars())
 
     def stocking_locations(self) -> list[StockingLocation]:
         rows = self.conn.execute(select(t.locations).where(t.locations.c.active.is_(True)))

@@ -15,10 +15,17 @@ from ordermesh.adapters.db.repositories import (
     SqlReservations,
     SqlStock,
 )
+from ordermesh.services import ports
 
 
 class SqlUnitOfWork:
     conn: Connection
+    catalogue: ports.Catalogue
+    access: ports.Access
+    stock: ports.Stock
+    reservations: ports.Reservations
+    orders: ports.Orders
+    idempotency: ports.IdempotencyKeys
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -30,7 +37,8 @@ class SqlUnitOfWork:
         self.access = SqlAccess(self.conn)
         self.stock = SqlStock(self.conn)
         self.reservations = SqlReservations(self.conn)
-        self.orders = SqlOrders(self.conn)
+        self._orders = SqlOrders(self.conn)
+        self.orders = self._orders
         self.idempotency = SqlIdempotencyKeys(self.conn)
         return self
 
@@ -40,7 +48,7 @@ class SqlUnitOfWork:
         self.conn.close()
 
     def commit(self) -> None:
-        pending = [event for order in self.orders.seen for event in order.events]
+        pending = [event for order in self._orders.seen for event in order.events]
         if pending:
             self.conn.execute(insert(t.events), [
                 {"id": e.id, "stream": e.stream, "stream_id": e.stream_id, "type": e.type,
@@ -48,5 +56,5 @@ class SqlUnitOfWork:
                 for e in pending
             ])
         self._tx.commit()
-        for order in self.orders.seen:
+        for order in self._orders.seen:
             order.events.clear()

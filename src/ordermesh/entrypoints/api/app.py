@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from ordermesh import __version__
 from ordermesh.bootstrap import App, bootstrap
 from ordermesh.entrypoints.api import errors
-from ordermesh.entrypoints.api.card_guard import CardGuard
+from ordermesh.entrypoints.api.card_guard import CardGuard, install_log_redaction
 from ordermesh.entrypoints.api.routers import access, catalogue, orders, stock
 
 DESCRIPTION = """
@@ -26,6 +26,7 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
     for module in (orders, catalogue, stock, access):
         app.include_router(module.router)
     app.add_middleware(CardGuard)
+    install_log_redaction()
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

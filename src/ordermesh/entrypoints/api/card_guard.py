@@ -7,40 +7,86 @@ or echoed in an error, and the refusal names only where it was found.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from stdnum import luhn
+from stdnum import ean, luhn
 
 from ordermesh.entrypoints.api.errors import problem
 
-# 13 to 19 digits, optionally grouped by single spaces or dashes, not part of a longer number.
-CANDIDATE = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
+# Card numbers as people write them: 13 to 19 digits in one run, in groups of four
+# (4-4-4-4, 4-4-4-4-3, 4-4-4-1..4) or the 4-6-5 of American Express, split by spaces or dashes.
+CANDIDATE = re.compile(r"""(?<![\d])(?:
+      \d{13,19}
+    | \d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,4}(?:[ -]\d{1,3})?
+    | \d{4}[ -]\d{6}[ -]\d{5}
+)(?![\d])""", re.VERBOSE)
 MAX_BODY = 2 * 1024 * 1024
 
 
+def is_card_number(digits: str) -> bool:
+    """Payment card numbers start with 2 to 6 (13-digit ones are Visa: 4) and pass Luhn."""
+    if not 13 <= len(digits) <= 19 or digits[0] not in "23456":
+        return False
+    if len(digits) == 13 and digits[0] != "4":
+        return False
+    return bool(luhn.is_valid(digits))
+
+
 def looks_like_card_number(text: str) -> bool:
-    for match in CANDIDATE.finditer(text):
-        digits = re.sub(r"[ -]", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn.is_valid(digits):
-            return True
-    return False
+    return any(is_card_number(re.sub(r"[ -]", "", m.group())) for m in CANDIDATE.finditer(text))
 
 
 def card_paths(value: Any, path: str = "$") -> Iterator[str]:
-    """JSON paths of the values in a document that look like card numbers."""
+    """JSON paths of the values in a document that look like card numbers.
+
+    A valid GTIN in a `gtin` field is a barcode, not a card, though one in ten passes Luhn.
+    """
     if isinstance(value, dict):
         for key, item in value.items():
             yield from card_paths(key, f"{path}[key]")
-            yield from card_paths(item, f"{path}.{key}")
+            if key == "gtin" and isinstance(item, str) and ean.is_valid(item):
+                continue
+            yield from card_paths(item, f"{path}.{redact(str(key))}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from card_paths(item, f"{path}[{index}]")
-    elif isinstance(value, str | int) and not isinstance(value, bool):
-        if looks_like_card_number(str(value)):
-            yield path
+    elif (isinstance(value, str | int) and not isinstance(value, bool)
+          and looks_like_card_number(str(value))):
+        yield path
+
+
+def redact(text: str) -> str:
+    def mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"[ -]", "", match.group())
+        return "[card number removed]" if is_card_number(digits) else match.group()
+
+    return CANDIDATE.sub(mask, text)
+
+
+class CardNumberRedactor(logging.Filter):
+    """Masks card-like numbers in log records (the access log prints request URLs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+LOGGERS = ("uvicorn", "uvicorn.access", "uvicorn.error", "ordermesh", "ordermesh.api")
+
+
+def install_log_redaction() -> None:
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, CardNumberRedactor) for f in logger.filters):
+            logger.addFilter(CardNumberRedactor())
 
 
 class CardGuard:
@@ -48,7 +94,15 @@ class CardGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        target = unquote_plus(scope.get("path", "") + "?" + scope.get("query_string", b"").decode(
+            "latin-1"))
+        if looks_like_card_number(target):
+            await self._refuse(["url"], scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
         body = b""
@@ -62,24 +116,26 @@ class CardGuard:
                 return
         found = self._scan(body)
         if found is not None:
-            response = problem(
-                422, "request.card_data_refused", "Card data refused",
-                "Ordermesh takes payment tokens from a gateway, never card numbers",
-                extra={"locations": found})
-            await response(scope, receive, send)
+            await self._refuse(found, scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
+
+    @staticmethod
+    async def _refuse(found: list[str], scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            422, "request.card_data_refused", "Card data refused",
+            "Ordermesh takes payment tokens from a gateway, never card numbers",
+            extra={"locations": found})
+        await response(scope, receive, send)
 
     @staticmethod
     def _scan(body: bytes) -> list[str] | None:
         text = body.decode("utf-8", errors="replace")
         try:
-            paths = list(card_paths(json.loads(text)))
-        except ValueError:
-            paths = []
-        if paths:
-            return paths
-        return ["$"] if looks_like_card_number(text) else None
+            document = json.loads(text)
+        except ValueError:  # not JSON: scan it as text
+            return ["$"] if looks_like_card_number(text) else None
+        return list(card_paths(document)) or None
 
 
 def _replay(body: bytes, original: Receive) -> Receive:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ordermesh.domain.errors import InvalidInput, NotFound
@@ -17,14 +18,15 @@ from ordermesh.services import commands as c
 from ordermesh.services.ports import UnitOfWork
 
 
-def _level(uow: UnitOfWork, sku: str, location: str) -> StockLevel:
-    """The stock row, locked for this transaction; created empty the first time it is needed."""
+def _level(uow: UnitOfWork, sku: str, location: str, checked: bool = False) -> StockLevel:
+    """The stock row, locked for this transaction; created empty the first time it is needed.
+    `checked` says the caller already knows the product and the location exist."""
     level = uow.stock.level_for_update(sku, location)
     if level is not None:
         return level
-    if uow.catalogue.product(sku) is None:
+    if not checked and uow.catalogue.product(sku) is None:
         raise NotFound(f"product {sku!r} does not exist")
-    if uow.catalogue.location(location) is None:
+    if not checked and uow.catalogue.location(location) is None:
         raise NotFound(f"location {location!r} does not exist")
     return uow.stock.create_level(sku, location)
 
@@ -60,21 +62,23 @@ def sync_stock(cmd: c.SyncStock, uow: UnitOfWork) -> list[SyncResult]:
         raise InvalidInput("each row of a stock sync needs its own source_reference")
     results: dict[str, SyncResult] = {}
     with uow:
-        known_skus = uow.catalogue.products({u.sku for u in cmd.updates})
+        known_skus = set(uow.catalogue.products({u.sku for u in cmd.updates}))
+        known_locations = uow.catalogue.location_codes()
         for update in sync_order(cmd.updates):
-            results[update.source_reference] = _apply(update, uow, cmd.actor, known_skus)
+            results[update.source_reference] = _apply(update, uow, cmd.actor, known_skus,
+                                                      known_locations)
         uow.commit()
     return [results[ref] for ref in refs]
 
 
-def _apply(update: StockUpdate, uow: UnitOfWork, actor: str, known_skus: dict[str, object]
-           ) -> SyncResult:
+def _apply(update: StockUpdate, uow: UnitOfWork, actor: str, known_skus: Collection[str],
+           known_locations: Collection[str]) -> SyncResult:
     ref = update.source_reference
     if update.sku not in known_skus:
         return SyncResult(ref, SyncOutcome.REJECTED, reason="unknown sku")
-    if uow.catalogue.location(update.location) is None:
+    if update.location not in known_locations:
         return SyncResult(ref, SyncOutcome.REJECTED, reason="unknown location")
-    level = _level(uow, update.sku, update.location)
+    level = _level(uow, update.sku, update.location, checked=True)
     decision = decide_sync(update, level, uow.stock.sync_seen(ref))
     if decision.outcome is SyncOutcome.DUPLICATE:
         return SyncResult(ref, decision.outcome)
@@ -82,7 +86,8 @@ def _apply(update: StockUpdate, uow: UnitOfWork, actor: str, known_skus: dict[st
     if decision.outcome is SyncOutcome.APPLIED:
         counted_at = update.counted_at if update.mode == "absolute" else None
         uow.stock.change_on_hand(update.sku, update.location, decision.on_hand_delta, counted_at)
-        uow.stock.record_movement(
-            update.sku, update.location, on_hand_delta=decision.on_hand_delta,
-            reason=f"sync_{update.mode}", reference=ref, actor=actor)
+        if decision.on_hand_delta:  # the ledger holds changes; sync refs hold every count
+            uow.stock.record_movement(
+                update.sku, update.location, on_hand_delta=decision.on_hand_delta,
+                reason=f"sync_{update.mode}", reference=ref, actor=actor)
     return SyncResult(ref, decision.outcome, decision.on_hand_delta, decision.reason)
