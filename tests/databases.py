@@ -37,32 +37,58 @@ def find_postgres(folder: Path) -> tuple[str | None, str]:
     pg_ctl = next((c for c in candidates if c), None)
     if pg_ctl is None:
         return None, "no ORDERMESH_TEST_POSTGRES_URL and no pg_ctl to start a throwaway cluster"
+    as_user: list[str] = []
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return None, "no ORDERMESH_TEST_POSTGRES_URL, and initdb refuses to run as root"
-    return _start_cluster(Path(pg_ctl), folder)
+        # initdb refuses to run as root; run the cluster as the postgres account if there is one.
+        if shutil.which("runuser") is None or _uid("postgres") is None:
+            return None, "no ORDERMESH_TEST_POSTGRES_URL, and initdb refuses to run as root"
+        as_user = ["runuser", "-u", "postgres", "--"]
+    return _start_cluster(Path(pg_ctl), folder, as_user)
 
 
-def _start_cluster(pg_ctl: Path, folder: Path) -> tuple[str | None, str]:
-    data = folder / "pgdata"
+def _uid(user: str) -> int | None:
+    import pwd
+
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
+
+
+def _start_cluster(pg_ctl: Path, folder: Path, as_user: list[str]) -> tuple[str | None, str]:
+    cluster = folder / "cluster"
+    cluster.mkdir()
+    if as_user:
+        uid = _uid("postgres")
+        assert uid is not None
+        os.chown(cluster, uid, -1)
+        folder.chmod(0o755)
+        for parent in folder.parents:  # the account must be able to reach its folder
+            if parent.stat().st_mode & 0o001 == 0 and parent != Path("/"):
+                parent.chmod(parent.stat().st_mode | 0o001)
+    data = cluster / "data"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     try:
-        subprocess.run([str(pg_ctl.parent / "initdb"), "-D", str(data), "-U", "postgres",
-                        "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run([str(pg_ctl), "-D", str(data), "-o", options, "-l",
-                        str(folder / "pg.log"), "-w", "start"], check=True, capture_output=True)
+        subprocess.run([*as_user, str(pg_ctl.parent / "initdb"), "-D", str(data), "-U",
+                        "postgres", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+        options = f"-p {port} -k {cluster} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run([*as_user, str(pg_ctl), "-D", str(data), "-o", options, "-l",
+                        str(cluster / "pg.log"), "-w", "start"], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as exc:
-        return None, f"could not start a throwaway PostgreSQL cluster: {exc}"
+        detail = getattr(exc, "stderr", b"") or b""
+        return None, f"could not start a throwaway PostgreSQL cluster: {exc} {detail.decode()}"
     return f"postgresql://postgres@127.0.0.1:{port}/postgres", f"throwaway cluster in {data}"
 
 
 def stop_cluster(folder: Path) -> None:
-    data = folder / "pgdata"
+    data = folder / "cluster" / "data"
     pg_ctl = shutil.which("pg_ctl") or next(iter(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")), None)
     if data.exists() and pg_ctl:
-        subprocess.run([pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
 
 
 def _admin_engine(server_url: str) -> Engine:
