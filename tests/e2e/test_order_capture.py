@@ -187,3 +187,31 @@ def test_cancel_releases_the_reservation_and_illegal_moves_are_409(
     assert [e["type"] for e in events] == ["order.placed", "order.allocated", "order.held",
                                            "order.released", "order.cancelled"]
     assert events[2]["data"]["reason"] == "fraud check"
+
+
+def test_time_filters_need_a_time_zone(client: TestClient, shop: Shop) -> None:
+    operator = shop.headers("operator")
+    post_order(client, shop, an_order(("TEE-1", 1)))
+    naive = client.get("/api/v1/orders?created_from=2026-01-01T00:00:00", headers=operator)
+    assert naive.status_code == 422
+    since = client.get("/api/v1/orders?created_from=2026-01-01T00:00:00%2B00:00",
+                       headers=operator)
+    assert len(since.json()["items"]) == 1
+    until = client.get("/api/v1/orders?created_to=2026-01-01T00:00:00Z", headers=operator)
+    assert until.json()["items"] == []
+
+
+def test_deeply_nested_or_huge_bodies_are_refused(client: TestClient, shop: Shop) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    headers = shop.headers("web") | {"content-type": "application/json"}
+    response = client.post("/api/v1/orders", content=deep, headers=headers)
+    assert 400 <= response.status_code < 500
+    huge = b'{"x": "' + b"a" * (3 * 1024 * 1024) + b'"}'
+    assert client.post("/api/v1/orders", content=huge, headers=headers).status_code == 413
+
+
+def test_international_phone_numbers_are_not_card_numbers(client: TestClient, shop: Shop) -> None:
+    # +4930123456703 is 13 digits starting with 4 that pass Luhn: a phone, not a card
+    customer = {"email": "a@b.de", "name": "A", "phone": "+4930123456703"}
+    response = post_order(client, shop, an_order(("TEE-1", 1), customer=customer))
+    assert response.status_code == 201, response.text

@@ -20,7 +20,8 @@ from ordermesh.entrypoints.api.errors import problem
 
 # Card numbers as people write them: 13 to 19 digits in one run, in groups of four
 # (4-4-4-4, 4-4-4-4-3, 4-4-4-1..4) or the 4-6-5 of American Express, split by spaces or dashes.
-CANDIDATE = re.compile(r"""(?<![\d])(?:
+# A leading + marks an international phone number, never a card.
+CANDIDATE = re.compile(r"""(?<![\d+])(?:
       \d{13,19}
     | \d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,4}(?:[ -]\d{1,3})?
     | \d{4}[ -]\d{6}[ -]\d{5}
@@ -114,7 +115,12 @@ class CardGuard:
             if len(body) > MAX_BODY:
                 await problem(413, "request.too_large", "Request too large")(scope, receive, send)
                 return
-        found = self._scan(body)
+        try:
+            found = self._scan(body)
+        except RecursionError:
+            await problem(400, "request.malformed", "Request too deeply nested")(
+                scope, receive, send)
+            return
         if found is not None:
             await self._refuse(found, scope, receive, send)
             return

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db import queries
@@ -73,8 +73,8 @@ def list_orders(
     status: OrderStatus | None = None,
     channel: str | None = None,
     customer_email: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: AwareDatetime | None = None,
+    created_to: AwareDatetime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:

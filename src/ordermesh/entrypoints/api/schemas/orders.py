@@ -19,7 +19,8 @@ from pydantic_extra_types.currency_code import ISO4217
 from ordermesh.entrypoints.api.schemas.common import Address, Code, Strict, Text
 
 Quantity = Annotated[StrictInt, Field(ge=1, le=100_000)]
-MinorUnits = Annotated[StrictInt, Field(ge=0, le=10**13, description="Amount in minor units")]
+# Bounded so that 500 lines of 100,000 units still total within a 64-bit integer.
+MinorUnits = Annotated[StrictInt, Field(ge=0, le=10**11, description="Amount in minor units")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{5,31}$")]
 Email = Annotated[EmailStr, AfterValidator(str.lower)]
 
