@@ -187,8 +187,7 @@ class Order:
         if target == RESUME:
             assert self.held_from is not None, "an order on hold knows where it came from"
             target, self.held_from = self.held_from, None
-        if action == "hold":
-            self.held_from = previous
+        self.held_from = previous if action == "hold" else None
         self.status = OrderStatus(target)
         self._record(ACTION_EVENTS[action], actor, {"from": str(previous), "to": str(target), **data})
 

@@ -18,14 +18,20 @@ from stdnum import ean, luhn
 
 from ordermesh.entrypoints.api.errors import problem
 
-# Card numbers as people write them: 13 to 19 digits in one run, in groups of four
+# Card numbers as people write them: 13 to 19 digits in one run, or in groups of four
 # (4-4-4-4, 4-4-4-4-3, 4-4-4-1..4) or the 4-6-5 of American Express, split by spaces or dashes.
-# A leading + marks an international phone number, never a card.
-CANDIDATE = re.compile(r"""(?<![\d+])(?:
-      \d{13,19}
-    | \d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,4}(?:[ -]\d{1,3})?
-    | \d{4}[ -]\d{6}[ -]\d{5}
-)(?![\d])""", re.VERBOSE)
+# A leading + marks an international phone number, never a card. Grouped digits touching a
+# letter or a dash are part of an identifier such as a UUID, not a card.
+CANDIDATE = re.compile(r"""
+      (?<![\d+])\d{13,19}(?!\d)
+    | (?<![\w+-])(?:
+          \d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,4}(?:[ -]\d{1,3})?
+        | \d{4}[ -]\d{6}[ -]\d{5}
+      )(?![\w-])
+""", re.VERBOSE)
+# Fields whose valid GTINs are barcodes: one GTIN in ten passes Luhn, and no card number of
+# 15 digits or more is a GTIN.
+BARCODE_FIELDS = frozenset({"gtin", "sku"})
 MAX_BODY = 2 * 1024 * 1024
 
 
@@ -43,19 +49,18 @@ def looks_like_card_number(text: str) -> bool:
 
 
 def card_paths(value: Any, path: str = "$") -> Iterator[str]:
-    """JSON paths of the values in a document that look like card numbers.
-
-    A valid GTIN in a `gtin` field is a barcode, not a card, though one in ten passes Luhn.
-    """
+    """JSON paths of the values in a document that look like card numbers."""
     if isinstance(value, dict):
         for key, item in value.items():
             yield from card_paths(key, f"{path}[key]")
-            if key == "gtin" and isinstance(item, str) and ean.is_valid(item):
+            if key in BARCODE_FIELDS and isinstance(item, str) and ean.is_valid(item):
                 continue
             yield from card_paths(item, f"{path}.{redact(str(key))}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from card_paths(item, f"{path}[{index}]")
+    elif isinstance(value, float) and value.is_integer():
+        yield from card_paths(int(value), path)
     elif (isinstance(value, str | int) and not isinstance(value, bool)
           and looks_like_card_number(str(value))):
         yield path
