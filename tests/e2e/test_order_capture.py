@@ -215,3 +215,18 @@ def test_international_phone_numbers_are_not_card_numbers(client: TestClient, sh
     customer = {"email": "a@b.de", "name": "A", "phone": "+4930123456703"}
     response = post_order(client, shop, an_order(("TEE-1", 1), customer=customer))
     assert response.status_code == 201, response.text
+
+
+def test_forged_cursors_are_refused_on_every_list(client: TestClient, shop: Shop) -> None:
+    import base64
+    import json
+
+    operator = shop.headers("operator")
+    def cursor_of(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+    wrong_everywhere = [{"a": 1}, [1, 2, 3], 10**30, -1, True, None, "x" * 300]
+    for path in ("orders", "products", "stock-levels", "stock-movements"):
+        for cursor in map(cursor_of, wrong_everywhere + ([] if path == "products" else ["abc"])):
+            response = client.get(f"/api/v1/{path}?cursor={cursor}", headers=operator)
+            assert response.status_code == 422, (path, cursor, response.text)

@@ -34,7 +34,8 @@ def demo(
     upgrade(ordermesh.engine)
     keys = seed_demo(ordermesh.bus, seed=seed)
     if not keys:
-        typer.echo("demo data is already there; its keys were shown when it was created")
+        typer.echo("demo data is already there; its keys were shown when it was created.\n"
+                   "Issue a new key with: ordermesh create-key --name <you> --role admin")
         return
     typer.echo("Demo API keys (store them now, they are not shown again):")
     for name, key in keys.items():

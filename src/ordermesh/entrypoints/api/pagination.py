@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ordermesh.domain.errors import InvalidInput
@@ -13,14 +14,31 @@ def encode_cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> Any:
+def decode_cursor(cursor: str | None, shape: Callable[[Any], bool]) -> Any:
+    """The position a cursor holds, if it has the shape this list gives out."""
     if cursor is None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("the cursor is not one this API gave out") from exc
+    if not shape(value):
+        raise InvalidInput("the cursor is not one this API gave out")
+    return value
+
+
+def is_position(value: Any) -> bool:
+    """A sequence number: a positive 64-bit integer."""
+    return type(value) is int and 0 < value < 2**63
+
+
+def is_key(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 200
+
+
+def is_key_pair(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(is_key(v) for v in value)
 
 
 def page(items: list[Any], limit: int, cursor_of: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from ordermesh.adapters.db import queries
 from ordermesh.domain.errors import InvalidInput, NotFound
 from ordermesh.entrypoints.api.deps import AdminKey, AnyKey, Bus, Db, read_connection
-from ordermesh.entrypoints.api.pagination import decode_cursor, page
+from ordermesh.entrypoints.api.pagination import decode_cursor, is_key, page
 from ordermesh.entrypoints.api.schemas.catalogue import (
     LocationIn,
     LocationOut,
@@ -59,7 +59,7 @@ def list_products(principal: AnyKey, db: Db, category: str | None = None,
                   active: bool | None = None, cursor: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     with read_connection(db) as conn:
-        rows = queries.list_products(conn, decode_cursor(cursor), limit + 1, category, active)
+        rows = queries.list_products(conn, decode_cursor(cursor, is_key), limit + 1, category, active)
     return page(rows, limit, lambda row: row["sku"])
 
 

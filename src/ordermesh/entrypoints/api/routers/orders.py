@@ -25,7 +25,7 @@ from ordermesh.entrypoints.api.deps import (
     Principal,
     read_connection,
 )
-from ordermesh.entrypoints.api.pagination import decode_cursor, page
+from ordermesh.entrypoints.api.pagination import decode_cursor, is_position, page
 from ordermesh.entrypoints.api.schemas.common import Page
 from ordermesh.entrypoints.api.schemas.orders import (
     EventOut,
@@ -83,7 +83,7 @@ def list_orders(
             return {"items": [], "next_cursor": None}
         channel = principal.channel_scope
     filters = queries.OrderFilter(channel, status, customer_email, created_from, created_to)
-    rows = queries.list_orders(conn, filters, decode_cursor(cursor), limit + 1)
+    rows = queries.list_orders(conn, filters, decode_cursor(cursor, is_position), limit + 1)
     result = page(rows, limit, lambda row: row["seq"])
     result["items"] = [summary_view(row) for row in result["items"]]
     return result

@@ -11,7 +11,7 @@ from ordermesh.adapters.db import queries
 from ordermesh.domain.errors import NotFound
 from ordermesh.domain.inventory import StockUpdate, SyncMode
 from ordermesh.entrypoints.api.deps import AdminKey, Bus, Db, OperatorKey, read_connection
-from ordermesh.entrypoints.api.pagination import decode_cursor, page
+from ordermesh.entrypoints.api.pagination import decode_cursor, is_key_pair, is_position, page
 from ordermesh.entrypoints.api.schemas.common import Page
 from ordermesh.entrypoints.api.schemas.stock import (
     StockLevelIn,
@@ -34,7 +34,7 @@ def _with_location(row: dict[str, Any]) -> dict[str, Any]:
 def list_stock_levels(principal: OperatorKey, db: Db, sku: str | None = None,
                       location: str | None = None, cursor: str | None = None,
                       limit: Limit = 100) -> dict[str, Any]:
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, is_key_pair)
     with read_connection(db) as conn:
         rows = queries.list_stock_levels(conn, sku, location, tuple(after) if after else None,
                                          limit + 1)
@@ -61,7 +61,7 @@ def list_stock_movements(principal: OperatorKey, db: Db, sku: str | None = None,
                          location: str | None = None, cursor: str | None = None,
                          limit: Limit = 100) -> dict[str, Any]:
     with read_connection(db) as conn:
-        rows = queries.list_stock_movements(conn, sku, location, decode_cursor(cursor),
+        rows = queries.list_stock_movements(conn, sku, location, decode_cursor(cursor, is_position),
                                             limit + 1)
     result = page(rows, limit, lambda row: row["id"])
     result["items"] = [_with_location(row) for row in result["items"]]
