@@ -36,6 +36,10 @@ class SqlCatalogue:
         rows = self.conn.execute(select(t.products).where(t.products.c.sku.in_(list(skus))))
         return {row.sku: dict(row._mapping) for row in rows}
 
+    def sku_with_gtin(self, gtin: str) -> str | None:
+        p = t.products.c
+        return self.conn.execute(select(p.sku).where(p.gtin == gtin)).scalar()
+
     def add_product(self, values: dict[str, Any]) -> None:
         insert_or_conflict(self.conn, t.products, values)
 

@@ -7,8 +7,10 @@ from fastapi import FastAPI
 from ordermesh import __version__
 from ordermesh.bootstrap import App, bootstrap
 from ordermesh.entrypoints.api import errors
-from ordermesh.entrypoints.api.card_guard import CardGuard, install_log_redaction
+from ordermesh.entrypoints.api.card_guard import install_log_redaction
+from ordermesh.entrypoints.api.input_guard import InputGuard
 from ordermesh.entrypoints.api.routers import access, catalogue, orders, stock
+from ordermesh.entrypoints.api.schemas.common import Problem, problem_responses
 
 DESCRIPTION = """
 Ordermesh takes orders from every sales channel, knows the stock in every location and
@@ -24,12 +26,31 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
     app.state.ordermesh = ordermesh or bootstrap()
     errors.install(app)
     for module in (orders, catalogue, stock, access):
-        app.include_router(module.router)
-    app.add_middleware(CardGuard)
+        app.include_router(module.router, responses=problem_responses())
+    app.add_middleware(InputGuard)
     install_log_redaction()
+
+    app.openapi_schema = None
+    _register(app, Problem)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _register(app: FastAPI, model: type[Problem]) -> None:
+    """Put the Problem schema in the OpenAPI components the error responses refer to."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version,
+                               description=app.description, routes=app.routes)
+            spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                model.model_json_schema(ref_template="#/components/schemas/{model}"))
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,22 +1,14 @@
-"""Refuse any write request that carries something that looks like a payment card number.
-
-It runs before routing and parsing, so a card number is never parsed into a model, stored,
-or echoed in an error, and the refusal names only where it was found.
-"""
+"""What a payment card number looks like, where one hides in a JSON document, and how the logs
+are kept free of them. The InputGuard middleware refuses requests that carry one."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote_plus
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stdnum import ean, luhn
-
-from ordermesh.entrypoints.api.errors import problem
 
 # Card numbers as people write them: 13 to 19 digits in one run, or in groups of four
 # (4-4-4-4, 4-4-4-4-3, 4-4-4-1..4) or the 4-6-5 of American Express, split by spaces or dashes.
@@ -32,7 +24,6 @@ CANDIDATE = re.compile(r"""
 # Fields whose valid GTINs are barcodes: one GTIN in ten passes Luhn, and no card number of
 # 15 digits or more is a GTIN.
 BARCODE_FIELDS = frozenset({"gtin", "sku"})
-MAX_BODY = 2 * 1024 * 1024
 
 
 def is_card_number(digits: str) -> bool:
@@ -78,10 +69,11 @@ class CardNumberRedactor(logging.Filter):
     """Masks card-like numbers in log records (the access log prints request URLs)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
+        # Arguments are masked one by one: formatters such as uvicorn's read them by position.
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
@@ -93,71 +85,3 @@ def install_log_redaction() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, CardNumberRedactor) for f in logger.filters):
             logger.addFilter(CardNumberRedactor())
-
-
-class CardGuard:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        target = unquote_plus(scope.get("path", "") + "?" + scope.get("query_string", b"").decode(
-            "latin-1"))
-        if looks_like_card_number(target):
-            await self._refuse(["url"], scope, receive, send)
-            return
-        if scope["method"] not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_BODY:
-                await problem(413, "request.too_large", "Request too large")(scope, receive, send)
-                return
-        try:
-            found = self._scan(body)
-        except RecursionError:
-            await problem(400, "request.malformed", "Request too deeply nested")(
-                scope, receive, send)
-            return
-        if found is not None:
-            await self._refuse(found, scope, receive, send)
-            return
-        await self.app(scope, _replay(body, receive), send)
-
-    @staticmethod
-    async def _refuse(found: list[str], scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(
-            422, "request.card_data_refused", "Card data refused",
-            "Ordermesh takes payment tokens from a gateway, never card numbers",
-            extra={"locations": found})
-        await response(scope, receive, send)
-
-    @staticmethod
-    def _scan(body: bytes) -> list[str] | None:
-        text = body.decode("utf-8", errors="replace")
-        try:
-            document = json.loads(text)
-        except ValueError:  # not JSON: scan it as text
-            return ["$"] if looks_like_card_number(text) else None
-        return list(card_paths(document)) or None
-
-
-def _replay(body: bytes, original: Receive) -> Receive:
-    """Hand the buffered body to the app, then pass on what the client does next."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return await original()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ordermesh.domain.errors import InvalidInput
+from ordermesh.entrypoints.api.input_guard import is_storable
+
+MAX_CURSOR = 1000
 
 
 def encode_cursor(value: Any) -> str:
@@ -18,10 +21,12 @@ def decode_cursor(cursor: str | None, shape: Callable[[Any], bool]) -> Any:
     """The position a cursor holds, if it has the shape this list gives out."""
     if cursor is None:
         return None
+    if len(cursor) > MAX_CURSOR:
+        raise InvalidInput("the cursor is not one this API gave out")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput("the cursor is not one this API gave out") from exc
     if not shape(value):
         raise InvalidInput("the cursor is not one this API gave out")
@@ -34,7 +39,7 @@ def is_position(value: Any) -> bool:
 
 
 def is_key(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 200
+    return isinstance(value, str) and 0 < len(value) <= 200 and is_storable(value)
 
 
 def is_key_pair(value: Any) -> bool:

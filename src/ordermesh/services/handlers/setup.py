@@ -62,6 +62,7 @@ def create_product(cmd: c.CreateProduct, uow: UnitOfWork) -> str:
     with uow:
         if uow.catalogue.product(sku) is not None:
             raise AlreadyExists(f"product {sku!r} exists already")
+        _gtin_is_free(uow, cmd.values.get("gtin"), sku)
         now = utcnow()
         uow.catalogue.add_product({**cmd.values, "created_at": now, "updated_at": now})
         uow.commit()
@@ -72,9 +73,16 @@ def update_product(cmd: c.UpdateProduct, uow: UnitOfWork) -> str:
     with uow:
         if uow.catalogue.product(cmd.sku) is None:
             raise NotFound(f"product {cmd.sku!r} does not exist")
+        _gtin_is_free(uow, cmd.changes.get("gtin"), cmd.sku)
         uow.catalogue.update_product(cmd.sku, {**cmd.changes, "updated_at": utcnow()})
         uow.commit()
     return cmd.sku
+
+
+def _gtin_is_free(uow: UnitOfWork, gtin: str | None, sku: str) -> None:
+    holder = uow.catalogue.sku_with_gtin(gtin) if gtin else None
+    if holder is not None and holder != sku:
+        raise AlreadyExists(f"GTIN {gtin} belongs to product {holder!r}", sku=holder)
 
 
 def create_location(cmd: c.CreateLocation, uow: UnitOfWork) -> str:

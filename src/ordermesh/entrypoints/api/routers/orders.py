@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db import queries
@@ -26,7 +25,7 @@ from ordermesh.entrypoints.api.deps import (
     read_connection,
 )
 from ordermesh.entrypoints.api.pagination import decode_cursor, is_position, page
-from ordermesh.entrypoints.api.schemas.common import Page
+from ordermesh.entrypoints.api.schemas.common import Page, UtcTime
 from ordermesh.entrypoints.api.schemas.orders import (
     EventOut,
     OrderIn,
@@ -73,8 +72,8 @@ def list_orders(
     status: OrderStatus | None = None,
     channel: str | None = None,
     customer_email: str | None = None,
-    created_from: AwareDatetime | None = None,
-    created_to: AwareDatetime | None = None,
+    created_from: UtcTime | None = None,
+    created_to: UtcTime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:

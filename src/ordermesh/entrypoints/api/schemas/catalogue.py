@@ -20,12 +20,13 @@ def _valid_gtin(value: str) -> str:
 
 Gtin = Annotated[str, AfterValidator(_valid_gtin)]
 Millimetres = Annotated[StrictInt, Field(gt=0, le=100_000)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 TaxClass = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
 class ProductPatch(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)] | None = None
-    category: Text | None = None
+    category: Category | None = None
     gtin: Gtin | None = None
     price_amount: Annotated[StrictInt, Field(ge=0, le=10**13)] | None = Field(
         None, description="Price in minor units of `currency`")
@@ -80,7 +81,7 @@ class LocationPatch(Strict):
     can_ship: bool | None = None
     can_pickup: bool | None = None
     priority: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
-    daily_order_capacity: Annotated[StrictInt, Field(ge=0)] | None = None
+    daily_order_capacity: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
     active: bool | None = None
 
 
@@ -129,7 +130,7 @@ class ChannelOut(BaseModel):
 
 
 class ApiKeyIn(Strict):
-    name: Text
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     role: Literal["channel", "operator", "admin"]
     channel: ChannelCode | None = None
 

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_extra_types.country import CountryAlpha2
 
 T = TypeVar("T")
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the time is out of range once moved to UTC") from exc
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class Strict(BaseModel):
@@ -33,3 +44,22 @@ class Address(Strict):
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: every error answer of the API."""
+
+    type: str
+    title: str
+    status: int
+    code: str = Field(description="Stable machine-readable code, e.g. stock.insufficient")
+    detail: str | None = None
+
+
+def problem_responses() -> dict[int | str, dict[str, object]]:
+    described = {400: "Malformed request", 401: "No valid API key", 403: "The key's role may not",
+                 404: "Not found (or not this channel's)", 409: "Conflict with the current state",
+                 413: "Request too large", 422: "Invalid request"}
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {code: {"description": text, "content": {"application/problem+json": {"schema": schema}}}
+            for code, text in described.items()}

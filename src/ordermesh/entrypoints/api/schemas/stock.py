@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
-from ordermesh.entrypoints.api.schemas.common import Code, Strict
+from ordermesh.entrypoints.api.schemas.common import Code, Strict, UtcTime
 
 Count = Annotated[StrictInt, Field(ge=0, le=10**9)]
 
@@ -50,7 +50,7 @@ class StockUpdateIn(Strict):
     quantity: Annotated[StrictInt, Field(ge=-(10**9), le=10**9)]
     source_reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="Unique per row in the source system; a row seen before is not applied again")
-    counted_at: AwareDatetime = Field(description="When the source counted or moved the stock")
+    counted_at: UtcTime = Field(description="When the source counted or moved the stock")
 
 
 class StockSyncIn(Strict):

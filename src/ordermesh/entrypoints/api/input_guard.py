@@ -1,0 +1,128 @@
+"""Refuse, before routing and parsing, input that must never reach a model, the database or a log:
+payment card numbers anywhere in the URL or a write body, text the database cannot store (NUL
+characters, lone surrogates), bodies over 2 MiB and documents nested too deep to read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote_plus
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ordermesh.entrypoints.api.card_guard import card_paths, looks_like_card_number
+from ordermesh.entrypoints.api.errors import problem
+
+MAX_BODY = 2 * 1024 * 1024
+
+
+def is_storable(text: str) -> bool:
+    """Text both databases can store: UTF-8 encodable and free of NUL characters."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unstorable_paths(value: Any, path: str = "$") -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not is_storable(key):
+                yield f"{path}[key]"
+            yield from unstorable_paths(item, f"{path}.{key if is_storable(key) else '?'}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from unstorable_paths(item, f"{path}[{index}]")
+    elif isinstance(value, str) and not is_storable(value):
+        yield path
+
+
+class InputGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = unquote_plus(scope.get("path", "") + "?" + query)
+        if looks_like_card_number(target):
+            await _card_refused(["url"], scope, receive, send)
+            return
+        if not is_storable(target):
+            await problem(400, "request.malformed", "The URL holds characters that cannot be stored")(
+                scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        body = await _read(receive)
+        if body is None:
+            await problem(413, "request.too_large", "Request too large")(scope, receive, send)
+            return
+        refusal = _inspect(body)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+async def _read(receive: Receive) -> bytes | None:
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > MAX_BODY:
+            return None
+    return body
+
+
+def _inspect(body: bytes) -> Any:
+    """A problem response refusing the body, or None if it may go on."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        return problem(400, "request.malformed", "Request too deeply nested")
+    except ValueError:  # not JSON: the schema refuses it later; scan it as text first
+        return _card_response(["$"]) if looks_like_card_number(text) else None
+    cards = list(card_paths(document))
+    if cards:
+        return _card_response(cards)
+    bad_text = list(unstorable_paths(document))
+    if bad_text:
+        return problem(422, "request.invalid", "Invalid request",
+                       "text may not hold NUL characters or lone surrogates",
+                       extra={"locations": bad_text})
+    return None
+
+
+def _card_response(found: list[str]) -> Any:
+    return problem(422, "request.card_data_refused", "Card data refused",
+                   "Ordermesh takes payment tokens from a gateway, never card numbers",
+                   extra={"locations": found})
+
+
+async def _card_refused(found: list[str], scope: Scope, receive: Receive, send: Send) -> None:
+    await _card_response(found)(scope, receive, send)
+
+
+def _replay(body: bytes, original: Receive) -> Receive:
+    """Hand the buffered body to the app, then pass on what the client does next."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return await original()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
