@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ordermesh.adapters.db import tables as t
@@ -21,6 +21,9 @@ from ordermesh.domain.orders import (
     OrderStatus,
     parse_order_number,
 )
+
+SET_LINE_STATUS = (update(t.order_lines).where(t.order_lines.c.id == bindparam("b_id"))
+                   .values(status=bindparam("b_status")))
 
 
 class SqlOrders:
@@ -84,9 +87,8 @@ class SqlOrders:
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
         order.version += 1
-        for line in order.lines:
-            self.conn.execute(update(t.order_lines).where(t.order_lines.c.id == line.id)
-                              .values(status=str(line.status)))
+        self.conn.execute(SET_LINE_STATUS, [{"b_id": line.id, "b_status": str(line.status)}
+                                            for line in order.lines])
 
 
 def _order(row: Any, line_rows: list[Any]) -> Order:

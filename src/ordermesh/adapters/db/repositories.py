@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, insert, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError
 
@@ -80,6 +80,19 @@ class SqlAccess:
         insert_or_conflict(self.conn, t.api_keys, values)
 
 
+# Statements on the hot path of order capture are built once: SQLAlchemy then reuses their
+# compiled form instead of rebuilding and re-keying them for every order.
+_s = t.stock_levels.c
+RESERVE = (
+    update(t.stock_levels)
+    .where(_s.sku == bindparam("b_sku"), _s.location_code == bindparam("b_location"),
+           _s.on_hand - _s.reserved - _s.safety_stock >= bindparam("b_quantity"))
+    .values(reserved=_s.reserved + bindparam("b_quantity"), updated_at=bindparam("b_now"))
+)
+ADD_MOVEMENT = insert(t.stock_movements)
+ADD_RESERVATION = insert(t.reservations)
+
+
 def _stock_row(sku: str, location: str) -> Any:
     return and_(t.stock_levels.c.sku == sku, t.stock_levels.c.location_code == location)
 
@@ -116,11 +129,8 @@ class SqlStock:
 
     def try_reserve(self, sku: str, location: str, quantity: int) -> bool:
         """Reserve only if enough is available at this instant: one conditional update."""
-        s = t.stock_levels.c
-        result = self.conn.execute(
-            update(t.stock_levels)
-            .where(_stock_row(sku, location), s.on_hand - s.reserved - s.safety_stock >= quantity)
-            .values(reserved=s.reserved + quantity, updated_at=utcnow()))
+        result = self.conn.execute(RESERVE, {"b_sku": sku, "b_location": location,
+                                             "b_quantity": quantity, "b_now": utcnow()})
         return result.rowcount == 1
 
     def release(self, sku: str, location: str, quantity: int) -> None:
@@ -139,10 +149,10 @@ class SqlStock:
     def record_movement(self, sku: str, location: str, *, on_hand_delta: int = 0,
                         reserved_delta: int = 0, reason: str, reference: str,
                         actor: str) -> None:
-        self.conn.execute(insert(t.stock_movements).values(
-            sku=sku, location_code=location, on_hand_delta=on_hand_delta,
-            reserved_delta=reserved_delta, reason=reason, reference=reference, actor=actor,
-            occurred_at=utcnow()))
+        self.conn.execute(ADD_MOVEMENT, {
+            "sku": sku, "location_code": location, "on_hand_delta": on_hand_delta,
+            "reserved_delta": reserved_delta, "reason": reason, "reference": reference,
+            "actor": actor, "occurred_at": utcnow()})
 
     def sync_seen(self, source_reference: str) -> bool:
         query = select(t.stock_sync_refs.c.source_reference).where(
@@ -161,9 +171,9 @@ class SqlReservations:
         self.conn = conn
 
     def add(self, order_seq: int, line_id: str, sku: str, location: str, quantity: int) -> None:
-        self.conn.execute(insert(t.reservations).values(
-            order_seq=order_seq, line_id=line_id, sku=sku, location_code=location,
-            quantity=quantity, status="active", created_at=utcnow()))
+        self.conn.execute(ADD_RESERVATION, {
+            "order_seq": order_seq, "line_id": line_id, "sku": sku, "location_code": location,
+            "quantity": quantity, "status": "active", "created_at": utcnow()})
 
     def active_for_order(self, order_seq: int) -> list[dict[str, Any]]:
         r = t.reservations.c
