@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import random
 import shutil
@@ -29,11 +30,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "ordermesh_bench"
@@ -71,6 +74,7 @@ class Outcome:
     not_allocated: int = 0
     ordered: Counter[str] = field(default_factory=Counter)
     wall_s: float = 0.0
+    client_cpu_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def success(self, latency_ms: float, lines: list[dict[str, Any]], body: Any) -> None:
@@ -105,6 +109,7 @@ class Result:
     stock_check: str
     failures: list[str]
     log_path: Path
+    cpu: CpuUse | None
 
     @property
     def orders_per_s(self) -> float:
@@ -216,8 +221,12 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 @contextlib.contextmanager
-def running_server(env: dict[str, str], workers: int, log_path: Path) -> Iterator[str]:
-    """`ordermesh serve` in its own process group, stopped (the whole group) on the way out."""
+def running_server(env: dict[str, str], workers: int,
+                   log_path: Path) -> Iterator[tuple[str, int]]:
+    """`ordermesh serve` in its own process group, stopped (the whole group) on the way out.
+
+    Yields the base URL and the process group id.
+    """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
@@ -227,7 +236,7 @@ def running_server(env: dict[str, str], workers: int, log_path: Path) -> Iterato
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_healthy(base_url, process, log_path)
-            yield base_url
+            yield base_url, process.pid
         finally:
             stop_group(process)
 
@@ -248,17 +257,99 @@ def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Path
                      f"{tail(log_path)}")
 
 
-def stop_group(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
+def stop_group(process: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
+    """SIGTERM to the server's whole process group; SIGKILL for whatever is left after grace."""
+    pgid = process.pid
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_s)
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.1)
+    if _group_alive(pgid):
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- CPU accounting ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds used so far, read from /proc (Linux only)."""
+
+    server: float  # the live processes of the Ordermesh server's process group
+    database: float  # the live PostgreSQL backends connected to the benchmark database
+    machine_busy: float  # every process on the machine, all cores together
+    machine_total: float  # busy and idle, all cores together
+
+
+def cpu_sample(server_group: int) -> CpuSample | None:
+    proc = Path("/proc")
+    try:
+        first = (proc / "stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    machine = [int(value) for value in first[1:]]
+    idle = machine[3] + machine[4]  # idle and iowait
+    server = database = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            # The fields after the command name, which is in parentheses and may hold spaces.
+            fields = stat[stat.rindex(")") + 2:].split()
+            used = int(fields[11]) + int(fields[12])  # utime + stime
+            if int(fields[2]) == server_group:
+                server += used
+            elif BENCH_DATABASE.encode() in (entry / "cmdline").read_bytes():
+                database += used
+        except (OSError, ValueError, IndexError):
+            continue
+    return CpuSample(server / hz, database / hz, (sum(machine) - idle) / hz, sum(machine) / hz)
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """Cores used on average while the orders were placed."""
+
+    client: float
+    server: float
+    database: float
+    machine: float
+    cores: int
+
+    @property
+    def other(self) -> float:
+        """Everything else on the machine: other programs, PostgreSQL's background processes
+        (WAL writer, checkpointer) and any database backend that came and went."""
+        return max(0.0, self.machine - self.client - self.server - self.database)
+
+
+def cpu_use(before: CpuSample | None, after: CpuSample | None, client_cpu_s: float,
+            wall_s: float) -> CpuUse | None:
+    if before is None or after is None or not wall_s:
+        return None
+    elapsed_total = after.machine_total - before.machine_total
+    cores = os.cpu_count() or 1
+    machine = (after.machine_busy - before.machine_busy) / elapsed_total * cores
+    return CpuUse(client_cpu_s / wall_s, (after.server - before.server) / wall_s,
+                  (after.database - before.database) / wall_s, machine, cores)
 
 
 # --- setup through the API ----------------------------------------------------------------
@@ -309,8 +400,11 @@ def set_up_catalogue(admin: httpx.Client, products: int) -> tuple[str, dict[str,
 # --- placing orders ------------------------------------------------------------------------
 
 
-def order_body(n: int, run_id: str, rng: random.Random, prices: dict[str, int],
+def order_body(n: int, run_id: str, seed: int, prices: dict[str, int],
                lines: int) -> dict[str, Any]:
+    """Order number `n`: its SKUs and quantities depend only on the seed and `n`, so every
+    run and every database sees the same mix whichever client sends it."""
+    rng = random.Random(f"{seed}-{n}")
     skus = rng.sample(sorted(prices), lines)
     return {
         "external_reference": f"bench-{run_id}-{n}",
@@ -333,18 +427,18 @@ def place_orders(base_url: str, channel_key: str, prices: dict[str, int], count:
     numbers = iter(range(count))
     numbers_lock = threading.Lock()
     start = threading.Barrier(min(clients, count) + 1)
+    stopping = threading.Event()
 
-    def client_loop(worker: int) -> None:
-        rng = random.Random(seed * 1_000 + worker)
+    def client_loop() -> None:
         headers = {"Authorization": f"Bearer {channel_key}"}
         with httpx.Client(base_url=base_url, headers=headers, timeout=60.0) as client:
             start.wait()
-            while True:
+            while not stopping.is_set():
                 with numbers_lock:
                     n = next(numbers, None)
                 if n is None:
                     return
-                body = order_body(n, run_id, rng, prices, lines)
+                body = order_body(n, run_id, seed, prices, lines)
                 key = {"Idempotency-Key": str(uuid.uuid4())}
                 began = time.perf_counter()
                 try:
@@ -358,15 +452,19 @@ def place_orders(base_url: str, channel_key: str, prices: dict[str, int], count:
                 else:
                     outcome.failure(str(response.status_code), latency_ms, response.text)
 
-    threads = [threading.Thread(target=client_loop, args=(w,), daemon=True)
-               for w in range(min(clients, count))]
+    threads = [threading.Thread(target=client_loop, daemon=True)
+               for _ in range(min(clients, count))]
     for thread in threads:
         thread.start()
     start.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
+    began, cpu_began = time.perf_counter(), time.process_time()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        stopping.set()  # on an interrupt, the clients stop before the server is stopped
     outcome.wall_s = time.perf_counter() - began
+    outcome.client_cpu_s = time.process_time() - cpu_began
     return outcome
 
 
@@ -395,15 +493,6 @@ def check_reserved(admin: httpx.Client, ordered: Counter[str], skus: Sequence[st
 # --- one database ------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile; NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
 def bench_database(database: str, opts: Options, workdir: Path) -> Result:
     env = {**os.environ, "ORDERMESH_LOG_LEVEL": os.environ.get("ORDERMESH_LOG_LEVEL", "WARNING")}
     if database == "sqlite":
@@ -417,7 +506,7 @@ def bench_database(database: str, opts: Options, workdir: Path) -> Result:
     log_path = workdir / f"server-{database}.log"
     print(f"[{database}] starting `ordermesh serve --workers {opts.workers}` "
           f"(log: {log_path})", flush=True)
-    with running_server(env, opts.workers, log_path) as base_url, httpx.Client(
+    with running_server(env, opts.workers, log_path) as (base_url, server_group), httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {admin_key}"},
             timeout=60.0) as admin:
         channel_key, prices = set_up_catalogue(admin, opts.products)
@@ -433,16 +522,28 @@ def bench_database(database: str, opts: Options, workdir: Path) -> Result:
                       f"{warm.failures[:3]}", flush=True)
         print(f"[{database}] placing {opts.orders} orders from {opts.clients} clients",
               flush=True)
+        cpu_before = cpu_sample(server_group)
         run = place_orders(base_url, channel_key, prices, opts.orders, opts.clients,
                            opts.lines, opts.seed, run_id)
+        cpu_after = cpu_sample(server_group)
         ordered.update(run.ordered)
         stock_check = check_reserved(admin, ordered, sorted(prices))
     return Result(database, opts.orders, opts.clients, run.wall_s, run.latencies_ms,
                   run.failure_count, run.statuses, run.not_allocated, stock_check,
-                  run.failures, log_path)
+                  run.failures, log_path,
+                  cpu_use(cpu_before, cpu_after, run.client_cpu_s, run.wall_s))
 
 
 # --- reporting -----------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered))))
+    return ordered[rank - 1]
 
 
 def report(result: Result) -> None:
@@ -456,6 +557,12 @@ def report(result: Result) -> None:
     print(f"latency p95       {percentile(lat, 95):.1f} ms")
     print(f"latency p99       {percentile(lat, 99):.1f} ms")
     print(f"latency max       {max(lat, default=float('nan')):.1f} ms")
+    if result.cpu is not None:
+        cpu = result.cpu
+        print(f"CPU, cores used   {cpu.machine:.2f} of {cpu.cores} busy: "
+              f"clients {cpu.client:.2f}, Ordermesh server {cpu.server:.2f}, "
+              f"PostgreSQL {cpu.database:.2f}, other {cpu.other:.2f}")
+        print(f"server CPU/order  {cpu.server * result.wall_s / result.orders * 1000:.1f} ms")
     print(f"status codes      {dict(sorted(result.statuses.items()))}")
     print(f"errors            {result.errors}")
     print(f"not allocated     {result.not_allocated}")
@@ -483,8 +590,20 @@ def healthy(result: Result) -> bool:
     return not result.errors and not result.not_allocated and result.stock_check.startswith("ok")
 
 
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM unwinds like Ctrl-C does, so the server is stopped on the way out."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    print(f"load average before the run: {load:.2f} on {cores} cores", flush=True)
+    if load > cores / 2:
+        print("warning: the machine is already busy; the figures will be lower than it can do",
+              flush=True)
     results: list[Result] = []
     failed = False
     for database in opts.databases:
@@ -492,11 +611,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         keep = opts.keep
         try:
             result = bench_database(database, opts, workdir)
-        except (BenchError, httpx.HTTPError, OSError, subprocess.SubprocessError) as exc:
+        except (KeyboardInterrupt, SystemExit):
+            print(f"\n[{database}] interrupted; the server is stopped; kept {workdir}",
+                  file=sys.stderr)
+            raise
+        except (BenchError, httpx.HTTPError, OSError, subprocess.SubprocessError,
+                SQLAlchemyError) as exc:
             print(f"[{database}] the benchmark failed: {exc}", file=sys.stderr)
             for log in workdir.glob("server-*.log"):
                 print(f"server log tail ({log}):\n{tail(log)}", file=sys.stderr)
-            failed = keep = True
+            print(f"[{database}] kept {workdir}", file=sys.stderr)
+            failed = True
             continue
         results.append(result)
         report(result)
