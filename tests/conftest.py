@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from ordermesh.adapters.db.engine import is_retryable, make_engine
+from ordermesh.adapters.db.engine import make_engine, retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
 from ordermesh.bootstrap import App
 from ordermesh.config import Settings
@@ -68,7 +68,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def bus(engine: Engine) -> MessageBus:
-    return MessageBus(lambda: SqlUnitOfWork(engine), is_retryable=is_retryable)
+    return MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason)
 
 
 @pytest.fixture

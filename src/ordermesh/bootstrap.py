@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from ordermesh.adapters.db.engine import is_retryable, make_engine
+from ordermesh.adapters.db.engine import make_engine, retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
 from ordermesh.config import Settings
 from ordermesh.services.bus import MessageBus
@@ -22,5 +22,5 @@ class App:
 def bootstrap(settings: Settings | None = None) -> App:
     settings = settings or Settings()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-    bus = MessageBus(lambda: SqlUnitOfWork(engine), is_retryable=is_retryable)
+    bus = MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason)
     return App(settings, engine, bus)

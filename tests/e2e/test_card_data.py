@@ -62,3 +62,52 @@ def test_card_numbers_are_refused_on_every_write_endpoint(client: TestClient, sh
                             headers=shop.headers("admin"))
     assert response.status_code == 422
     assert response.json()["code"] == "request.card_data_refused"
+
+
+@pytest.mark.parametrize("token", ["4111.1111.1111.1111", "tok_4111-1111-1111-1111",
+                                   "tok_4111_1111_1111_1111", "4111/1111/1111/1111"])
+def test_card_numbers_with_other_separators_are_refused(
+        client: TestClient, shop: Shop, engine: Engine, token: str) -> None:
+    response = client.post("/api/v1/orders", json=an_order(("TEE-1", 1), payment_token=token),
+                           headers=shop.headers("web"))
+    assert response.status_code == 422
+    assert token not in everything_stored(engine)
+
+
+def test_a_card_number_in_a_header_is_refused(client: TestClient, shop: Shop,
+                                              engine: Engine) -> None:
+    response = client.post("/api/v1/orders", json=an_order(("TEE-1", 1)),
+                           headers=shop.headers("web") | {"Idempotency-Key": CARD})
+    assert response.status_code == 422
+    assert response.json()["locations"] == ["headers"]
+    assert CARD not in everything_stored(engine)
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: text.encode("utf-16"),
+    lambda text: text.encode("utf-32"),
+    lambda text: b"\xef\xbb\xbf" + text.replace(CARD, "".join(f"\\u{ord(d):04x}" for d in CARD)
+                                                ).encode(),
+], ids=["utf-16", "utf-32", "bom-and-escapes"])
+def test_bodies_the_guard_cannot_read_as_utf8_are_refused(
+        client: TestClient, shop: Shop, engine: Engine, encode: Any) -> None:
+    import json
+
+    body = encode(json.dumps(an_order(("TEE-1", 1), payment_token=CARD)))
+    response = client.post("/api/v1/orders", content=body,
+                           headers=shop.headers("web") | {"content-type": "application/json"})
+    assert response.status_code in (400, 422)
+    assert CARD not in response.text
+    assert CARD not in everything_stored(engine)
+
+
+def test_json_escaped_digits_are_read_as_the_card_they_spell(
+        client: TestClient, shop: Shop, engine: Engine) -> None:
+    import json
+
+    escaped = json.dumps(an_order(("TEE-1", 1), payment_token=CARD)).replace(
+        CARD, "".join(f"\\u{ord(d):04x}" for d in CARD))
+    response = client.post("/api/v1/orders", content=escaped.encode(),
+                           headers=shop.headers("web") | {"content-type": "application/json"})
+    assert response.status_code == 422
+    assert CARD not in everything_stored(engine)

@@ -92,3 +92,31 @@ def test_card_numbers_in_the_url_keep_the_access_log_working(
                                "/x?c=4111111111111111", "1.1", 422), None)
     assert CardNumberRedactor().filter(record)
     assert record.getMessage() == '127.0.0.1:1 - "GET /x?c=[card number removed] HTTP/1.1" 422'
+
+
+def test_contention_that_outlasts_the_retries_is_a_503(ordermesh: Any) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from ordermesh.entrypoints.api.app import create_app
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    class Broken(Exception):
+        sqlstate = "XX000"
+
+    app = create_app(ordermesh)
+
+    @app.get("/test/deadlock")
+    def deadlock() -> None:
+        raise OperationalError("UPDATE stock_levels ...", {}, Deadlock("deadlock detected"))
+
+    @app.get("/test/broken")
+    def broken() -> None:
+        raise OperationalError("UPDATE stock_levels ...", {}, Broken("disk on fire"))
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        busy = client.get("/test/deadlock")
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+        assert busy.json()["code"] == "service.busy"
+        assert client.get("/test/broken").status_code == 500

@@ -304,13 +304,17 @@ def test_rows_are_applied_per_stock_row_then_in_time_order() -> None:
         an_update(sku="SKU-1", location="WH-2", counted_at=earlier, ref="d"),
         an_update(sku="SKU-1", location="WH-1", counted_at=earlier, ref="e"),
     ]
-    assert [row.source_reference for row in sync_order(rows)] == ["e", "c", "d", "b", "a"]
+    same_priority = {"WH-1": 100, "WH-2": 100}
+    assert [r.source_reference for r in sync_order(rows, same_priority)] == ["e", "c", "d", "b", "a"]
+    # a higher priority location comes first within a SKU: the order reservations lock in
+    wh2_first = {"WH-1": 100, "WH-2": 200}
+    assert [r.source_reference for r in sync_order(rows, wh2_first)] == ["d", "b", "e", "c", "a"]
 
 
 def test_sync_order_does_not_change_its_input() -> None:
     rows = [an_update(sku="SKU-2"), an_update(sku="SKU-1")]
     copy = list(rows)
-    sync_order(rows)
+    sync_order(rows, {})
     assert rows == copy
 
 
@@ -328,9 +332,11 @@ updates_strategy = st.lists(st.builds(
 ), max_size=30)
 
 
-@given(updates_strategy)
-def test_sync_order_is_a_sorted_permutation(updates: list[StockUpdate]) -> None:
-    result = sync_order(updates)
+@given(updates_strategy, st.dictionaries(st.sampled_from(["WH-1", "WH-2", "ST-AMS"]),
+                                          st.integers(0, 300)))
+def test_sync_order_is_a_sorted_permutation(updates: list[StockUpdate],
+                                            priorities: dict[str, int]) -> None:
+    result = sync_order(updates, priorities)
     assert Counter(result) == Counter(updates)
-    keys = [(u.sku, u.location, u.counted_at) for u in result]
+    keys = [(u.sku, -priorities.get(u.location, 0), u.location, u.counted_at) for u in result]
     assert keys == sorted(keys)

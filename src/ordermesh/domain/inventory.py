@@ -3,7 +3,7 @@ are applied without letting a stale snapshot overwrite newer sales."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -34,6 +34,14 @@ class StockingLocation:
     active: bool = True
 
 
+def lock_rank(sku: str, location: str, priorities: Mapping[str, int]) -> tuple[str, int, str]:
+    """The one order in which every transaction locks stock rows: by SKU, then the location's
+    priority (highest first), then its code. PostgreSQL keeps a row locked even when a
+    conditional update waited for it and then found too little stock, so reservation, stock
+    feeds and releases must all walk rows in this order, or they deadlock."""
+    return (sku, -priorities.get(location, 0), location)
+
+
 def reservation_candidates(
     sku: str,
     quantity: int,
@@ -57,7 +65,8 @@ def reservation_candidates(
                 fits.append(loc)
         elif loc.can_ship:
             fits.append(loc)
-    return [loc.code for loc in sorted(fits, key=lambda loc: (-loc.priority, loc.code))]
+    priorities = {loc.code: loc.priority for loc in fits}
+    return sorted(priorities, key=lambda code: lock_rank(sku, code, priorities))
 
 
 class SyncMode(StrEnum):
@@ -108,6 +117,7 @@ def decide_sync(update: StockUpdate, level: StockLevel, seen_before: bool) -> Sy
     return SyncDecision(SyncOutcome.APPLIED, update.quantity)
 
 
-def sync_order(updates: Iterable[StockUpdate]) -> list[StockUpdate]:
-    """Rows in the order they are applied: by stock row (a fixed lock order), then by time."""
-    return sorted(updates, key=lambda u: (u.sku, u.location, u.counted_at))
+def sync_order(updates: Iterable[StockUpdate], priorities: Mapping[str, int]
+               ) -> list[StockUpdate]:
+    """Rows in the order they are applied: by stock row in lock order, then by time."""
+    return sorted(updates, key=lambda u: (*lock_rank(u.sku, u.location, priorities), u.counted_at))

@@ -3,10 +3,12 @@ running it again from the start when the database reports a conflict."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
@@ -38,19 +40,29 @@ class MessageBus:
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
-        is_retryable: Callable[[BaseException], bool] = lambda exc: False,
+        retry_reason: Callable[[BaseException], str | None] = lambda exc: None,
         attempts: int = 8,
     ) -> None:
         self.uow_factory = uow_factory
-        self.is_retryable = is_retryable
+        self.retry_reason = retry_reason
         self.attempts = attempts
+        # How often commands were run again, and why: a number operators and tests watch.
+        self.retried: Counter[str] = Counter()
+
+    def _reason(self, exc: BaseException) -> str | None:
+        return "concurrent_update" if isinstance(exc, ConcurrentUpdate) else self.retry_reason(exc)
+
+    def _count(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if exc is not None:
+            self.retried[self._reason(exc) or "unknown"] += 1
 
     def handle(self, command: c.Command) -> Any:
         handler = HANDLERS[type(command)]
         retrying = Retrying(
-            retry=retry_if_exception(
-                lambda exc: isinstance(exc, ConcurrentUpdate) or self.is_retryable(exc)),
+            retry=retry_if_exception(lambda exc: self._reason(exc) is not None),
             stop=stop_after_attempt(self.attempts),
+            before_sleep=self._count,
             wait=wait_random_exponential(multiplier=0.01, max=0.5),
             reraise=True,
         )

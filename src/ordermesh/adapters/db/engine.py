@@ -8,8 +8,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-# PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock.
-RETRYABLE_SQLSTATES = {"40001", "40P01"}
+# PostgreSQL SQLSTATEs worth a retry, by the name the bus counts them under.
+RETRYABLE_SQLSTATES = {"40001": "serialization_failure", "40P01": "deadlock"}
 
 
 def normalise_url(url: str) -> str:
@@ -24,11 +24,14 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
+                         hide_parameters=True)
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    # Parameters stay out of error messages: a traceback in a log must not carry customer data.
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                           hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -50,11 +53,13 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """A database error that goes away when the whole command is run again."""
+def retry_reason(exc: BaseException) -> str | None:
+    """Why running the whole command again may succeed, or None if it would not help."""
     if not isinstance(exc, DBAPIError):
-        return False
+        return None
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate in RETRYABLE_SQLSTATES:
-        return True
-    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+        return RETRYABLE_SQLSTATES[sqlstate]
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
+        return "database_locked"
+    return None

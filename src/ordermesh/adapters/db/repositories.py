@@ -50,8 +50,10 @@ class SqlCatalogue:
         row = self.conn.execute(select(t.locations).where(t.locations.c.code == code)).first()
         return dict(row._mapping) if row else None
 
-    def location_codes(self) -> set[str]:
-        return set(self.conn.execute(select(t.locations.c.code)).scalars())
+    def location_priorities(self) -> dict[str, int]:
+        """Every location, active or not, with its priority."""
+        rows = self.conn.execute(select(t.locations.c.code, t.locations.c.priority))
+        return {code: priority for code, priority in rows}
 
     def stocking_locations(self) -> list[StockingLocation]:
         rows = self.conn.execute(select(t.locations).where(t.locations.c.active.is_(True)))

@@ -11,16 +11,17 @@ from typing import Any
 from stdnum import ean, luhn
 
 # Card numbers as people write them: 13 to 19 digits in one run, or in groups of four
-# (4-4-4-4, 4-4-4-4-3, 4-4-4-1..4) or the 4-6-5 of American Express, split by spaces or dashes.
-# A leading + marks an international phone number, never a card. Grouped digits touching a
-# letter or a dash are part of an identifier such as a UUID, not a card.
+# (4-4-4-4, 4-4-4-4-3, 4-4-4-1..4) or the 4-6-5 of American Express, split by spaces, dashes,
+# dots, underscores or slashes. A leading + marks an international phone number, never a card.
+# Grouped digits touching a letter are part of an identifier such as a UUID, not a card.
 CANDIDATE = re.compile(r"""
       (?<![\d+])\d{13,19}(?!\d)
-    | (?<![\w+-])(?:
-          \d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,4}(?:[ -]\d{1,3})?
-        | \d{4}[ -]\d{6}[ -]\d{5}
-      )(?![\w-])
+    | (?<![A-Za-z0-9+])(?:
+          \d{4}[ ._/-]\d{4}[ ._/-]\d{4}[ ._/-]\d{1,4}(?:[ ._/-]\d{1,3})?
+        | \d{4}[ ._/-]\d{6}[ ._/-]\d{5}
+      )(?![A-Za-z0-9])
 """, re.VERBOSE)
+SEPARATORS = re.compile(r"[ ._/-]")
 # Fields whose valid GTINs are barcodes: one GTIN in ten passes Luhn, and no card number of
 # 15 digits or more is a GTIN.
 BARCODE_FIELDS = frozenset({"gtin", "sku"})
@@ -36,7 +37,7 @@ def is_card_number(digits: str) -> bool:
 
 
 def looks_like_card_number(text: str) -> bool:
-    return any(is_card_number(re.sub(r"[ -]", "", m.group())) for m in CANDIDATE.finditer(text))
+    return any(is_card_number(SEPARATORS.sub("", m.group())) for m in CANDIDATE.finditer(text))
 
 
 def card_paths(value: Any, path: str = "$") -> Iterator[str]:
@@ -59,7 +60,7 @@ def card_paths(value: Any, path: str = "$") -> Iterator[str]:
 
 def redact(text: str) -> str:
     def mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"[ -]", "", match.group())
+        digits = SEPARATORS.sub("", match.group())
         return "[card number removed]" if is_card_number(digits) else match.group()
 
     return CANDIDATE.sub(mask, text)

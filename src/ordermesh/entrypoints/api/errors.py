@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
+from ordermesh.adapters.db.engine import retry_reason
 from ordermesh.domain import errors as e
 
 log = logging.getLogger("ordermesh.api")
@@ -67,6 +69,17 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
                    headers=getattr(exc, "headers", None))
 
 
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Contention that outlasted every retry is a 503 the client may retry, not a failure."""
+    reason = retry_reason(exc)
+    if reason is None:
+        return _unexpected(request, exc)
+    log.warning("gave up on %s %s after retries: %s", request.method, request.url.path, reason)
+    return problem(503, "service.busy", "Busy, try again",
+                   "the request met too much concurrent work; it changed nothing",
+                   headers={"Retry-After": "1"})
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "server.error", "Internal error", "the error was logged")
@@ -76,4 +89,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(e.DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -51,6 +51,11 @@ class InputGuard:
             return
         query = scope.get("query_string", b"").decode("latin-1")
         target = unquote_plus(scope.get("path", "") + "?" + query)
+        headers = " ".join(value.decode("latin-1") for name, value in scope.get("headers", [])
+                           if name.lower() != b"authorization")
+        if looks_like_card_number(headers):
+            await _card_refused(["headers"], scope, receive, send)
+            return
         if looks_like_card_number(target):
             await _card_refused(["url"], scope, receive, send)
             return
@@ -85,8 +90,17 @@ async def _read(receive: Receive) -> bytes | None:
 
 
 def _inspect(body: bytes) -> Any:
-    """A problem response refusing the body, or None if it may go on."""
-    text = body.decode("utf-8", errors="replace")
+    """A problem response refusing the body, or None if it may go on.
+
+    The body must be UTF-8 without a byte order mark: the parser after this one would also read
+    UTF-16 and UTF-32, and what it reads must be exactly what was scanned here.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return problem(400, "request.malformed", "The body must be UTF-8 JSON")
+    if text.startswith("\ufeff"):
+        return problem(400, "request.malformed", "The body must be UTF-8 JSON without a BOM")
     try:
         document = json.loads(text)
     except RecursionError:

@@ -13,7 +13,7 @@ from ordermesh.domain.errors import (
     InvalidInput,
     NotFound,
 )
-from ordermesh.domain.inventory import reservation_candidates
+from ordermesh.domain.inventory import lock_rank, reservation_candidates
 from ordermesh.domain.money import Money
 from ordermesh.domain.orders import Customer, Fulfilment, LineStatus, Order, OrderLine
 from ordermesh.services import commands as c
@@ -142,7 +142,8 @@ def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
 def _release_reservations(order: Order, uow: UnitOfWork, actor: str) -> None:
     assert order.seq is not None
     active = uow.reservations.active_for_order(order.seq)
-    for res in sorted(active, key=lambda r: (r["sku"], r["location_code"])):
+    priorities = uow.catalogue.location_priorities()
+    for res in sorted(active, key=lambda r: lock_rank(r["sku"], r["location_code"], priorities)):
         uow.stock.release(res["sku"], res["location_code"], res["quantity"])
         uow.stock.record_movement(res["sku"], res["location_code"],
                                   reserved_delta=-res["quantity"], reason="reservation_released",

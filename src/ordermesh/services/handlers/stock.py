@@ -63,8 +63,8 @@ def sync_stock(cmd: c.SyncStock, uow: UnitOfWork) -> list[SyncResult]:
     results: dict[str, SyncResult] = {}
     with uow:
         known_skus = set(uow.catalogue.products({u.sku for u in cmd.updates}))
-        known_locations = uow.catalogue.location_codes()
-        for update in sync_order(cmd.updates):
+        known_locations = uow.catalogue.location_priorities()
+        for update in sync_order(cmd.updates, known_locations):
             results[update.source_reference] = _apply(update, uow, cmd.actor, known_skus,
                                                       known_locations)
         uow.commit()
