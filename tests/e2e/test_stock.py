@@ -6,15 +6,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.builders import Shop
 
-START = datetime.now(UTC) + timedelta(minutes=1)  # after the shop's own stock was counted
+CLOCK: dict[str, datetime] = {}
 
 
-def at(minutes: int) -> str:
-    return (START + timedelta(minutes=minutes)).isoformat()
+@pytest.fixture(autouse=True)
+def _feed_clock(shop: Shop) -> None:
+    """Feed times start after the shop's own stock was counted."""
+    CLOCK["start"] = datetime.now(UTC)
+
+
+def at(step: int) -> str:
+    """A feed time `step` hundredths of a second into the test: ordered and close to now."""
+    return (CLOCK["start"] + timedelta(milliseconds=step * 10)).isoformat()
 
 
 def row(ref: str, mode: str, quantity: int, at: str, sku: str = "TEE-1",
@@ -95,10 +103,29 @@ def test_manual_adjustment_and_safety_stock(client: TestClient, shop: Shop) -> N
     assert response.status_code == 200
     assert response.json() | {"updated_at": None, "last_counted_at": None} == {
         "sku": "CAP-1", "location": "ST-AMS", "on_hand": 6, "reserved": 0, "safety_stock": 2,
-        "available": 4, "updated_at": None, "last_counted_at": None}
+        "available": 4, "updated_at": None, "last_counted_at": None, "last_movement_at": None}
     missing = client.put("/api/v1/stock-levels/NOPE/ST-AMS", json={"on_hand": 1},
                          headers=shop.headers("admin"))
     assert missing.status_code == 404
     negative = client.put("/api/v1/stock-levels/CAP-1/ST-AMS", json={"on_hand": -1},
                           headers=shop.headers("admin"))
     assert negative.status_code == 422
+
+
+def test_a_late_count_never_undoes_a_newer_sale(client: TestClient, shop: Shop) -> None:
+    # given a count of 20, then a sale of 2 five minutes later, each in its own feed
+    sync(client, shop, row("c-1", "absolute", 20, at(60)))
+    sync(client, shop, row("s-1", "delta", -2, at(65)))
+    # when a count taken between them arrives last
+    late = sync(client, shop, row("c-2", "absolute", 20, at(63)))
+    # then it is stale, and the sale stays counted
+    assert late["results"][0]["outcome"] == "stale"
+    assert on_hand(client, shop) == 18
+
+
+def test_a_feed_dated_in_the_future_is_rejected(client: TestClient, shop: Shop) -> None:
+    result = sync(client, shop, row("f-1", "absolute", 99, "9999-12-31T00:00:00Z"))
+    assert result["results"][0] == {"source_reference": "f-1", "outcome": "rejected",
+                                    "on_hand_delta": 0, "reason": "counted_at is in the future"}
+    later = sync(client, shop, row("c-1", "absolute", 7, at(1)))
+    assert later["applied"] == 1 and on_hand(client, shop) == 7

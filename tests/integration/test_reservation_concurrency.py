@@ -176,3 +176,32 @@ def test_orders_stock_feeds_and_cancels_racing_never_deadlock(
     for (sku, loc), level in stock_rows(engine).items():
         assert level.reserved == active_reserved(engine).get((sku, loc), 0)
         assert level.on_hand - level.reserved - level.safety_stock >= 0
+
+
+def test_racing_gtin_changes_give_it_to_one_product(bus: MessageBus, engine: Engine) -> None:
+    from ordermesh.domain.errors import AlreadyExists
+    from ordermesh.services import commands as c
+    from tests.builders import a_gtin
+
+    # given 16 products, each changed at once to carry the same GTIN
+    shop = a_shop(bus)
+    for i in range(16):
+        shop.product(f"P-{i}")
+    barrier = Barrier(16)
+
+    def claim(i: int) -> str:
+        barrier.wait()
+        try:
+            bus.handle(c.UpdateProduct("test", f"P-{i}", {"gtin": a_gtin(42)}))
+            return "won"
+        except AlreadyExists:
+            return "refused"
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(claim, range(16)))
+    # then exactly one product has it, and every other change was refused cleanly
+    assert sorted(outcomes) == ["refused"] * 15 + ["won"]
+    with engine.connect() as conn:
+        holders = conn.execute(select(t.products.c.sku).where(
+            t.products.c.gtin == a_gtin(42))).all()
+    assert len(holders) == 1

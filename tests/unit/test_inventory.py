@@ -340,3 +340,23 @@ def test_sync_order_is_a_sorted_permutation(updates: list[StockUpdate],
     assert Counter(result) == Counter(updates)
     keys = [(u.sku, -priorities.get(u.location, 0), u.location, u.counted_at) for u in result]
     assert keys == sorted(keys)
+
+
+def test_a_count_older_than_the_last_applied_movement_is_stale() -> None:
+    # given a sale applied at T0 + 5 min
+    level = StockLevel("SKU-1", "WH-1", 18, 0, 0, last_counted_at=T0,
+                       last_movement_at=T0 + timedelta(minutes=5))
+    # when a count taken at T0 + 3 min arrives late, then it would undo the sale: stale
+    late_count = an_update(SyncMode.ABSOLUTE, 20, counted_at=T0 + timedelta(minutes=3))
+    assert decide_sync(late_count, level, seen_before=False).outcome is SyncOutcome.STALE
+    # but a movement from before the last movement and after the last count still applies
+    late_sale = an_update(SyncMode.DELTA, -1, counted_at=T0 + timedelta(minutes=3))
+    assert decide_sync(late_sale, level, seen_before=False).outcome is SyncOutcome.APPLIED
+
+
+def test_rows_dated_in_the_future_are_rejected() -> None:
+    future = an_update(SyncMode.ABSOLUTE, 5, counted_at=T0 + timedelta(minutes=6))
+    decision = decide_sync(future, a_level(), seen_before=False, now=T0)
+    assert decision.outcome is SyncOutcome.REJECTED
+    near = an_update(SyncMode.ABSOLUTE, 5, counted_at=T0 + timedelta(minutes=4))
+    assert decide_sync(near, a_level(), seen_before=False, now=T0).outcome is SyncOutcome.APPLIED

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -16,7 +16,8 @@ class StockLevel:
     on_hand: int
     reserved: int
     safety_stock: int
-    last_counted_at: datetime | None = None
+    last_counted_at: datetime | None = None  # the newest count applied
+    last_movement_at: datetime | None = None  # the newest movement (delta) applied
 
     @property
     def available(self) -> int:
@@ -98,16 +99,28 @@ class SyncDecision:
     reason: str | None = None
 
 
-def decide_sync(update: StockUpdate, level: StockLevel, seen_before: bool) -> SyncDecision:
+# How far ahead of Ordermesh's clock a feed's clock may run; a row dated later is refused, or one
+# row dated in the far future would make every later count stale.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def decide_sync(update: StockUpdate, level: StockLevel, seen_before: bool,
+                now: datetime | None = None) -> SyncDecision:
     """Decide what one row of a stock feed does to a stock level.
 
     A row older than the last applied count is stale for both modes: a count would overwrite
-    movements that came after it, and a delta is already part of the newer count.
+    movements that came after it, and a delta is already part of the newer count. A count older
+    than the last applied movement is stale too: it would undo that movement (a sale).
     """
     if seen_before:
         return SyncDecision(SyncOutcome.DUPLICATE)
+    if now is not None and update.counted_at > now + CLOCK_SKEW:
+        return SyncDecision(SyncOutcome.REJECTED, reason="counted_at is in the future")
     if level.last_counted_at is not None and update.counted_at < level.last_counted_at:
         return SyncDecision(SyncOutcome.STALE, reason="older than the last applied count")
+    if (update.mode is SyncMode.ABSOLUTE and level.last_movement_at is not None
+            and update.counted_at < level.last_movement_at):
+        return SyncDecision(SyncOutcome.STALE, reason="older than the last applied movement")
     if update.mode is SyncMode.ABSOLUTE:
         if update.quantity < 0:
             return SyncDecision(SyncOutcome.REJECTED, reason="a count cannot be negative")

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError
 
@@ -18,10 +18,16 @@ from ordermesh.domain.inventory import StockingLocation, StockLevel
 
 def insert_or_conflict(conn: Connection, table: Table, values: Any) -> CursorResult[Any]:
     """Insert; a unique-key race with another transaction becomes a retryable conflict."""
+    return _or_conflict(conn, insert(table), values, table.name)
+
+
+def _or_conflict(conn: Connection, statement: Any, values: Any, what: str) -> CursorResult[Any]:
+    """A unique key checked by the handler but taken by a concurrent transaction in between:
+    the command is run again, and its check then answers properly."""
     try:
-        return conn.execute(insert(table), values)
+        return conn.execute(statement, values)
     except IntegrityError as exc:
-        raise ConcurrentUpdate(f"{table.name} changed concurrently") from exc
+        raise ConcurrentUpdate(f"{what} changed concurrently") from exc
 
 
 class SqlCatalogue:
@@ -44,7 +50,8 @@ class SqlCatalogue:
         insert_or_conflict(self.conn, t.products, values)
 
     def update_product(self, sku: str, values: dict[str, Any]) -> None:
-        self.conn.execute(update(t.products).where(t.products.c.sku == sku).values(values))
+        _or_conflict(self.conn, update(t.products).where(t.products.c.sku == sku), values,
+                     "products")
 
     def location(self, code: str) -> dict[str, Any] | None:
         row = self.conn.execute(select(t.locations).where(t.locations.c.code == code)).first()
@@ -101,7 +108,12 @@ def _stock_row(sku: str, location: str) -> Any:
 
 def _level(row: Any) -> StockLevel:
     return StockLevel(row.sku, row.location_code, row.on_hand, row.reserved, row.safety_stock,
-                      row.last_counted_at)
+                      row.last_counted_at, row.last_movement_at)
+
+
+def _latest(column: Any, moment: datetime) -> Any:
+    """SQL for the later of a column and a moment (the column may be empty)."""
+    return case((column.is_(None), moment), (column < moment, moment), else_=column)
 
 
 class SqlStock:
@@ -141,11 +153,14 @@ class SqlStock:
                           .values(reserved=s.reserved - quantity, updated_at=utcnow()))
 
     def change_on_hand(self, sku: str, location: str, delta: int,
-                       counted_at: datetime | None) -> None:
+                       counted_at: datetime | None, moved_at: datetime | None = None) -> None:
+        """Change on hand; a count or a movement also moves its mark forward, never back."""
         s = t.stock_levels.c
         values: dict[str, Any] = {"on_hand": s.on_hand + delta, "updated_at": utcnow()}
         if counted_at is not None:
-            values["last_counted_at"] = counted_at
+            values["last_counted_at"] = _latest(s.last_counted_at, counted_at)
+        if moved_at is not None:
+            values["last_movement_at"] = _latest(s.last_movement_at, moved_at)
         self.conn.execute(update(t.stock_levels).where(_stock_row(sku, location)).values(values))
 
     def record_movement(self, sku: str, location: str, *, on_hand_delta: int = 0,

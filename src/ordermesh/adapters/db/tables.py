@@ -106,6 +106,7 @@ stock_levels = Table(
     Column("reserved", BigInteger, nullable=False),
     Column("safety_stock", BigInteger, nullable=False),
     Column("last_counted_at", Timestamp, nullable=True),
+    Column("last_movement_at", Timestamp, nullable=True),
     Column("updated_at", Timestamp, nullable=False),
     CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
     CheckConstraint("reserved >= 0", name="reserved_not_negative"),

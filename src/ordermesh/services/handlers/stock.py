@@ -79,13 +79,17 @@ def _apply(update: StockUpdate, uow: UnitOfWork, actor: str, known_skus: Collect
     if update.location not in known_locations:
         return SyncResult(ref, SyncOutcome.REJECTED, reason="unknown location")
     level = _level(uow, update.sku, update.location, checked=True)
-    decision = decide_sync(update, level, uow.stock.sync_seen(ref))
+    decision = decide_sync(update, level, uow.stock.sync_seen(ref), now=utcnow())
     if decision.outcome is SyncOutcome.DUPLICATE:
         return SyncResult(ref, decision.outcome)
     uow.stock.remember_sync(ref, update.sku, update.location, decision.outcome)
     if decision.outcome is SyncOutcome.APPLIED:
-        counted_at = update.counted_at if update.mode == "absolute" else None
-        uow.stock.change_on_hand(update.sku, update.location, decision.on_hand_delta, counted_at)
+        if update.mode == "absolute":
+            uow.stock.change_on_hand(update.sku, update.location, decision.on_hand_delta,
+                                     counted_at=update.counted_at)
+        else:
+            uow.stock.change_on_hand(update.sku, update.location, decision.on_hand_delta,
+                                     counted_at=None, moved_at=update.counted_at)
         if decision.on_hand_delta:  # the ledger holds changes; sync refs hold every count
             uow.stock.record_movement(
                 update.sku, update.location, on_hand_delta=decision.on_hand_delta,

@@ -27,6 +27,7 @@ class StockLevelOut(BaseModel):
     safety_stock: int
     available: int
     last_counted_at: datetime | None
+    last_movement_at: datetime | None
     updated_at: datetime
 
 
