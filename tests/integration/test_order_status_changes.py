@@ -1,0 +1,71 @@
+"""Status changes through the handler on a real database: an allowed move changes the order and
+writes its event in the same transaction; a refused move writes nothing at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from ordermesh.adapters.db import tables as t
+from ordermesh.domain.errors import InvalidTransition
+from ordermesh.domain.orders import ACTION_EVENTS, ACTIONS, TRANSITIONS, OrderStatus
+from ordermesh.services import commands as c
+from ordermesh.services.bus import MessageBus
+from tests.builders import a_shop, place
+
+# The states an order reaches today, and how to bring it there from capture.
+SETUPS: dict[OrderStatus, list[str]] = {
+    OrderStatus.ALLOCATED: [],
+    OrderStatus.BACKORDERED: [],
+    OrderStatus.ON_HOLD: ["hold"],
+    OrderStatus.CANCELLED: ["cancel"],
+    OrderStatus.PAID: ["pay"],
+}
+
+
+def an_order_in(bus: MessageBus, status: OrderStatus) -> str:
+    shop = a_shop(bus).product("A").product("B", backorderable=True).location("WH-1")
+    shop.stock("A", "WH-1", 5)
+    lines = [("A", 2), ("B", 1)] if status is OrderStatus.BACKORDERED else [("A", 2)]
+    order_id: str = place(bus, *lines).order_id
+    for action in SETUPS[status]:
+        bus.handle(c.ChangeOrderStatus("test", order_id, action))
+    return order_id
+
+
+def snapshot(engine: Engine, order_id: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        order = conn.execute(select(t.orders.c.status, t.orders.c.version).where(
+            t.orders.c.id == order_id)).one()
+        counts = {table.name: conn.execute(select(func.count()).select_from(table)).scalar()
+                  for table in (t.events, t.stock_movements, t.reservations)}
+        reserved = conn.execute(select(func.sum(t.stock_levels.c.reserved))).scalar()
+    return {"order": tuple(order), "reserved": reserved, **counts}
+
+
+@pytest.mark.parametrize("status", SETUPS, ids=str)
+@pytest.mark.parametrize("action", ACTIONS)
+def test_status_change_on_the_database(bus: MessageBus, engine: Engine, status: OrderStatus,
+                                       action: str) -> None:
+    order_id = an_order_in(bus, status)
+    before = snapshot(engine, order_id)
+    if action not in TRANSITIONS[status]:
+        with pytest.raises(InvalidTransition):
+            bus.handle(c.ChangeOrderStatus("test", order_id, action))
+        assert snapshot(engine, order_id) == before
+        return
+    bus.handle(c.ChangeOrderStatus("test", order_id, action))
+    after = snapshot(engine, order_id)
+    with engine.connect() as conn:
+        last = conn.execute(select(t.events.c.type).where(t.events.c.stream_id == order_id)
+                            .order_by(t.events.c.seq.desc()).limit(1)).scalar()
+    assert last == ACTION_EVENTS[action]
+    assert after["events"] == before["events"] + 1
+    assert after["order"][1] == before["order"][1] + 1
+    if action == "cancel":
+        assert after["reserved"] == 0
+    else:
+        assert after["reserved"] == before["reserved"]
