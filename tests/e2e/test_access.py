@@ -92,3 +92,27 @@ def test_a_channel_key_needs_an_existing_channel(client: TestClient, shop: Shop)
                                                   "channel": "marketplace:zalando"},
                         headers=admin)
     assert bound.status_code == 201
+
+
+def test_a_revoked_key_stops_working_at_once(client: TestClient, shop: Shop) -> None:
+    admin = shop.headers("admin")
+    issued = client.post("/api/v1/api-keys", json={"name": "old till", "role": "channel",
+                                                   "channel": "pos"}, headers=admin).json()
+    till = {"Authorization": f"Bearer {issued['key']}"}
+    assert client.get("/api/v1/orders", headers=till).status_code == 200
+    assert client.delete(f"/api/v1/api-keys/{issued['id']}", headers=admin).status_code == 204
+    assert client.get("/api/v1/orders", headers=till).status_code == 401
+    again = client.delete(f"/api/v1/api-keys/{issued['id']}", headers=admin)
+    assert again.status_code == 404
+    listed = {k["id"]: k for k in client.get("/api/v1/api-keys", headers=admin).json()}
+    assert listed[issued["id"]]["revoked_at"] is not None
+    assert client.delete(f"/api/v1/api-keys/{issued['id']}",
+                         headers=shop.headers("operator")).status_code == 403
+
+
+def test_an_admin_key_cannot_revoke_itself(client: TestClient, shop: Shop) -> None:
+    admin = shop.headers("admin")
+    own = next(k for k in client.get("/api/v1/api-keys", headers=admin).json()
+               if k["name"] == "admin")
+    assert client.delete(f"/api/v1/api-keys/{own['id']}", headers=admin).status_code == 422
+    assert client.get("/api/v1/orders", headers=admin).status_code == 200

@@ -25,6 +25,7 @@ R = TypeVar("R")
 HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.CreateChannel: setup.create_channel,
     c.CreateApiKey: setup.create_api_key,
+    c.RevokeApiKey: setup.revoke_api_key,
     c.CreateProduct: setup.create_product,
     c.UpdateProduct: setup.update_product,
     c.CreateLocation: setup.create_location,

@@ -27,6 +27,11 @@ class CreateApiKey(Command):
 
 
 @dataclass(frozen=True)
+class RevokeApiKey(Command):
+    key_id: str
+
+
+@dataclass(frozen=True)
 class CreateProduct(Command):
     values: dict[str, Any]
 

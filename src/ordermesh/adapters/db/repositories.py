@@ -88,6 +88,13 @@ class SqlAccess:
     def add_api_key(self, values: dict[str, Any]) -> None:
         insert_or_conflict(self.conn, t.api_keys, values)
 
+    def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        """Revoke a key that is still live; False if there is none."""
+        k = t.api_keys.c
+        result = self.conn.execute(update(t.api_keys).where(
+            k.id == key_id, k.revoked_at.is_(None)).values(revoked_at=at))
+        return result.rowcount == 1
+
 
 # Statements on the hot path of order capture are built once: SQLAlchemy then reuses their
 # compiled form instead of rebuilding and re-keying them for every order.

@@ -57,6 +57,15 @@ def create_api_key(cmd: c.CreateApiKey, uow: UnitOfWork) -> IssuedKey:
     return IssuedKey(key_id, key, cmd.role, cmd.channel)
 
 
+def revoke_api_key(cmd: c.RevokeApiKey, uow: UnitOfWork) -> str:
+    """A revoked key stops working at once; revoking it again is refused as not found."""
+    with uow:
+        if not uow.access.revoke_api_key(cmd.key_id, utcnow()):
+            raise NotFound(f"no live API key {cmd.key_id!r}")
+        uow.commit()
+    return cmd.key_id
+
+
 def create_product(cmd: c.CreateProduct, uow: UnitOfWork) -> str:
     sku = cmd.values["sku"]
     with uow:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from ordermesh.adapters.db import queries
+from ordermesh.domain.errors import InvalidInput
 from ordermesh.entrypoints.api.deps import AdminKey, Bus, Db, OperatorKey, read_connection
 from ordermesh.entrypoints.api.schemas.catalogue import (
     ApiKeyIn,
@@ -37,6 +38,15 @@ def list_channels(principal: OperatorKey, db: Db) -> list[dict[str, Any]]:
 def create_api_key(body: ApiKeyIn, principal: AdminKey, bus: Bus) -> Any:
     issued = bus.handle(c.CreateApiKey(principal.actor, body.name, body.role, body.channel))
     return {"id": issued.id, "key": issued.key, "role": issued.role, "channel": issued.channel}
+
+
+@router.delete("/api-keys/{key_id}", status_code=204)
+def revoke_api_key(key_id: str, principal: AdminKey, bus: Bus) -> Response:
+    """Revoke a key: it stops working at once. An admin cannot revoke the key it calls with."""
+    if key_id == principal.key_id:
+        raise InvalidInput("a key cannot revoke itself; use another admin key")
+    bus.handle(c.RevokeApiKey(principal.actor, key_id))
+    return Response(status_code=204)
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
