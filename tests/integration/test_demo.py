@@ -146,3 +146,25 @@ def test_the_same_seed_gives_the_same_catalogue() -> None:
     first = demo_products(random.Random(7), today)
     assert demo_products(random.Random(7), today) == first
     assert demo_products(random.Random(8), today) != first
+
+
+def test_a_seed_that_stopped_half_way_completes_on_a_re_run(bus: MessageBus,
+                                                            engine: Engine) -> None:
+    import random
+
+    from ordermesh.domain.events import utcnow
+    from ordermesh.entrypoints.demo import demo_locations, demo_products
+    from ordermesh.services import commands as c
+
+    # given a seed that stopped after the first location and the first 20 products
+    bus.handle(c.CreateChannel("demo", "pos", "Shop floor"))
+    bus.handle(c.CreateLocation("demo", demo_locations()[0]))
+    for product in demo_products(random.Random(7), utcnow().date())[:20]:
+        bus.handle(c.CreateProduct("demo", product))
+    # when the demo is seeded again
+    keys = seed_demo(bus)
+    # then it completes: every product, location and channel, and all six keys
+    assert set(keys) == {"web", "mobile", "pos", "call_centre", "operator", "admin"}
+    assert len(rows(engine, t.products)) == len(demo_products(random.Random(7), utcnow().date()))
+    assert len(rows(engine, t.locations)) == 4
+    assert len(rows(engine, t.channels)) == 4

@@ -9,7 +9,7 @@ import typer
 import uvicorn
 
 from ordermesh.adapters.db.migrate import upgrade
-from ordermesh.bootstrap import bootstrap
+from ordermesh.bootstrap import App, bootstrap
 from ordermesh.config import Settings
 
 app = typer.Typer(help="Ordermesh order management system", no_args_is_help=True)
@@ -32,7 +32,7 @@ def demo(
 
     ordermesh = bootstrap()
     upgrade(ordermesh.engine)
-    keys = seed_demo(ordermesh.bus, seed=seed)
+    keys = {} if _demo_is_there(ordermesh) else seed_demo(ordermesh.bus, seed=seed)
     if not keys:
         typer.echo("demo data is already there; its keys were shown when it was created.\n"
                    "Issue a new key with: ordermesh create-key --name <you> --role admin")
@@ -51,6 +51,14 @@ def serve(
     """Run the HTTP API."""
     logging.basicConfig(level=Settings().log_level)
     uvicorn.run("ordermesh.entrypoints.api.asgi:app", host=host, port=port, workers=workers)
+
+
+def _demo_is_there(ordermesh: App) -> bool:
+    """The demo's last setup step made the web channel: if it exists, the demo is complete."""
+    from ordermesh.adapters.db import queries
+
+    with ordermesh.engine.connect() as conn:
+        return any(ch["code"] == "web" for ch in queries.list_channels(conn))
 
 
 def _safe_url(settings: Settings) -> str:

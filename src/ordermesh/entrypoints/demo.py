@@ -9,6 +9,7 @@ move with today's date.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -54,24 +55,30 @@ class StockPlan:
 def seed_demo(bus: MessageBus, seed: int = 7) -> dict[str, str]:
     """Create the demo retailer and return its API keys by name (shown once).
 
-    The "web" channel doubles as the marker: when it exists the demo data is there already,
-    and nothing else is created; the answer is then an empty dict.
+    The "web" channel is the marker that the demo is complete: it is created last, just before
+    the keys, and when it exists already nothing is issued and the answer is an empty dict.
+    Every earlier step skips what exists, so a seed that stopped half-way completes on a re-run.
     """
+    for code, name in CHANNELS[1:]:
+        _unless_exists(bus, c.CreateChannel(ACTOR, code, name))
+    for location in demo_locations():
+        _unless_exists(bus, c.CreateLocation(ACTOR, location))
+    rng = random.Random(seed)
+    products = demo_products(rng, utcnow().date())
+    for product in products:
+        _unless_exists(bus, c.CreateProduct(ACTOR, product))
+    _seed_stock(bus, demo_stock(rng, products))
     first_code, first_name = CHANNELS[0]
     try:
         bus.handle(c.CreateChannel(ACTOR, first_code, first_name))
     except AlreadyExists:
         return {}
-    for code, name in CHANNELS[1:]:
-        bus.handle(c.CreateChannel(ACTOR, code, name))
-    for location in demo_locations():
-        bus.handle(c.CreateLocation(ACTOR, location))
-    rng = random.Random(seed)
-    products = demo_products(rng, utcnow().date())
-    for product in products:
-        bus.handle(c.CreateProduct(ACTOR, product))
-    _seed_stock(bus, demo_stock(rng, products))
     return _issue_keys(bus)
+
+
+def _unless_exists(bus: MessageBus, command: c.Command) -> None:
+    with contextlib.suppress(AlreadyExists):
+        bus.handle(command)
 
 
 def demo_locations() -> list[dict[str, Any]]:
@@ -207,7 +214,9 @@ def _seed_stock(bus: MessageBus, plan: StockPlan) -> None:
                     f"demo-seed-{sku}-{location}", counted_at)
         for (sku, location), quantity in sorted(plan.on_hand.items()))
     results = bus.handle(c.SyncStock(ACTOR, updates))
-    refused = [r.source_reference for r in results if r.outcome is not SyncOutcome.APPLIED]
+    # A re-run sees its own rows again: "duplicate" means they were applied the first time.
+    refused = [r.source_reference for r in results
+               if r.outcome not in (SyncOutcome.APPLIED, SyncOutcome.DUPLICATE)]
     if refused:
         raise RuntimeError(f"the demo stock sync refused {len(refused)} rows: {refused[:5]}")
 
