@@ -39,6 +39,11 @@ def test_placed_order_is_reserved_listed_and_has_a_timeline(client: TestClient, 
     # and the operator finds it in the list, by number too
     listed = client.get("/api/v1/orders?channel=web", headers=shop.headers("operator")).json()
     assert [o["id"] for o in listed["items"]] == [order["id"]]
+    by_reference = client.get("/api/v1/orders?external_reference=W-1001",
+                              headers=shop.headers("web")).json()["items"]
+    assert [o["id"] for o in by_reference] == [order["id"]]
+    assert client.get("/api/v1/orders?external_reference=W-9", headers=shop.headers(
+        "web")).json()["items"] == []
     by_number = client.get(f"/api/v1/orders/{order['number']}", headers=shop.headers("operator"))
     assert by_number.json()["id"] == order["id"]
     # and the timeline tells what happened

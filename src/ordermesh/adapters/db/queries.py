@@ -27,6 +27,7 @@ class OrderFilter:
     customer_email: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    external_reference: str | None = None
 
 
 def list_orders(conn: Connection, f: OrderFilter, before_seq: int | None, limit: int
@@ -44,6 +45,8 @@ def list_orders(conn: Connection, f: OrderFilter, before_seq: int | None, limit:
         query = query.where(o.created_at >= f.created_from)
     if f.created_to is not None:
         query = query.where(o.created_at < f.created_to)
+    if f.external_reference is not None:
+        query = query.where(o.external_reference == f.external_reference)
     if before_seq is not None:
         query = query.where(o.seq < before_seq)
     return [_order_row(row) for row in conn.execute(query)]

@@ -74,6 +74,8 @@ def list_orders(
     customer_email: str | None = None,
     created_from: UtcTime | None = None,
     created_to: UtcTime | None = None,
+    external_reference: Annotated[str | None, Query(
+        max_length=200, description="The channel's own order id")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
@@ -81,7 +83,8 @@ def list_orders(
         if channel not in (None, principal.channel_scope):
             return {"items": [], "next_cursor": None}
         channel = principal.channel_scope
-    filters = queries.OrderFilter(channel, status, customer_email, created_from, created_to)
+    filters = queries.OrderFilter(channel, status, customer_email, created_from, created_to,
+                                  external_reference)
     rows = queries.list_orders(conn, filters, decode_cursor(cursor, is_position), limit + 1)
     result = page(rows, limit, lambda row: row["seq"])
     result["items"] = [summary_view(row) for row in result["items"]]
