@@ -111,3 +111,15 @@ def test_json_escaped_digits_are_read_as_the_card_they_spell(
                            headers=shop.headers("web") | {"content-type": "application/json"})
     assert response.status_code == 422
     assert CARD not in everything_stored(engine)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_bodies_in_utf16_or_utf32_without_a_bom_are_refused(
+        client: TestClient, shop: Shop, engine: Engine, encoding: str) -> None:
+    import json
+
+    text = json.dumps(an_order(("TEE-1", 1), delivery_instructions=f"card {CARD} \u0000"))
+    response = client.post("/api/v1/orders", content=text.encode(encoding),
+                           headers=shop.headers("web") | {"content-type": "application/json"})
+    assert response.status_code == 400
+    assert CARD not in everything_stored(engine)

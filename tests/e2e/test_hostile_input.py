@@ -120,3 +120,18 @@ def test_contention_that_outlasts_the_retries_is_a_503(ordermesh: Any) -> None:
         assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
         assert busy.json()["code"] == "service.busy"
         assert client.get("/test/broken").status_code == 500
+
+
+@pytest.mark.parametrize("depth", [65, 500, 969, 970, 5000])
+def test_deeply_nested_bodies_are_400_at_any_depth(client: TestClient, shop: Shop,
+                                                   depth: int) -> None:
+    for body in ('{"a":' * depth + "1" + "}" * depth, "[" * depth + "]" * depth):
+        response = client.post("/api/v1/orders", content=body.encode(),
+                               headers={"content-type": "application/json"})
+        assert response.status_code == 400, (depth, response.text)
+
+
+def test_flags_take_booleans_only(client: TestClient, shop: Shop) -> None:
+    response = client.patch("/api/v1/products/TEE-1", json={"preorder": "yes"},
+                            headers=shop.headers("admin"))
+    assert response.status_code == 422

@@ -15,6 +15,19 @@ from ordermesh.entrypoints.api.card_guard import card_paths, looks_like_card_num
 from ordermesh.entrypoints.api.errors import problem
 
 MAX_BODY = 2 * 1024 * 1024
+MAX_DEPTH = 64  # no Ordermesh document nests deeper than a handful of levels
+
+
+def nesting_depth(document: Any) -> int:
+    """How deep arrays and objects nest, counted without recursion."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+    return deepest
 
 
 def is_storable(text: str) -> bool:
@@ -93,20 +106,26 @@ def _inspect(body: bytes) -> Any:
     """A problem response refusing the body, or None if it may go on.
 
     The body must be UTF-8 without a byte order mark: the parser after this one would also read
-    UTF-16 and UTF-32, and what it reads must be exactly what was scanned here.
+    UTF-16 and UTF-32, and what it reads must be exactly what was scanned here. UTF-8 JSON never
+    holds a raw NUL byte, while UTF-16 and UTF-32 text is full of them.
     """
+    not_utf8 = problem(400, "request.malformed", "The body must be UTF-8 JSON without a BOM")
+    if b"\x00" in body:
+        return not_utf8
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return problem(400, "request.malformed", "The body must be UTF-8 JSON")
+        return not_utf8
     if text.startswith("\ufeff"):
-        return problem(400, "request.malformed", "The body must be UTF-8 JSON without a BOM")
+        return not_utf8
     try:
         document = json.loads(text)
     except RecursionError:
         return problem(400, "request.malformed", "Request too deeply nested")
     except ValueError:  # not JSON: the schema refuses it later; scan it as text first
         return _card_response(["$"]) if looks_like_card_number(text) else None
+    if nesting_depth(document) > MAX_DEPTH:
+        return problem(400, "request.malformed", "Request too deeply nested")
     cards = list(card_paths(document))
     if cards:
         return _card_response(cards)

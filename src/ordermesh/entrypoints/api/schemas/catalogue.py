@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, StringConstraints
 from pydantic_extra_types.currency_code import ISO4217
 from stdnum import ean
 
@@ -36,10 +36,10 @@ class ProductPatch(Strict):
     length_mm: Millimetres | None = None
     width_mm: Millimetres | None = None
     height_mm: Millimetres | None = None
-    preorder: bool | None = None
+    preorder: StrictBool | None = None
     release_date: date | None = None
-    backorderable: bool | None = None
-    active: bool | None = None
+    backorderable: StrictBool | None = None
+    active: StrictBool | None = None
 
 
 class ProductIn(ProductPatch):
@@ -48,9 +48,9 @@ class ProductIn(ProductPatch):
     price_amount: Annotated[StrictInt, Field(ge=0, le=10**13)]
     currency: ISO4217
     tax_class: TaxClass = "standard"
-    preorder: bool = False
-    backorderable: bool = False
-    active: bool = True
+    preorder: StrictBool = False
+    backorderable: StrictBool = False
+    active: StrictBool = True
 
 
 class ProductOut(BaseModel):
@@ -78,11 +78,11 @@ class LocationPatch(Strict):
     address: Address | None = None
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
-    can_ship: bool | None = None
-    can_pickup: bool | None = None
+    can_ship: StrictBool | None = None
+    can_pickup: StrictBool | None = None
     priority: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
     daily_order_capacity: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class LocationIn(LocationPatch):
@@ -92,10 +92,10 @@ class LocationIn(LocationPatch):
     address: Address
     latitude: Annotated[float, Field(ge=-90, le=90)]
     longitude: Annotated[float, Field(ge=-180, le=180)]
-    can_ship: bool = True
-    can_pickup: bool = False
+    can_ship: StrictBool = True
+    can_pickup: StrictBool = False
     priority: Annotated[StrictInt, Field(ge=0, le=1000)] = 100
-    active: bool = True
+    active: StrictBool = True
 
 
 class LocationOut(BaseModel):
