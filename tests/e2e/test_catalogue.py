@@ -68,9 +68,10 @@ def test_locations_are_created_listed_by_priority_and_patched(client: TestClient
 def test_the_interactive_docs_need_no_internet(client: TestClient) -> None:
     page = client.get("/docs")
     assert page.status_code == 200
-    assert "/static/swagger/swagger-ui-bundle.js" in page.text
+    assert "/static-offline-docs/swagger-ui-bundle.js" in page.text
     assert "cdn." not in page.text
-    script = client.get("/static/swagger/swagger-ui-bundle.js")
+    script = client.get("/static-offline-docs/swagger-ui-bundle.js")
     assert script.status_code == 200 and len(script.content) > 100_000
-    assert client.get("/static/swagger/swagger-ui.css").status_code == 200
+    assert client.get("/static-offline-docs/swagger-ui.css").status_code == 200
+    assert "cdn." not in client.get("/redoc").text
     assert client.get("/openapi.json").json()["info"]["title"] == "Ordermesh"

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+from fastapi_offline import FastAPIOffline
 
 from ordermesh import __version__
 from ordermesh.bootstrap import App, bootstrap
@@ -26,7 +23,8 @@ Authenticate with `Authorization: Bearer <api key>`. Errors are `application/pro
 
 
 def create_app(ordermesh: App | None = None) -> FastAPI:
-    app = FastAPI(title="Ordermesh", version=__version__, description=DESCRIPTION, docs_url=None)
+    # Swagger UI at /docs and ReDoc at /redoc from assets installed with Ordermesh: no CDN.
+    app = FastAPIOffline(title="Ordermesh", version=__version__, description=DESCRIPTION)
     app.state.ordermesh = ordermesh or bootstrap()
     errors.install(app)
     for module in (orders, catalogue, stock, access):
@@ -36,8 +34,6 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
 
     app.openapi_schema = None
     _register(app, Problem)
-
-    _serve_docs(app)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
@@ -60,16 +56,3 @@ def _register(app: FastAPI, model: type[Problem]) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _serve_docs(app: FastAPI) -> None:
-    """Interactive docs at /docs from assets shipped with Ordermesh, so they work offline."""
-    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="Ordermesh API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png")
