@@ -13,10 +13,12 @@ from ordermesh.domain.money import Money
 from ordermesh.domain.orders import (
     ACTION_EVENTS,
     ACTIONS,
+    LINE_TRANSITIONS,
     RESUME,
     TRANSITIONS,
     Customer,
     Fulfilment,
+    LineStatus,
     Order,
     OrderLine,
     OrderStatus,
@@ -394,3 +396,18 @@ def test_cancelling_a_held_order_forgets_where_it_was_held() -> None:
     order.apply("hold", "ops")
     order.apply("cancel", "ops")
     assert order.status is OrderStatus.CANCELLED and order.held_from is None
+
+
+@pytest.mark.parametrize("status", list(LineStatus))
+@pytest.mark.parametrize("action", ["reserve", "backorder", "cancel"])
+def test_every_line_status_and_action_behaves_as_the_line_table_says(
+        status: LineStatus, action: str) -> None:
+    line = an_order().lines[0]
+    line.status = status
+    if action in LINE_TRANSITIONS[status]:
+        line.apply(action)
+        assert line.status is LINE_TRANSITIONS[status][action]
+    else:
+        with pytest.raises(InvalidTransition):
+            line.apply(action)
+        assert line.status is status

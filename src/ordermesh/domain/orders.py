@@ -33,6 +33,14 @@ class LineStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+L = LineStatus
+LINE_TRANSITIONS: dict[LineStatus, dict[str, LineStatus]] = {
+    L.PENDING: {"reserve": L.RESERVED, "backorder": L.BACKORDERED, "cancel": L.CANCELLED},
+    L.RESERVED: {"cancel": L.CANCELLED},
+    L.BACKORDERED: {"reserve": L.RESERVED, "cancel": L.CANCELLED},
+    L.CANCELLED: {},
+}
+
 # Releasing a hold returns the order to the state it was held in.
 RESUME = "resume"
 
@@ -119,6 +127,14 @@ class OrderLine:
     def total(self) -> Money:
         return self.unit_price.times(self.quantity)
 
+    def apply(self, action: str) -> None:
+        """The one way a line changes status, checked against LINE_TRANSITIONS."""
+        allowed = LINE_TRANSITIONS[self.status]
+        if action not in allowed:
+            raise InvalidTransition(f"cannot {action} a line that is {self.status}",
+                                    current_status=str(self.status), action=action)
+        self.status = allowed[action]
+
 
 @dataclass(slots=True)
 class Order:
@@ -189,6 +205,9 @@ class Order:
             target, self.held_from = self.held_from, None
         self.held_from = previous if action == "hold" else None
         self.status = OrderStatus(target)
+        if action == "cancel":  # a cancelled order's lines are cancelled with it
+            for line in self.lines:
+                line.apply("cancel")
         self._record(ACTION_EVENTS[action], actor, {"from": str(previous), "to": str(target), **data})
 
     def _record(self, event_type: str, actor: str, data: dict[str, Any]) -> None:

@@ -32,7 +32,6 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
     app.add_middleware(InputGuard)
     install_log_redaction()
 
-    app.openapi_schema = None
     _register(app, Problem)
 
     @app.get("/health", tags=["health"])

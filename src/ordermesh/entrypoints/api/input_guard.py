@@ -67,10 +67,10 @@ class InputGuard:
         headers = " ".join(value.decode("latin-1") for name, value in scope.get("headers", [])
                            if name.lower() != b"authorization")
         if looks_like_card_number(headers):
-            await _card_refused(["headers"], scope, receive, send)
+            await _card_response(["headers"])(scope, receive, send)
             return
         if looks_like_card_number(target):
-            await _card_refused(["url"], scope, receive, send)
+            await _card_response(["url"])(scope, receive, send)
             return
         if not is_storable(target):
             await problem(400, "request.malformed", "The URL holds characters that cannot be stored")(
@@ -141,10 +141,6 @@ def _card_response(found: list[str]) -> Any:
     return problem(422, "request.card_data_refused", "Card data refused",
                    "Ordermesh takes payment tokens from a gateway, never card numbers",
                    extra={"locations": found})
-
-
-async def _card_refused(found: list[str], scope: Scope, receive: Receive, send: Send) -> None:
-    await _card_response(found)(scope, receive, send)
 
 
 def _replay(body: bytes, original: Receive) -> Receive:

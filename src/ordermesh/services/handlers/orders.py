@@ -15,7 +15,7 @@ from ordermesh.domain.errors import (
 )
 from ordermesh.domain.inventory import lock_rank, reservation_candidates
 from ordermesh.domain.money import Money
-from ordermesh.domain.orders import Customer, Fulfilment, LineStatus, Order, OrderLine
+from ordermesh.domain.orders import Customer, Fulfilment, Order, OrderLine
 from ordermesh.services import commands as c
 from ordermesh.services.ports import UnitOfWork
 
@@ -116,10 +116,10 @@ def _reserve(order: Order, uow: UnitOfWork, actor: str) -> list[str]:
                 uow.stock.record_movement(line.sku, location, reserved_delta=line.quantity,
                                           reason="reservation", reference=order.number,
                                           actor=actor)
-                line.status = LineStatus.RESERVED
+                line.apply("reserve")
                 break
         else:
-            line.status = LineStatus.BACKORDERED
+            line.apply("backorder")
             if line.sku not in short:
                 short.append(line.sku)
     return short
@@ -149,5 +149,3 @@ def _release_reservations(order: Order, uow: UnitOfWork, actor: str) -> None:
                                   reserved_delta=-res["quantity"], reason="reservation_released",
                                   reference=order.number, actor=actor)
     uow.reservations.mark_released([res["id"] for res in active])
-    for line in order.lines:
-        line.status = LineStatus.CANCELLED

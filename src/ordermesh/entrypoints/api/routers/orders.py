@@ -44,8 +44,9 @@ IdempotencyKey = Annotated[str | None, Header(
     description="Repeat a create safely: the same key and body return the first order")]
 
 
-def request_hash(body: OrderIn) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def request_hash(order: dict[str, Any]) -> str:
+    """The fingerprint of a validated order body, the same whatever its key order or spacing."""
+    canonical = json.dumps(order, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -54,10 +55,10 @@ def request_hash(body: OrderIn) -> str:
 def place_order(body: OrderIn, principal: ChannelKey, bus: Bus, db: Db,
                 idempotency_key: IdempotencyKey = None) -> JSONResponse:
     assert principal.channel is not None
+    order_fields = body.model_dump(mode="json")
     placed = bus.handle(c.PlaceOrder(
-        actor=principal.actor, channel=principal.channel,
-        order=body.model_dump(mode="json"), idempotency_key=idempotency_key,
-        request_hash=request_hash(body)))
+        actor=principal.actor, channel=principal.channel, order=order_fields,
+        idempotency_key=idempotency_key, request_hash=request_hash(order_fields)))
     order = _detail(db, placed.order_id, principal.channel)
     headers = {"Location": f"/api/v1/orders/{placed.order_id}"}
     if placed.replayed:
