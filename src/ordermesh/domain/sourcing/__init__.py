@@ -1,0 +1,30 @@
+"""Sourcing: where each order line should come from, and why. Pure; see model.py for the rules."""
+
+from ordermesh.domain.sourcing.model import (
+    DEFAULT_PREFERENCES,
+    Allocation,
+    Candidate,
+    Decision,
+    Demand,
+    Network,
+    Plan,
+    Policy,
+    Preference,
+    Rate,
+    Refusal,
+    Request,
+    Site,
+    Source,
+    Supply,
+    Terms,
+    Wait,
+    WaitKind,
+    preferences,
+)
+from ordermesh.domain.sourcing.planner import plan
+
+__all__ = [
+    "DEFAULT_PREFERENCES", "Allocation", "Candidate", "Decision", "Demand", "Network", "Plan",
+    "Policy", "Preference", "Rate", "Refusal", "Request", "Site", "Source", "Supply", "Terms",
+    "Wait", "WaitKind", "plan", "preferences",
+]
