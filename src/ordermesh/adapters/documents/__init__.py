@@ -1,0 +1,1 @@
+"""Documents: printable and exportable renderings of our records (PDF, CSV)."""
