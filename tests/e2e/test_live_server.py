@@ -72,7 +72,7 @@ def test_concurrent_requests_with_one_key_create_one_order(
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == CLIENTS - 1
     assert count(engine, t.orders) == 1
-    assert count(engine, t.reservations) == 1
+    assert count(engine, t.allocations) == 1
 
 
 def test_clients_racing_over_http_sell_exactly_the_last_units(

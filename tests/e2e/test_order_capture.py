@@ -29,8 +29,12 @@ def test_placed_order_is_reserved_listed_and_has_a_timeline(client: TestClient, 
     assert order["status"] == "allocated"
     assert order["number"].startswith("OM-")
     assert order["totals"] == {"currency": "EUR", "lines": 3998, "shipping": 0, "grand": 3998}
-    assert order["lines"][0]["reservations"] == [
-        {"location": "WH-1", "quantity": 2, "status": "active"}]
+    (allocation,) = order["lines"][0]["allocations"]
+    assert {k: allocation[k] for k in ("location", "quantity", "status", "source")} == {
+        "location": "WH-1", "quantity": 2, "status": "active", "source": "stock"}
+    # and it says why: the warehouse outranks the store that also has the shirts
+    assert allocation["decision"]["rule"] == "priority"
+    assert [c["location"] for c in allocation["decision"]["considered"]] == ["WH-1", "ST-AMS"]
     assert response.headers["Location"] == f"/api/v1/orders/{order['id']}"
     # and the stock level shows the reservation
     levels = client.get("/api/v1/stock-levels?sku=TEE-1&location=WH-1",
@@ -61,7 +65,7 @@ def test_pickup_reserves_at_the_store(client: TestClient, shop: Shop) -> None:
     body = an_order(("TEE-1", 2), fulfilment={"method": "pickup", "location": "ST-AMS"},
                     shipping_address=None)
     order = post_order(client, shop, body).json()
-    assert order["lines"][0]["reservations"][0]["location"] == "ST-AMS"
+    assert order["lines"][0]["allocations"][0]["location"] == "ST-AMS"
     assert order["fulfilment"] == {"method": "pickup", "location": "ST-AMS"}
 
 
@@ -182,7 +186,7 @@ def test_cancel_releases_the_reservation_and_illegal_moves_are_409(
     assert released.json()["status"] == "allocated"
     cancelled = client.post(f"/api/v1/orders/{order['id']}/cancel", headers=shop.headers("web"))
     assert cancelled.json()["status"] == "cancelled"
-    assert cancelled.json()["lines"][0]["reservations"][0]["status"] == "released"
+    assert cancelled.json()["lines"][0]["allocations"][0]["status"] == "released"
     level = client.get("/api/v1/stock-levels?sku=TEE-1&location=WH-1", headers=operator)
     assert level.json()["items"][0]["reserved"] == 0
     again = client.post(f"/api/v1/orders/{order['id']}/hold", headers=operator)

@@ -41,7 +41,7 @@ def snapshot(engine: Engine, order_id: str) -> dict[str, Any]:
         order = conn.execute(select(t.orders.c.status, t.orders.c.version).where(
             t.orders.c.id == order_id)).one()
         counts = {table.name: conn.execute(select(func.count()).select_from(table)).scalar()
-                  for table in (t.events, t.stock_movements, t.reservations)}
+                  for table in (t.events, t.stock_movements, t.allocations)}
         reserved = conn.execute(select(func.sum(t.stock_levels.c.reserved))).scalar()
     return {"order": tuple(order), "reserved": reserved, **counts}
 

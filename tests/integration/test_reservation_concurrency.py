@@ -40,7 +40,7 @@ def stock_rows(engine: Engine) -> dict[tuple[str, str], Any]:
 
 
 def active_reserved(engine: Engine) -> dict[tuple[str, str], int]:
-    r = t.reservations.c
+    r = t.allocations.c
     query = (select(r.sku, r.location_code, func.sum(r.quantity))
              .where(r.status == "active").group_by(r.sku, r.location_code))
     with engine.connect() as conn:

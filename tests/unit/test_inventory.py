@@ -6,18 +6,16 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ordermesh.domain.inventory import (
-    StockingLocation,
     StockLevel,
     StockUpdate,
     SyncDecision,
     SyncMode,
     SyncOutcome,
     decide_sync,
-    reservation_candidates,
     sync_order,
 )
 
@@ -29,186 +27,15 @@ def a_level(location: str = "WH-1", on_hand: int = 10, reserved: int = 0, safety
     return StockLevel(sku, location, on_hand, reserved, safety_stock, last_counted_at)
 
 
-def a_location(code: str = "WH-1", priority: int = 100, can_ship: bool = True,
-               can_pickup: bool = False, active: bool = True) -> StockingLocation:
-    return StockingLocation(code, priority, can_ship, can_pickup, active)
-
-
-def a_store(code: str, priority: int = 50, can_ship: bool = False) -> StockingLocation:
-    return a_location(code, priority, can_ship=can_ship, can_pickup=True)
-
-
 def an_update(mode: SyncMode = SyncMode.ABSOLUTE, quantity: int = 10,
               counted_at: datetime = T0, sku: str = "SKU-1", location: str = "WH-1",
               ref: str = "feed-1") -> StockUpdate:
     return StockUpdate(sku, location, mode, quantity, ref, counted_at)
 
 
-# ---------------------------------------------------------------------------------------------
-# reservation_candidates
-# ---------------------------------------------------------------------------------------------
-
 
 def test_available_is_on_hand_less_reserved_less_safety_stock() -> None:
     assert a_level(on_hand=10, reserved=3, safety_stock=2).available == 5
-
-
-def test_highest_priority_first_then_code() -> None:
-    # given four warehouses with stock, handed over in no particular order
-    locations = [a_location("WH-A", 100), a_location("WH-D", 300), a_location("WH-C", 200),
-                 a_location("WH-B", 200)]
-    levels = [a_level(code) for code in ("WH-A", "WH-C", "WH-B", "WH-D")]
-    # when, then: priority 300, then the two 200s by code, then 100
-    assert reservation_candidates("SKU-1", 1, levels, locations) == [
-        "WH-D", "WH-B", "WH-C", "WH-A"]
-
-
-@pytest.mark.parametrize(("on_hand", "reserved", "safety_stock", "fits"), [
-    (5, 0, 0, True),  # exactly enough
-    (4, 0, 0, False),
-    (8, 3, 0, True),
-    (8, 4, 0, False),  # reserved units are not available
-    (7, 0, 2, True),
-    (7, 0, 3, False),  # safety stock is not available
-    (10, 3, 2, True),
-    (10, 3, 3, False),
-    (0, 0, 0, False),
-])
-def test_only_locations_with_enough_available_stock(
-        on_hand: int, reserved: int, safety_stock: int, fits: bool) -> None:
-    levels = [a_level("WH-1", on_hand, reserved, safety_stock)]
-    result = reservation_candidates("SKU-1", 5, levels, [a_location("WH-1")])
-    assert result == (["WH-1"] if fits else [])
-
-
-def test_a_line_is_not_split_across_locations() -> None:
-    # given 3 + 3 units in two warehouses, when 5 are wanted, then neither can take the line
-    levels = [a_level("WH-1", 3), a_level("WH-2", 3)]
-    locations = [a_location("WH-1"), a_location("WH-2")]
-    assert reservation_candidates("SKU-1", 5, levels, locations) == []
-
-
-def test_shipping_needs_a_location_that_ships() -> None:
-    locations = [a_location("WH-1", 100), a_location("ST-AMS", 900, can_ship=False,
-                                                     can_pickup=True)]
-    levels = [a_level("WH-1"), a_level("ST-AMS")]
-    assert reservation_candidates("SKU-1", 1, levels, locations) == ["WH-1"]
-
-
-def test_pickup_only_at_the_named_store() -> None:
-    # given a warehouse and two pickup stores, all with stock
-    locations = [a_location("WH-1", 900), a_store("ST-AMS", can_ship=True), a_store("ST-UTR")]
-    levels = [a_level("WH-1"), a_level("ST-AMS"), a_level("ST-UTR")]
-    # when the customer picks up in Utrecht, then only Utrecht qualifies (it need not ship)
-    assert reservation_candidates("SKU-1", 1, levels, locations, pickup_at="ST-UTR") == [
-        "ST-UTR"]
-    assert reservation_candidates("SKU-1", 1, levels, locations, pickup_at="ST-AMS") == [
-        "ST-AMS"]
-
-
-def test_pickup_needs_a_location_that_offers_pickup() -> None:
-    locations = [a_location("WH-1", can_pickup=False)]
-    assert reservation_candidates("SKU-1", 1, [a_level("WH-1")], locations,
-                                  pickup_at="WH-1") == []
-
-
-def test_pickup_needs_stock_at_the_named_store() -> None:
-    locations = [a_store("ST-AMS"), a_location("WH-1")]
-    levels = [a_level("ST-AMS", on_hand=0), a_level("WH-1", on_hand=50)]
-    assert reservation_candidates("SKU-1", 1, levels, locations, pickup_at="ST-AMS") == []
-
-
-def test_pickup_at_an_unknown_store_finds_nothing() -> None:
-    locations = [a_store("ST-AMS")]
-    assert reservation_candidates("SKU-1", 1, [a_level("ST-AMS")], locations,
-                                  pickup_at="ST-XXX") == []
-
-
-def test_inactive_locations_are_excluded() -> None:
-    locations = [a_location("WH-1", 100), a_location("WH-2", 900, active=False),
-                 a_location("ST-AMS", 50, can_pickup=True, active=False)]
-    levels = [a_level("WH-1"), a_level("WH-2"), a_level("ST-AMS")]
-    assert reservation_candidates("SKU-1", 1, levels, locations) == ["WH-1"]
-    assert reservation_candidates("SKU-1", 1, levels, locations, pickup_at="ST-AMS") == []
-
-
-def test_levels_of_other_skus_are_ignored() -> None:
-    # given plenty of SKU-2 at WH-1 and only 1 of SKU-1
-    levels = [a_level("WH-1", 100, sku="SKU-2"), a_level("WH-1", 1, sku="SKU-1")]
-    locations = [a_location("WH-1")]
-    # when 5 of SKU-1 are wanted, then WH-1 does not qualify
-    assert reservation_candidates("SKU-1", 5, levels, locations) == []
-    assert reservation_candidates("SKU-2", 5, levels, locations) == ["WH-1"]
-
-
-def test_levels_at_unknown_locations_are_ignored() -> None:
-    levels = [a_level("WH-GONE", 100)]
-    assert reservation_candidates("SKU-1", 1, levels, [a_location("WH-1")]) == []
-
-
-def test_levels_and_locations_may_be_one_shot_iterables() -> None:
-    levels = iter([a_level("WH-1")])
-    locations = iter([a_location("WH-1")])
-    assert reservation_candidates("SKU-1", 1, levels, locations) == ["WH-1"]
-
-
-CODES = ["ST-AMS", "ST-UTR", "WH-1", "WH-2", "WH-3", "WH-4"]
-
-
-def mostly(draw: st.DrawFn) -> bool:
-    """True three times in four."""
-    return draw(st.integers(0, 3)) > 0
-
-
-@st.composite
-def stock_pictures(draw: st.DrawFn) -> tuple[list[StockLevel], list[StockingLocation]]:
-    """Most of six locations, with stock of SKU-1 and SKU-2 at most of them, in any order."""
-    locations = [
-        StockingLocation(code, draw(st.integers(0, 2)), can_ship=mostly(draw),
-                         can_pickup=draw(st.booleans()), active=mostly(draw))
-        for code in CODES if mostly(draw)
-    ]
-    levels = [
-        StockLevel(sku, code, draw(st.integers(0, 20)), draw(st.integers(0, 5)),
-                   draw(st.integers(0, 3)))
-        for code in CODES for sku in ("SKU-1", "SKU-2") if mostly(draw)
-    ]
-    return list(draw(st.permutations(levels))), list(draw(st.permutations(locations)))
-
-
-@settings(max_examples=300)
-@given(picture=stock_pictures(), quantity=st.integers(1, 8),
-       pickup_at=st.none() | st.sampled_from(CODES))
-def test_candidates_fit_and_are_sorted(
-        picture: tuple[list[StockLevel], list[StockingLocation]], quantity: int,
-        pickup_at: str | None) -> None:
-    levels, locations = picture
-    result = reservation_candidates("SKU-1", quantity, levels, locations, pickup_at)
-    level_at = {lv.location: lv for lv in levels if lv.sku == "SKU-1"}
-    location = {loc.code: loc for loc in locations}
-    # every returned location takes the whole line, is active and can serve the fulfilment
-    for code in result:
-        assert level_at[code].available >= quantity
-        assert location[code].active
-        if pickup_at is None:
-            assert location[code].can_ship
-        else:
-            assert code == pickup_at
-            assert location[code].can_pickup
-    # best first
-    keys = [(-location[code].priority, code) for code in result]
-    assert keys == sorted(keys)
-    # and none that fits is left out
-    eligible = {code for code, loc in location.items()
-                if loc.active and code in level_at and level_at[code].available >= quantity
-                and (loc.can_ship if pickup_at is None else code == pickup_at and loc.can_pickup)}
-    assert set(result) == eligible
-    assert len(result) == len(eligible)
-
-
-# ---------------------------------------------------------------------------------------------
-# decide_sync
-# ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("mode", list(SyncMode))

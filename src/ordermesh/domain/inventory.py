@@ -24,50 +24,12 @@ class StockLevel:
         return self.on_hand - self.reserved - self.safety_stock
 
 
-@dataclass(frozen=True, slots=True)
-class StockingLocation:
-    """What reservation needs to know of a location."""
-
-    code: str
-    priority: int
-    can_ship: bool
-    can_pickup: bool
-    active: bool = True
-
-
 def lock_rank(sku: str, location: str, priorities: Mapping[str, int]) -> tuple[str, int, str]:
     """The one order in which every transaction locks stock rows: by SKU, then the location's
     priority (highest first), then its code. PostgreSQL keeps a row locked even when a
     conditional update waited for it and then found too little stock, so reservation, stock
     feeds and releases must all walk rows in this order, or they deadlock."""
     return (sku, -priorities.get(location, 0), location)
-
-
-def reservation_candidates(
-    sku: str,
-    quantity: int,
-    levels: Iterable[StockLevel],
-    locations: Iterable[StockingLocation],
-    pickup_at: str | None = None,
-) -> list[str]:
-    """Locations that could take the whole line now, best first.
-
-    Best is the highest priority, then the location code, so every transaction tries (and locks)
-    stock rows in the same order. A pickup can only be served by its own store.
-    """
-    by_code = {loc.code: loc for loc in locations if loc.active}
-    fits = []
-    for level in levels:
-        loc = by_code.get(level.location)
-        if level.sku != sku or loc is None or level.available < quantity:
-            continue
-        if pickup_at is not None:
-            if loc.code == pickup_at and loc.can_pickup:
-                fits.append(loc)
-        elif loc.can_ship:
-            fits.append(loc)
-    priorities = {loc.code: loc.priority for loc in fits}
-    return sorted(priorities, key=lambda code: lock_rank(sku, code, priorities))
 
 
 class SyncMode(StrEnum):

@@ -36,7 +36,7 @@ class LineStatus(StrEnum):
 L = LineStatus
 LINE_TRANSITIONS: dict[LineStatus, dict[str, LineStatus]] = {
     L.PENDING: {"reserve": L.RESERVED, "backorder": L.BACKORDERED, "cancel": L.CANCELLED},
-    L.RESERVED: {"cancel": L.CANCELLED},
+    L.RESERVED: {"backorder": L.BACKORDERED, "cancel": L.CANCELLED},
     L.BACKORDERED: {"reserve": L.RESERVED, "cancel": L.CANCELLED},
     L.CANCELLED: {},
 }
@@ -209,6 +209,10 @@ class Order:
             for line in self.lines:
                 line.apply("cancel")
         self._record(ACTION_EVENTS[action], actor, {"from": str(previous), "to": str(target), **data})
+
+    def note(self, event_type: str, actor: str, **data: Any) -> None:
+        """Record a fact that changes no status, e.g. part of a backorder allocated."""
+        self._record(event_type, actor, data)
 
     def _record(self, event_type: str, actor: str, data: dict[str, Any]) -> None:
         self.events.append(Event(event_type, "order", self.id, actor, data))

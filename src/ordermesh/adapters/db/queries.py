@@ -75,13 +75,16 @@ def order_detail(conn: Connection, ref: str, channel: str | None) -> dict[str, A
         return None
     lines = conn.execute(select(t.order_lines).where(
         t.order_lines.c.order_seq == order["seq"]).order_by(t.order_lines.c.line_no))
-    reservations = conn.execute(select(t.reservations).where(
-        t.reservations.c.order_seq == order["seq"]).order_by(t.reservations.c.id))
-    by_line: dict[str, list[dict[str, Any]]] = {}
-    for res in reservations:
-        by_line.setdefault(res.line_id, []).append(dict(res._mapping))
-    order["lines"] = [{**dict(ln._mapping), "reservations": by_line.get(ln.id, [])}
-                      for ln in lines]
+    allocations = conn.execute(select(t.allocations).where(
+        t.allocations.c.order_seq == order["seq"]).order_by(t.allocations.c.id))
+    waits = conn.execute(select(t.backorders).where(
+        t.backorders.c.order_seq == order["seq"]).order_by(t.backorders.c.id))
+    by_line: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for kind, rows in (("allocations", allocations), ("waits", waits)):
+        for row in rows:
+            by_line.setdefault((kind, row.line_id), []).append(dict(row._mapping))
+    order["lines"] = [{**dict(ln._mapping), "allocations": by_line.get(("allocations", ln.id), []),
+                       "waits": by_line.get(("waits", ln.id), [])} for ln in lines]
     return order
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ordermesh.adapters.db import tables as t
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.domain.events import utcnow
-from ordermesh.domain.inventory import StockingLocation, StockLevel
+from ordermesh.domain.inventory import StockLevel
 
 
 def insert_or_conflict(conn: Connection, table: Table, values: Any) -> CursorResult[Any]:
@@ -62,11 +62,6 @@ class SqlCatalogue:
         rows = self.conn.execute(select(t.locations.c.code, t.locations.c.priority))
         return {code: priority for code, priority in rows}
 
-    def stocking_locations(self) -> list[StockingLocation]:
-        rows = self.conn.execute(select(t.locations).where(t.locations.c.active.is_(True)))
-        return [StockingLocation(r.code, r.priority, r.can_ship, r.can_pickup, r.active)
-                for r in rows]
-
     def add_location(self, values: dict[str, Any]) -> None:
         insert_or_conflict(self.conn, t.locations, values)
 
@@ -106,7 +101,6 @@ RESERVE = (
     .values(reserved=_s.reserved + bindparam("b_quantity"), updated_at=bindparam("b_now"))
 )
 ADD_MOVEMENT = insert(t.stock_movements)
-ADD_RESERVATION = insert(t.reservations)
 
 
 def _stock_row(sku: str, location: str) -> Any:
@@ -188,25 +182,3 @@ class SqlStock:
         insert_or_conflict(self.conn, t.stock_sync_refs, {
             "source_reference": source_reference, "sku": sku, "location_code": location,
             "outcome": outcome, "applied_at": utcnow()})
-
-
-class SqlReservations:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def add(self, order_seq: int, line_id: str, sku: str, location: str, quantity: int) -> None:
-        self.conn.execute(ADD_RESERVATION, {
-            "order_seq": order_seq, "line_id": line_id, "sku": sku, "location_code": location,
-            "quantity": quantity, "status": "active", "created_at": utcnow()})
-
-    def active_for_order(self, order_seq: int) -> list[dict[str, Any]]:
-        r = t.reservations.c
-        rows = self.conn.execute(select(t.reservations).where(
-            r.order_seq == order_seq, r.status == "active").order_by(r.id))
-        return [dict(row._mapping) for row in rows]
-
-    def mark_released(self, reservation_ids: list[int]) -> None:
-        if reservation_ids:
-            self.conn.execute(update(t.reservations)
-                              .where(t.reservations.c.id.in_(reservation_ids))
-                              .values(status="released", released_at=utcnow()))

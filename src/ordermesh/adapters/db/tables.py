@@ -42,6 +42,15 @@ channels = Table(
     Column("name", String(200), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    # Sourcing settings: the rules in order, the locations it may use (None: all), units held
+    # back from it on top of each location's safety stock, and what it allows when short.
+    Column("sourcing_rules", Json, nullable=False,
+           default=lambda: ["fewest_shipments", "nearest", "priority"]),
+    Column("visible_locations", Json, nullable=True),
+    Column("safety_buffer", Integer, nullable=False, default=0),
+    Column("allow_split", Boolean, nullable=False, default=True),
+    Column("allow_backorder", Boolean, nullable=False, default=True),
+    Column("cart_hold_minutes", Integer, nullable=True),
 )
 
 api_keys = Table(
@@ -74,6 +83,8 @@ products = Table(
     Column("preorder", Boolean, nullable=False),
     Column("release_date", Date, nullable=True),
     Column("backorderable", Boolean, nullable=False),
+    Column("low_stock_threshold", Integer, nullable=False, default=0),
+    Column("supplier_code", String(64), ForeignKey("suppliers.code"), nullable=True),
     Column("active", Boolean, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
@@ -92,6 +103,8 @@ locations = Table(
     Column("can_pickup", Boolean, nullable=False),
     Column("priority", Integer, nullable=False),
     Column("daily_order_capacity", Integer, nullable=True),
+    Column("transfer_days", Integer, nullable=False, default=1),
+    Column("shipping_rates", Json, nullable=False, default=lambda: []),
     Column("active", Boolean, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
@@ -107,6 +120,8 @@ stock_levels = Table(
     Column("safety_stock", BigInteger, nullable=False),
     Column("last_counted_at", Timestamp, nullable=True),
     Column("last_movement_at", Timestamp, nullable=True),
+    Column("reorder_point", BigInteger, nullable=True),
+    Column("reorder_quantity", BigInteger, nullable=True),
     Column("updated_at", Timestamp, nullable=False),
     CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
     CheckConstraint("reserved >= 0", name="reserved_not_negative"),
@@ -181,20 +196,99 @@ order_lines = Table(
     CheckConstraint("quantity > 0", name="quantity_positive"),
 )
 
-reservations = Table(
-    "reservations", metadata,
+allocations = Table(
+    "allocations", metadata,
     Column("id", SeqId, primary_key=True, autoincrement=True),
     Column("order_seq", SeqId, ForeignKey("orders.seq"), nullable=False),
     Column("line_id", String(36), ForeignKey("order_lines.id"), nullable=False),
     Column("sku", String(64), nullable=False),
     Column("location_code", String(64), nullable=False),
     Column("quantity", Integer, nullable=False),
+    Column("source", String(16), nullable=False),
     Column("status", String(16), nullable=False),
+    Column("ready_on", Date, nullable=True),
+    Column("promised_on", Date, nullable=True),
+    Column("decision", Json, nullable=True),
     Column("created_at", Timestamp, nullable=False),
     Column("released_at", Timestamp, nullable=True),
     CheckConstraint("quantity > 0", name="quantity_positive"),
-    Index("ix_reservations_order_seq", "order_seq"),
-    Index("ix_reservations_stock", "sku", "location_code", "status"),
+    CheckConstraint("source IN ('stock', 'transfer')", name="source"),
+    Index("ix_allocations_order_seq", "order_seq"),
+    Index("ix_allocations_stock", "sku", "location_code", "status"),
+)
+
+# What stock could not fill now: a line's quantity waiting for supply, first come first served.
+backorders = Table(
+    "backorders", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("order_seq", SeqId, ForeignKey("orders.seq"), nullable=False),
+    Column("line_id", String(36), ForeignKey("order_lines.id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("promised_on", Date, nullable=True),
+    Column("supply_line_id", SeqId, ForeignKey("purchase_order_lines.id"), nullable=True),
+    Column("decision", Json, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("resolved_at", Timestamp, nullable=True),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("kind IN ('backorder', 'preorder')", name="kind"),
+    Index("ix_backorders_waiting", "sku", "status", "order_seq"),
+    Index("ix_backorders_order_seq", "order_seq"),
+)
+
+# Shipments a location has taken on a day, counted against its daily capacity.
+location_loads = Table(
+    "location_loads", metadata,
+    Column("location_code", String(64), ForeignKey("locations.code"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("shipments", Integer, nullable=False),
+    CheckConstraint("shipments >= 0", name="shipments_not_negative"),
+)
+
+suppliers = Table(
+    "suppliers", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("lead_time_days", Integer, nullable=False),
+    Column("payment_terms_days", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+purchase_orders = Table(
+    "purchase_orders", metadata,
+    Column("seq", SeqId, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("supplier_code", String(64), ForeignKey("suppliers.code"), nullable=False),
+    Column("deliver_to", String(64), ForeignKey("locations.code"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("expected_on", Date, nullable=True),
+    Column("sent_at", Timestamp, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_purchase_orders_status_seq", "status", "seq"),
+)
+
+purchase_order_lines = Table(
+    "purchase_order_lines", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("po_seq", SeqId, ForeignKey("purchase_orders.seq"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(64), ForeignKey("products.sku"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_cost", BigInteger, nullable=False),
+    Column("received", Integer, nullable=False),
+    UniqueConstraint("po_seq", "line_no", name="uq_purchase_order_lines_po_line_no"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("received >= 0", name="received_not_negative"),
+    Index("ix_purchase_order_lines_sku", "sku"),
 )
 
 events = Table(

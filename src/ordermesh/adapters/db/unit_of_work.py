@@ -9,12 +9,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.order_repository import SqlIdempotencyKeys, SqlOrders
-from ordermesh.adapters.db.repositories import (
-    SqlAccess,
-    SqlCatalogue,
-    SqlReservations,
-    SqlStock,
-)
+from ordermesh.adapters.db.repositories import SqlAccess, SqlCatalogue, SqlStock
+from ordermesh.adapters.db.sourcing_repository import SqlAllocations, SqlBackorders, SqlSourcing
 from ordermesh.services import ports
 
 
@@ -23,7 +19,9 @@ class SqlUnitOfWork:
     catalogue: ports.Catalogue
     access: ports.Access
     stock: ports.Stock
-    reservations: ports.Reservations
+    sourcing: ports.Sourcing
+    allocations: ports.Allocations
+    backorders: ports.Backorders
     orders: ports.Orders
     idempotency: ports.IdempotencyKeys
 
@@ -36,7 +34,9 @@ class SqlUnitOfWork:
         self.catalogue = SqlCatalogue(self.conn)
         self.access = SqlAccess(self.conn)
         self.stock = SqlStock(self.conn)
-        self.reservations = SqlReservations(self.conn)
+        self.sourcing = SqlSourcing(self.conn)
+        self.allocations = SqlAllocations(self.conn)
+        self.backorders = SqlBackorders(self.conn)
         self._orders = SqlOrders(self.conn)
         self.orders = self._orders
         self.idempotency = SqlIdempotencyKeys(self.conn)

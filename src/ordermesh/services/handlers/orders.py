@@ -13,10 +13,13 @@ from ordermesh.domain.errors import (
     InvalidInput,
     NotFound,
 )
-from ordermesh.domain.inventory import lock_rank, reservation_candidates
+from ordermesh.domain.events import utcnow
+from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.money import Money
 from ordermesh.domain.orders import Customer, Fulfilment, Order, OrderLine
+from ordermesh.domain.sourcing import Demand
 from ordermesh.services import commands as c
+from ordermesh.services.handlers.sourcing import apply_plan, plan_summary, situation, source
 from ordermesh.services.ports import UnitOfWork
 
 
@@ -38,19 +41,21 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> PlacedOrder:
         if ref and (existing := uow.orders.find_by_external_reference(cmd.channel, ref)):
             raise DuplicateOrder(f"order {ref!r} of channel {cmd.channel!r} was captured before",
                                  order_id=existing)
-        products = _products_for(cmd.order["lines"], uow)
+        _products_for(cmd.order["lines"], uow)
         order = _build_order(cmd, uow)
+        today = utcnow().date()
+        network = situation(uow, {line.sku for line in order.lines}, order.channel, today)
+        demand = [Demand(line.id, line.sku, line.quantity) for line in order.lines]
+        result = source(order, demand, network, today)
+        if result.refusals:
+            short = sorted({r.sku for r in result.refusals})
+            raise InsufficientStock(f"not enough stock for {', '.join(short)}", skus=short,
+                                    reasons={r.sku: r.reason for r in result.refusals})
         uow.orders.add(order)
         order.record_placed(cmd.actor)
-        short = _reserve(order, uow, cmd.actor)
-        if short and not all(products[sku]["backorderable"] or products[sku]["preorder"]
-                             for sku in short):
-            raise InsufficientStock(f"not enough stock for {', '.join(short)}",
-                                    skus=short)
-        if short:
-            order.apply("backorder", cmd.actor, skus=short)
-        else:
-            order.apply("allocate", cmd.actor)
+        apply_plan(order, result, network, uow, cmd.actor, today)
+        order.apply("backorder" if result.waits else "allocate", cmd.actor,
+                    **plan_summary(order, result))
         uow.orders.save(order)
         if cmd.idempotency_key:
             uow.idempotency.attach(cmd.channel, cmd.idempotency_key, order.id)
@@ -98,33 +103,6 @@ def _build_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> Order:
     )
 
 
-def _reserve(order: Order, uow: UnitOfWork, actor: str) -> list[str]:
-    """Reserve each line whole at the best location that has it; return the SKUs left short.
-
-    Lines go in SKU order so concurrent orders lock stock rows in one global order.
-    """
-    assert order.seq is not None
-    levels = uow.stock.levels({line.sku for line in order.lines})
-    locations = uow.catalogue.stocking_locations()
-    short: list[str] = []
-    for line in sorted(order.lines, key=lambda ln: (ln.sku, ln.line_no)):
-        candidates = reservation_candidates(line.sku, line.quantity, levels, locations,
-                                            order.fulfilment.pickup_location)
-        for location in candidates:
-            if uow.stock.try_reserve(line.sku, location, line.quantity):
-                uow.reservations.add(order.seq, line.id, line.sku, location, line.quantity)
-                uow.stock.record_movement(line.sku, location, reserved_delta=line.quantity,
-                                          reason="reservation", reference=order.number,
-                                          actor=actor)
-                line.apply("reserve")
-                break
-        else:
-            line.apply("backorder")
-            if line.sku not in short:
-                short.append(line.sku)
-    return short
-
-
 def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
     with uow:
         order = uow.orders.get(cmd.order_id)
@@ -133,19 +111,21 @@ def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
         data = {"reason": cmd.reason} if cmd.reason else {}
         order.apply(cmd.action, cmd.actor, **data, **cmd.data)
         if cmd.action == "cancel":
-            _release_reservations(order, uow, cmd.actor)
+            _release_allocations(order, uow, cmd.actor)
         uow.orders.save(order)
         uow.commit()
     return order.id
 
 
-def _release_reservations(order: Order, uow: UnitOfWork, actor: str) -> None:
+def _release_allocations(order: Order, uow: UnitOfWork, actor: str) -> None:
     assert order.seq is not None
-    active = uow.reservations.active_for_order(order.seq)
+    waiting = uow.backorders.waiting_for_order(order.seq)
+    uow.backorders.resolve([w["id"] for w in waiting], "cancelled")
+    active = uow.allocations.active_for_order(order.seq)
     priorities = uow.catalogue.location_priorities()
     for res in sorted(active, key=lambda r: lock_rank(r["sku"], r["location_code"], priorities)):
         uow.stock.release(res["sku"], res["location_code"], res["quantity"])
         uow.stock.record_movement(res["sku"], res["location_code"],
                                   reserved_delta=-res["quantity"], reason="reservation_released",
                                   reference=order.number, actor=actor)
-    uow.reservations.mark_released([res["id"] for res in active])
+    uow.allocations.mark_released([res["id"] for res in active])

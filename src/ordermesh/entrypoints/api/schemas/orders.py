@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,6 +23,18 @@ Quantity = Annotated[StrictInt, Field(ge=1, le=100_000)]
 MinorUnits = Annotated[StrictInt, Field(ge=0, le=10**11, description="Amount in minor units")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{5,31}$")]
 Email = Annotated[EmailStr, AfterValidator(str.lower)]
+
+
+class ShippingAddress(Address):
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = Field(
+        None, description="Optional; with longitude, lets sourcing choose the nearest location")
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+    @model_validator(mode="after")
+    def _both_coordinates_or_none(self) -> ShippingAddress:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give latitude and longitude together, or neither")
+        return self
 
 
 class CustomerIn(Strict):
@@ -54,7 +66,7 @@ class OrderIn(Strict):
     currency: ISO4217
     customer: CustomerIn
     billing_address: Address
-    shipping_address: Address | None = None
+    shipping_address: ShippingAddress | None = None
     delivery_instructions: Annotated[str, StringConstraints(max_length=1000)] | None = None
     payment_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_:.-]{4,200}$")] | None = (
         Field(None, description="A token from the payment gateway. Never a card number."))
@@ -73,10 +85,39 @@ class StatusChangeIn(Strict):
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
-class ReservationOut(BaseModel):
+class CandidateOut(BaseModel):
+    location: str
+    distance_km: float | None
+    cost: int | None = Field(description="Shipping cost in the order currency's minor units")
+    priority: int
+    fills: int = Field(description="Open lines this location could fill whole")
+
+
+class DecisionOut(BaseModel):
+    """Why this location was chosen: the rule that decided, and what else was looked at."""
+
+    rule: str
+    explanation: str
+    considered: list[CandidateOut]
+    excluded: list[tuple[str, str]] = Field(description="(location, reason) pairs")
+
+
+class AllocationOut(BaseModel):
     location: str
     quantity: int
+    source: Literal["stock", "transfer"]
     status: str
+    ready_on: date | None
+    promised_on: date | None
+    decision: DecisionOut | None
+
+
+class WaitOut(BaseModel):
+    quantity: int
+    kind: Literal["backorder", "preorder"]
+    status: str
+    promised_on: date | None
+    decision: DecisionOut | None
 
 
 class LineOut(BaseModel):
@@ -87,7 +128,8 @@ class LineOut(BaseModel):
     unit_price: int
     line_total: int
     status: str
-    reservations: list[ReservationOut] = []
+    allocations: list[AllocationOut] = []
+    waits: list[WaitOut] = Field([], description="Quantities waiting for supply, and until when")
 
 
 class TotalsOut(BaseModel):
@@ -147,7 +189,6 @@ def order_view(row: dict[str, Any]) -> dict[str, Any]:
                        "location": row["pickup_location_code"]},
         "totals": {"currency": row["currency"], "lines": row["lines_total"],
                    "shipping": row["shipping_total"], "grand": row["grand_total"]},
-        "lines": [{**ln, "reservations": [
-            {"location": r["location_code"], "quantity": r["quantity"], "status": r["status"]}
-            for r in ln["reservations"]]} for ln in row["lines"]],
+        "lines": [{**ln, "allocations": [{**a, "location": a["location_code"]}
+                                         for a in ln["allocations"]]} for ln in row["lines"]],
     }

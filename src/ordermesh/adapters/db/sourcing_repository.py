@@ -1,0 +1,179 @@
+"""What sourcing reads (sites, terms, supply, channel policy) and writes (allocations,
+backorders, daily capacity)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.repositories import insert_or_conflict
+from ordermesh.domain.events import utcnow
+from ordermesh.domain.geo import Point
+from ordermesh.domain.purchasing import PurchaseOrderStatus
+from ordermesh.domain.sourcing import (
+    Allocation,
+    Decision,
+    Policy,
+    Rate,
+    Site,
+    Supply,
+    Terms,
+    Wait,
+    preferences,
+)
+
+ADD_ALLOCATION = insert(t.allocations)
+ADD_BACKORDER = insert(t.backorders)
+OPEN_PO = (PurchaseOrderStatus.SENT, PurchaseOrderStatus.PARTIALLY_RECEIVED)
+
+
+def supply_reference(po_seq: int, line_no: int) -> str:
+    return f"PO-{po_seq:06d}/{line_no}"
+
+
+def decision_json(decision: Decision) -> dict[str, Any]:
+    return asdict(decision)
+
+
+class SqlSourcing:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def policy(self, channel: str) -> tuple[Policy, int]:
+        """The channel's sourcing policy, and the units it holds back at every location."""
+        c = t.channels.c
+        row = self.conn.execute(select(c.sourcing_rules, c.visible_locations, c.allow_split,
+                                       c.allow_backorder, c.safety_buffer)
+                                .where(c.code == channel)).one()
+        visible = frozenset(row.visible_locations) if row.visible_locations is not None else None
+        return Policy(preferences(row.sourcing_rules), visible, row.allow_split,
+                      row.allow_backorder), row.safety_buffer
+
+    def sites(self, today: date) -> list[Site]:
+        """Active locations, with what is left of today's capacity."""
+        loc, load = t.locations.c, t.location_loads.c
+        query = (select(t.locations, load.shipments)
+                 .outerjoin(t.location_loads, and_(load.location_code == loc.code,
+                                                   load.day == today))
+                 .where(loc.active.is_(True)))
+        return [_site(row) for row in self.conn.execute(query)]
+
+    def terms(self, skus: Iterable[str], today: date) -> dict[str, Terms]:
+        p, s = t.products.c, t.suppliers.c
+        query = (select(p.sku, p.backorderable, p.preorder, p.release_date, s.lead_time_days)
+                 .outerjoin(t.suppliers, s.code == p.supplier_code).where(p.sku.in_(list(skus))))
+        return {r.sku: Terms(r.backorderable, r.preorder,
+                             r.release_date if r.preorder else None, r.lead_time_days)
+                for r in self.conn.execute(query)}
+
+    def supply(self, skus: Iterable[str], today: date) -> tuple[list[Supply], dict[str, int]]:
+        """Open purchase-order lines not yet promised to waiting lines, and their row ids."""
+        po, pol, b = t.purchase_orders.c, t.purchase_order_lines.c, t.backorders.c
+        promised = (select(b.supply_line_id, func.sum(b.quantity).label("qty"))
+                    .where(b.status == "waiting", b.supply_line_id.is_not(None))
+                    .group_by(b.supply_line_id).subquery())
+        query = (select(pol.id, pol.sku, pol.line_no, po.seq, po.expected_on,
+                        (pol.quantity - pol.received - func.coalesce(promised.c.qty, 0))
+                        .label("free"))
+                 .join(t.purchase_orders, po.seq == pol.po_seq)
+                 .outerjoin(promised, promised.c.supply_line_id == pol.id)
+                 .where(pol.sku.in_(list(skus)), po.status.in_([str(s) for s in OPEN_PO])))
+        supplies, ids = [], {}
+        for r in self.conn.execute(query):
+            if r.free > 0:
+                ref = supply_reference(r.seq, r.line_no)
+                arrives = r.expected_on if r.expected_on and r.expected_on > today else today
+                supplies.append(Supply(r.sku, r.free, arrives, ref))
+                ids[ref] = r.id
+        return supplies, ids
+
+    def take_capacity(self, location: str, day: date) -> bool:
+        """Count one more shipment today, only while the location is under its capacity."""
+        capacity = self.conn.execute(select(t.locations.c.daily_order_capacity).where(
+            t.locations.c.code == location)).scalar()
+        if capacity is None:
+            return True
+        load = t.location_loads.c
+        result = self.conn.execute(
+            update(t.location_loads)
+            .where(load.location_code == location, load.day == day, load.shipments < capacity)
+            .values(shipments=load.shipments + 1))
+        if result.rowcount == 1:
+            return True
+        exists = self.conn.execute(select(load.shipments).where(
+            load.location_code == location, load.day == day)).first()
+        if exists is not None or capacity < 1:
+            return False
+        insert_or_conflict(self.conn, t.location_loads,
+                           {"location_code": location, "day": day, "shipments": 1})
+        return True
+
+
+def _site(row: Any) -> Site:
+    capacity = row.daily_order_capacity
+    left = None if capacity is None else capacity - (row.shipments or 0)
+    rates = tuple(Rate(r.get("max_km"), r["amount"], r["currency"], r["days"])
+                  for r in row.shipping_rates)
+    return Site(row.code, Point(row.latitude, row.longitude), row.can_ship, row.can_pickup,
+                row.priority, left, row.transfer_days, rates)
+
+
+class SqlAllocations:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, order_seq: int, allocation: Allocation) -> None:
+        a = allocation
+        self.conn.execute(ADD_ALLOCATION, {
+            "order_seq": order_seq, "line_id": a.line_id, "sku": a.sku,
+            "location_code": a.location, "quantity": a.quantity, "source": str(a.source),
+            "status": "active", "ready_on": a.ready_on, "promised_on": a.promised_on,
+            "decision": decision_json(a.decision), "created_at": utcnow()})
+
+    def active_for_order(self, order_seq: int) -> list[dict[str, Any]]:
+        r = t.allocations.c
+        rows = self.conn.execute(select(t.allocations).where(
+            r.order_seq == order_seq, r.status == "active").order_by(r.id))
+        return [dict(row._mapping) for row in rows]
+
+    def mark_released(self, allocation_ids: list[int]) -> None:
+        if allocation_ids:
+            self.conn.execute(update(t.allocations)
+                              .where(t.allocations.c.id.in_(allocation_ids))
+                              .values(status="released", released_at=utcnow()))
+
+
+class SqlBackorders:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, order_seq: int, wait: Wait, supply_line_id: int | None) -> None:
+        self.conn.execute(ADD_BACKORDER, {
+            "order_seq": order_seq, "line_id": wait.line_id, "sku": wait.sku,
+            "quantity": wait.quantity, "kind": str(wait.kind), "status": "waiting",
+            "promised_on": wait.promised_on, "supply_line_id": supply_line_id,
+            "decision": decision_json(wait.decision), "created_at": utcnow()})
+
+    def waiting_for_order(self, order_seq: int) -> list[dict[str, Any]]:
+        b = t.backorders.c
+        rows = self.conn.execute(select(t.backorders).where(
+            b.order_seq == order_seq, b.status == "waiting").order_by(b.id))
+        return [dict(row._mapping) for row in rows]
+
+    def waiting_orders(self, skus: Iterable[str]) -> list[int]:
+        """Orders with lines waiting for these SKUs, first placed first."""
+        b = t.backorders.c
+        query = (select(b.order_seq).where(b.sku.in_(list(skus)), b.status == "waiting")
+                 .group_by(b.order_seq).order_by(b.order_seq))
+        return list(self.conn.execute(query).scalars())
+
+    def resolve(self, backorder_ids: list[int], status: str, at: datetime | None = None) -> None:
+        if backorder_ids:
+            self.conn.execute(update(t.backorders).where(t.backorders.c.id.in_(backorder_ids))
+                              .values(status=status, resolved_at=at or utcnow()))

@@ -1,0 +1,127 @@
+"""Sourcing inside a transaction: read the network, plan, and apply the plan with conditional
+updates in lock order. A stock row or a day's capacity taken by someone else since it was read
+raises ConcurrentUpdate, and the bus runs the whole command again on fresh figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ordermesh.domain.errors import ConcurrentUpdate
+from ordermesh.domain.geo import Point
+from ordermesh.domain.inventory import lock_rank
+from ordermesh.domain.orders import LineStatus, Order, OrderStatus, format_order_number
+from ordermesh.domain.sourcing import Demand, Network, Plan, Policy, Request, plan
+from ordermesh.services.ports import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Situation:
+    """The network as one channel sees it, read once per command."""
+
+    network: Network
+    policy: Policy
+    supply_ids: dict[str, int]  # supply reference -> purchase-order line id
+
+
+def situation(uow: UnitOfWork, skus: Iterable[str], channel: str, today: date) -> Situation:
+    skus = set(skus)
+    policy, buffer = uow.sourcing.policy(channel)
+    available = {(lv.sku, lv.location): max(lv.available - buffer, 0)
+                 for lv in uow.stock.levels(skus)}
+    supplies, supply_ids = uow.sourcing.supply(skus, today)
+    network = Network(tuple(uow.sourcing.sites(today)), available,
+                      uow.sourcing.terms(skus, today), tuple(supplies))
+    return Situation(network, policy, supply_ids)
+
+
+def destination(order: Order) -> Point | None:
+    address = order.shipping_address or {}
+    if address.get("latitude") is None or address.get("longitude") is None:
+        return None
+    return Point(address["latitude"], address["longitude"])
+
+
+def source(order: Order, demand: list[Demand], seen: Situation, today: date) -> Plan:
+    request = Request(tuple(demand), today, order.currency, destination(order),
+                      order.fulfilment.pickup_location)
+    return plan(request, seen.network, seen.policy)
+
+
+def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, actor: str,
+               today: date) -> None:
+    """Reserve, count capacity, record waits and set line statuses. Stock rows are taken in
+    lock order, then capacity rows in code order, as every other writer does."""
+    assert order.seq is not None
+    priorities = {site.code: site.priority for site in seen.network.sites}
+    for a in sorted(result.allocations, key=lambda a: lock_rank(a.sku, a.location, priorities)):
+        if not uow.stock.try_reserve(a.sku, a.location, a.quantity):
+            raise ConcurrentUpdate(f"stock of {a.sku} at {a.location} changed while sourcing")
+        uow.allocations.add(order.seq, a)
+        uow.stock.record_movement(a.sku, a.location, reserved_delta=a.quantity,
+                                  reason="reservation", reference=order.number, actor=actor)
+    for code in sorted(result.shipments):
+        if not uow.sourcing.take_capacity(code, today):
+            raise ConcurrentUpdate(f"{code} reached its daily capacity while sourcing")
+    for wait in result.waits:
+        uow.backorders.add(order.seq, wait, seen.supply_ids.get(wait.supply or ""))
+    waiting = {w.line_id for w in result.waits}
+    for line in order.lines:
+        if line.id in waiting and line.status is not LineStatus.BACKORDERED:
+            line.apply("backorder")
+        elif result.allocated(line.id) and line.id not in waiting:
+            line.apply("reserve")
+
+
+def plan_summary(order: Order, result: Plan) -> dict[str, Any]:
+    """What the timeline shows of a plan: where each part comes from and why."""
+    numbers = {line.id: line.line_no for line in order.lines}
+    return {
+        "allocations": [{
+            "line_no": numbers[a.line_id], "sku": a.sku, "location": a.location,
+            "quantity": a.quantity, "source": str(a.source), "promised_on": a.promised_on.isoformat(),
+            "rule": a.decision.rule, "why": a.decision.explanation} for a in result.allocations],
+        "waits": [{
+            "line_no": numbers[w.line_id], "sku": w.sku, "quantity": w.quantity,
+            "kind": str(w.kind), "promised_on": w.promised_on.isoformat() if w.promised_on else None,
+            "why": w.decision.explanation} for w in result.waits],
+    }
+
+
+def allocate_waiting(uow: UnitOfWork, skus: Iterable[str], actor: str, today: date) -> list[str]:
+    """Stock arrived: give it to waiting lines, first placed first served. Returns the numbers
+    of the orders that got something."""
+    served = []
+    for seq in uow.backorders.waiting_orders(skus):
+        order = uow.orders.get(format_order_number(seq))
+        if order is None or order.status is not OrderStatus.BACKORDERED:
+            continue  # held or cancelled orders keep their place in the queue untouched
+        if _resource_waits(order, uow, actor, today):
+            served.append(order.number)
+    return served
+
+
+def _resource_waits(order: Order, uow: UnitOfWork, actor: str, today: date) -> bool:
+    assert order.seq is not None
+    waits = uow.backorders.waiting_for_order(order.seq)
+    wanted: dict[str, int] = {}
+    for w in waits:
+        wanted[w["line_id"]] = wanted.get(w["line_id"], 0) + w["quantity"]
+    skus = {line.sku: line for line in order.lines if line.id in wanted}
+    demand = [Demand(line.id, line.sku, wanted[line.id]) for line in order.lines
+              if line.id in wanted]
+    seen = situation(uow, skus, order.channel, today)
+    result = source(order, demand, seen, today)
+    if not result.allocations or result.refusals:
+        return False
+    uow.backorders.resolve([w["id"] for w in waits], "replaced")
+    apply_plan(order, result, seen, uow, actor, today)
+    summary = plan_summary(order, result)
+    if result.waits:
+        order.note("order.backorder_partly_allocated", actor, **summary)
+    else:
+        order.apply("allocate", actor, **summary)
+    uow.orders.save(order)
+    return True
