@@ -12,3 +12,4 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     log_level: str = "INFO"
     page_size_max: int = 200
+    retailer_name: str = "Ordermesh retailer"  # the buyer named on purchase orders

@@ -21,6 +21,19 @@ def shop(bus: MessageBus) -> Shop:
     return shop
 
 
+@pytest.fixture
+def uk(bus: MessageBus) -> Shop:
+    """Two warehouses and a store in England."""
+    shop = a_shop(bus)
+    shop.location("LEEDS", latitude=53.8008, longitude=-1.5491, priority=100)
+    shop.location("LONDON", latitude=51.5074, longitude=-0.1278, priority=200)
+    shop.location("YORK-ST", kind="store", latitude=53.96, longitude=-1.08, can_ship=False,
+                  can_pickup=True, priority=10)
+    shop.product("TEE", currency="GBP").product("MUG", currency="GBP", backorderable=True)
+    shop.stock("TEE", "LEEDS", 5).stock("TEE", "LONDON", 5)
+    return shop
+
+
 def row_counts(engine: Engine) -> dict[str, int]:
     """How many rows each table holds: a request that failed must not change any."""
     with engine.connect() as conn:

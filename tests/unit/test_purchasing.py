@@ -19,6 +19,8 @@ from ordermesh.domain.purchasing import (
     PurchaseOrderStatus,
     Receipt,
     Supplier,
+    format_po_number,
+    parse_po_number,
     transition_diagram,
 )
 
@@ -366,3 +368,15 @@ def test_a_valid_supplier() -> None:
 def test_invalid_suppliers_are_refused(overrides: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):
         a_supplier(**overrides)
+
+
+def test_purchase_order_numbers_follow_the_sequence() -> None:
+    assert format_po_number(42) == "PO-000042"
+    assert parse_po_number("po-000042") == 42 and parse_po_number("PO-1234567") == 1234567
+    assert parse_po_number("OM-000042") is None and parse_po_number("PO-") is None
+
+
+def test_a_receipt_may_name_its_delivery() -> None:
+    po = a_sent_purchase_order()
+    po.receive({1: 1}, "warehouse:lon", reference="DN-7")
+    assert po.events[-1].data["reference"] == "DN-7"

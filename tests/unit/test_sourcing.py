@@ -231,6 +231,16 @@ def test_a_preorder_is_reserved_now_and_ready_on_its_release_date() -> None:
         WaitKind.PREORDER, release, "release_date")
 
 
+def test_a_location_that_rejected_a_line_is_not_asked_again() -> None:
+    net = Network((a_site("LEEDS", LEEDS), a_site("LDN", LONDON)),
+                  {("A", "LEEDS"): 5, ("A", "LDN"): 5, ("B", "LEEDS"): 5})
+    rejected = Demand("L1", "A", 1, (("LEEDS", "damaged"),))
+    result = plan(ship((rejected, Demand("L2", "B", 1))), net, Policy())
+    assert where(result) == {"L1": [("LDN", 1)], "L2": [("LEEDS", 1)]}
+    (for_l1,) = [a for a in result.allocations if a.line_id == "L1"]
+    assert ("LEEDS", "damaged") in for_l1.decision.excluded
+
+
 def test_products_that_cannot_wait_are_refused() -> None:
     net = Network((a_site("LEEDS", LEEDS),), {("A", "LEEDS"): 1}, {"A": Terms()})
     result = plan(ship(lines(("A", 3))), net, Policy())
@@ -292,7 +302,9 @@ def networks(draw: st.DrawFn) -> tuple[Network, Policy, Request]:
     policy = Policy(tuple(prefs[:draw(st.integers(0, 4))]),
                     draw(st.one_of(st.none(), st.frozensets(st.sampled_from(codes)))),
                     draw(st.booleans()), draw(st.booleans()))
-    demand = tuple(Demand(f"L{n}", draw(st.sampled_from(SKUS)), draw(st.integers(1, 8)))
+    demand = tuple(Demand(f"L{n}", draw(st.sampled_from(SKUS)), draw(st.integers(1, 8)),
+                          tuple((code, "rejected") for code in draw(
+                              st.lists(st.sampled_from(codes), max_size=2, unique=True))))
                    for n in range(draw(st.integers(1, 4))))
     pickup = draw(st.one_of(st.none(), st.sampled_from(codes)))
     request = Request(demand, TODAY, "GBP", draw(points), pickup)
@@ -309,6 +321,9 @@ def test_properties_of_every_plan(case: tuple[Network, Policy, Request]) -> None
     for a in result.allocations:
         used[(a.sku, a.location)] = used.get((a.sku, a.location), 0) + a.quantity
         site = sites[a.location]
+        # never from a location that rejected the line
+        line = next(ln for ln in request.lines if ln.line_id == a.line_id)
+        assert not line.avoids(a.location)
         # never from a location the channel cannot see, or one that is full
         assert policy.visible is None or a.location in policy.visible
         assert site.capacity_left is None or site.capacity_left > 0
@@ -333,7 +348,8 @@ def test_one_location_able_to_fill_the_whole_order_means_one_shipment(
         case: tuple[Network, Policy, Request], filler: str) -> None:
     network, policy, request = case
     # given a shipping order, a fewest-shipments channel, and one eligible location with it all
-    request = Request(request.lines, TODAY, "GBP", request.destination)
+    request = Request(tuple(Demand(ln.line_id, ln.sku, ln.quantity) for ln in request.lines),
+                      TODAY, "GBP", request.destination)
     policy = Policy((Preference.FEWEST_SHIPMENTS, *[p for p in policy.preferences
                                                     if p is not Preference.FEWEST_SHIPMENTS]),
                     None, policy.allow_split, policy.allow_backorder)

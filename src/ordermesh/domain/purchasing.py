@@ -9,6 +9,7 @@ the lines, and then picks whichever of the two actions describes the result.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -80,6 +81,18 @@ PO_EVENTS: dict[str, str] = {
 }
 PO_CREATED = "purchase_order.created"
 PO_ACTIONS: tuple[str, ...] = tuple(PO_EVENTS)
+
+
+def format_po_number(seq: int) -> str:
+    return f"PO-{seq:06d}"
+
+
+PO_NUMBER = re.compile(r"PO-([0-9]{1,18})", re.IGNORECASE)
+
+
+def parse_po_number(number: str) -> int | None:
+    match = PO_NUMBER.fullmatch(number)
+    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,15 +192,16 @@ class PurchaseOrder:
         self.expected_on, self.sent_at = expected_on, utcnow()
 
     def receive(self, quantities: Mapping[int, int], actor: str,
-                allow_over_receipt: bool = False) -> list[Receipt]:
-        """Book goods received per line number; all or nothing."""
+                allow_over_receipt: bool = False, reference: str | None = None) -> list[Receipt]:
+        """Book goods received per line number; all or nothing. `reference` names the
+        delivery (a delivery note, say) on the timeline."""
         self._check_can("receive")
         receipts = self._receipts(quantities, allow_over_receipt)
         over = {r.line_no: r.quantity - self._line(r.line_no).outstanding for r in receipts}
         for receipt in receipts:
             self._line(receipt.line_no).received += receipt.quantity
         action = "receive_in_full" if self.is_fully_received else "receive"
-        self.apply(action, actor, receipts=[
+        self.apply(action, actor, **({"reference": reference} if reference else {}), receipts=[
             {"line_no": r.line_no, "sku": r.sku, "quantity": r.quantity,
              "over_received": max(over[r.line_no], 0)} for r in receipts])
         return receipts

@@ -17,13 +17,14 @@ from tenacity import (
 
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.services import commands as c
-from ordermesh.services.handlers import orders, setup, stock
+from ordermesh.services.handlers import orders, purchasing, resourcing, setup, stock
 from ordermesh.services.ports import UnitOfWork
 
 R = TypeVar("R")
 
 HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.CreateChannel: setup.create_channel,
+    c.UpdateChannel: setup.update_channel,
     c.CreateApiKey: setup.create_api_key,
     c.RevokeApiKey: setup.revoke_api_key,
     c.CreateProduct: setup.create_product,
@@ -34,6 +35,14 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.SyncStock: stock.sync_stock,
     c.PlaceOrder: orders.place_order,
     c.ChangeOrderStatus: orders.change_order_status,
+    c.CreateSupplier: purchasing.create_supplier,
+    c.UpdateSupplier: purchasing.update_supplier,
+    c.CreatePurchaseOrder: purchasing.create_purchase_order,
+    c.SendPurchaseOrder: purchasing.send_purchase_order,
+    c.ReceivePurchaseOrder: purchasing.receive_purchase_order,
+    c.ClosePurchaseOrder: purchasing.close_purchase_order,
+    c.CancelPurchaseOrder: purchasing.cancel_purchase_order,
+    c.ResourceLine: resourcing.resource_line,
 }
 
 

@@ -20,6 +20,12 @@ class CreateChannel(Command):
 
 
 @dataclass(frozen=True)
+class UpdateChannel(Command):
+    code: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class CreateApiKey(Command):
     name: str
     role: str
@@ -84,3 +90,62 @@ class ChangeOrderStatus(Command):
     reason: str | None = None
     channel: str | None = None  # set when a channel key asks: it sees only its own orders
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreateSupplier(Command):
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpdateSupplier(Command):
+    code: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CreatePurchaseOrder(Command):
+    """values: supplier, deliver_to, lines [{sku, quantity, unit_cost}], optional expected_on
+    and currency (which must be the supplier's)."""
+
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SendPurchaseOrder(Command):
+    po_id: str  # id or number
+
+
+@dataclass(frozen=True)
+class ReceivePurchaseOrder(Command):
+    """Goods arrive at the purchase order's deliver_to location; `location`, if given, must be it."""
+
+    po_id: str
+    quantities: dict[int, int]  # line_no -> quantity
+    allow_over_receipt: bool = False
+    reference: str | None = None  # the delivery note, say
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class ClosePurchaseOrder(Command):
+    po_id: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelPurchaseOrder(Command):
+    po_id: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ResourceLine(Command):
+    """A location cannot fulfil (part of) a line: source that quantity again, elsewhere."""
+
+    order_id: str
+    line_no: int
+    location: str
+    reason: str
+    quantity: int | None = None  # None: all the line holds there
+    channel: str | None = None

@@ -61,6 +61,9 @@ class SqlOrders:
         """Find an order by its id or by its number (OM-000123), locked until the commit so
         concurrent commands on one order run one after the other."""
         seq = parse_order_number(order_id)
+        for order in self.seen:  # one object per order in a transaction, or saves would clash
+            if order.id == order_id or (seq is not None and order.seq == seq):
+                return order
         where = t.orders.c.seq == seq if seq is not None else t.orders.c.id == order_id
         row = self.conn.execute(select(t.orders).where(where).with_for_update()).first()
         if row is None:

@@ -80,6 +80,9 @@ class SqlAccess:
     def add_channel(self, values: dict[str, Any]) -> None:
         insert_or_conflict(self.conn, t.channels, values)
 
+    def update_channel(self, code: str, values: dict[str, Any]) -> None:
+        self.conn.execute(update(t.channels).where(t.channels.c.code == code).values(values))
+
     def add_api_key(self, values: dict[str, Any]) -> None:
         insert_or_conflict(self.conn, t.api_keys, values)
 

@@ -12,7 +12,8 @@ from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ordermesh.adapters.db import tables as t
-from ordermesh.adapters.db.repositories import insert_or_conflict
+from ordermesh.adapters.db.repositories import SqlCatalogue, SqlStock, insert_or_conflict
+from ordermesh.domain.errors import NotFound
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.geo import Point
 from ordermesh.domain.purchasing import PurchaseOrderStatus
@@ -50,7 +51,9 @@ class SqlSourcing:
         c = t.channels.c
         row = self.conn.execute(select(c.sourcing_rules, c.visible_locations, c.allow_split,
                                        c.allow_backorder, c.safety_buffer)
-                                .where(c.code == channel)).one()
+                                .where(c.code == channel)).first()
+        if row is None:
+            raise NotFound(f"channel {channel!r} does not exist")
         visible = frozenset(row.visible_locations) if row.visible_locations is not None else None
         return Policy(preferences(row.sourcing_rules), visible, row.allow_split,
                       row.allow_backorder), row.safety_buffer
@@ -71,6 +74,12 @@ class SqlSourcing:
         return {r.sku: Terms(r.backorderable, r.preorder,
                              r.release_date if r.preorder else None, r.lead_time_days)
                 for r in self.conn.execute(query)}
+
+    def low_stock_thresholds(self, skus: Iterable[str]) -> dict[str, int]:
+        p = t.products.c
+        rows = self.conn.execute(select(p.sku, p.low_stock_threshold).where(
+            p.sku.in_(list(skus))))
+        return {sku: threshold for sku, threshold in rows}
 
     def supply(self, skus: Iterable[str], today: date) -> tuple[list[Supply], dict[str, int]]:
         """Open purchase-order lines not yet promised to waiting lines, and their row ids."""
@@ -124,6 +133,16 @@ def _site(row: Any) -> Site:
                 row.priority, left, row.transfer_days, rates)
 
 
+class SqlReads:
+    """Sourcing's reads on a read-only connection: availability checks never take the write
+    lock."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.catalogue = SqlCatalogue(conn)
+        self.stock = SqlStock(conn)
+        self.sourcing = SqlSourcing(conn)
+
+
 class SqlAllocations:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -142,11 +161,36 @@ class SqlAllocations:
             r.order_seq == order_seq, r.status == "active").order_by(r.id))
         return [dict(row._mapping) for row in rows]
 
-    def mark_released(self, allocation_ids: list[int]) -> None:
+    def active_at(self, sku: str, location: str) -> list[dict[str, Any]]:
+        """Active allocations of one stock row, newest first: the first to move on a shortfall."""
+        r = t.allocations.c
+        rows = self.conn.execute(select(t.allocations).where(
+            r.sku == sku, r.location_code == location, r.status == "active").order_by(r.id.desc()))
+        return [dict(row._mapping) for row in rows]
+
+    def rejected_for_order(self, order_seq: int) -> list[tuple[str, str]]:
+        """(line id, location) of every allocation a location rejected."""
+        r = t.allocations.c
+        rows = self.conn.execute(select(r.line_id, r.location_code).where(
+            r.order_seq == order_seq, r.status == "rejected").distinct())
+        return [(line_id, location) for line_id, location in rows]
+
+    def shrink(self, allocation_id: int, keep: int, status: str = "released") -> None:
+        """End an allocation with a status (released, moved, rejected); what is kept continues
+        as a new row with the same decision."""
+        row = self.conn.execute(select(t.allocations).where(
+            t.allocations.c.id == allocation_id)).one()
+        self.mark_released([allocation_id], status)
+        if keep > 0:
+            values = {k: v for k, v in row._mapping.items() if k not in ("id", "released_at")}
+            self.conn.execute(ADD_ALLOCATION, {**values, "quantity": keep, "status": "active",
+                                               "created_at": utcnow()})
+
+    def mark_released(self, allocation_ids: list[int], status: str = "released") -> None:
         if allocation_ids:
             self.conn.execute(update(t.allocations)
                               .where(t.allocations.c.id.in_(allocation_ids))
-                              .values(status="released", released_at=utcnow()))
+                              .values(status=status, released_at=utcnow()))
 
 
 class SqlBackorders:

@@ -9,8 +9,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.order_repository import SqlIdempotencyKeys, SqlOrders
+from ordermesh.adapters.db.purchasing_repository import SqlPurchaseOrders, SqlSuppliers
 from ordermesh.adapters.db.repositories import SqlAccess, SqlCatalogue, SqlStock
 from ordermesh.adapters.db.sourcing_repository import SqlAllocations, SqlBackorders, SqlSourcing
+from ordermesh.domain.orders import Order
+from ordermesh.domain.purchasing import PurchaseOrder
 from ordermesh.services import ports
 
 
@@ -24,6 +27,8 @@ class SqlUnitOfWork:
     backorders: ports.Backorders
     orders: ports.Orders
     idempotency: ports.IdempotencyKeys
+    suppliers: ports.Suppliers
+    purchase_orders: ports.PurchaseOrders
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -40,6 +45,9 @@ class SqlUnitOfWork:
         self._orders = SqlOrders(self.conn)
         self.orders = self._orders
         self.idempotency = SqlIdempotencyKeys(self.conn)
+        self.suppliers = SqlSuppliers(self.conn)
+        self._purchase_orders = SqlPurchaseOrders(self.conn)
+        self.purchase_orders = self._purchase_orders
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -48,7 +56,9 @@ class SqlUnitOfWork:
         self.conn.close()
 
     def commit(self) -> None:
-        pending = [event for order in self._orders.seen for event in order.events]
+        # every aggregate this transaction loaded or added: its events are written with it
+        aggregates: list[Order | PurchaseOrder] = [*self._orders.seen, *self._purchase_orders.seen]
+        pending = [event for aggregate in aggregates for event in aggregate.events]
         if pending:
             self.conn.execute(insert(t.events), [
                 {"id": e.id, "stream": e.stream, "stream_id": e.stream_id, "type": e.type,
@@ -56,5 +66,5 @@ class SqlUnitOfWork:
                 for e in pending
             ])
         self._tx.commit()
-        for order in self._orders.seen:
-            order.events.clear()
+        for aggregate in aggregates:
+            aggregate.events.clear()

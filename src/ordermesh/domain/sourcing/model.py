@@ -108,6 +108,10 @@ class Demand:
     line_id: str
     sku: str
     quantity: int
+    avoid: tuple[tuple[str, str], ...] = ()  # (location, reason): e.g. it rejected this line
+
+    def avoids(self, location: str) -> bool:
+        return any(code == location for code, _ in self.avoid)
 
 
 @dataclass(frozen=True, slots=True)

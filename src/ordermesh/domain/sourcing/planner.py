@@ -123,6 +123,8 @@ class _Planner:
         decision = Decision("pickup_store_first", f"{code} is the pickup store",
                             excluded=((code, "at its daily capacity"),) if full else ())
         for line in [] if full else self._open():
+            if line.avoids(code):
+                continue
             free = self.left.get((line.sku, code), 0)
             want = self.remaining[line.line_id]
             if free >= want or (free > 0 and self.policy.allow_split):
@@ -155,7 +157,7 @@ class _Planner:
         if not ranked:
             return False
         best = ranked[0].site
-        decision = self._decision(ranked, excluded, len(open_lines))
+        decision = self._decision(ranked, excluded + _avoided(covers[best.code]), len(open_lines))
         for line in covers[best.code]:
             self._allocate(line, best, self.remaining[line.line_id], source, decision)
         return True
@@ -165,13 +167,14 @@ class _Planner:
         able = [s for s in sites if self._fills(s, [line])]
         ranked = self._rank(able, destination, lambda s: 0)
         if ranked:
-            decision = self._decision(ranked, excluded, 1)
+            decision = self._decision(ranked, excluded + _avoided([line]), 1)
             self._allocate(line, ranked[0].site, self.remaining[line.line_id], source, decision)
 
     def _split(self, line: Demand, sites: list[Site], source: Source,
                destination: Point | None) -> None:
         """No single site can fill the line: take what each has, sites already sending first."""
-        ranked = self._rank([s for s in sites if self.left.get((line.sku, s.code), 0) > 0],
+        ranked = self._rank([s for s in sites if self.left.get((line.sku, s.code), 0) > 0
+                             and not line.avoids(s.code)],
                             destination, lambda s: 0 if s.code in self.used else 1)
         for entry in ranked:
             want = self.remaining[line.line_id]
@@ -179,7 +182,8 @@ class _Planner:
                 break
             take = min(want, self.left[(line.sku, entry.site.code)])
             decision = Decision("split", f"no single location can fill {want} of {line.sku}; "
-                                f"{take} from {entry.site.code}", (entry.candidate,))
+                                f"{take} from {entry.site.code}", (entry.candidate,),
+                                tuple(_avoided([line])))
             self._allocate(line, entry.site, take, source, decision)
 
     def _fills(self, site: Site, lines: list[Demand]) -> list[Demand]:
@@ -187,6 +191,8 @@ class _Planner:
         taken: dict[str, int] = {}
         fills = []
         for line in lines:
+            if line.avoids(site.code):
+                continue
             want = self.remaining[line.line_id] + taken.get(line.sku, 0)
             if self.left.get((line.sku, site.code), 0) >= want:
                 taken[line.sku] = want
@@ -305,6 +311,10 @@ class _Planner:
                   supply: str | None, decision: Decision) -> None:
         self.remaining[line.line_id] -= quantity
         self.waits.append(Wait(line.line_id, line.sku, quantity, kind, promised, supply, decision))
+
+
+def _avoided(lines: list[Demand]) -> list[tuple[str, str]]:
+    return sorted({pair for line in lines for pair in line.avoid})
 
 
 def _later(day: date, other: date | None) -> date:

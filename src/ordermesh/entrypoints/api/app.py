@@ -10,7 +10,14 @@ from ordermesh.bootstrap import App, bootstrap
 from ordermesh.entrypoints.api import errors
 from ordermesh.entrypoints.api.card_guard import install_log_redaction
 from ordermesh.entrypoints.api.input_guard import InputGuard
-from ordermesh.entrypoints.api.routers import access, catalogue, orders, stock
+from ordermesh.entrypoints.api.routers import (
+    access,
+    availability,
+    catalogue,
+    orders,
+    purchasing,
+    stock,
+)
 from ordermesh.entrypoints.api.schemas.common import Problem, problem_responses
 
 DESCRIPTION = """
@@ -27,7 +34,7 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
     app = FastAPIOffline(title="Ordermesh", version=__version__, description=DESCRIPTION)
     app.state.ordermesh = ordermesh or bootstrap()
     errors.install(app)
-    for module in (orders, catalogue, stock, access):
+    for module in (orders, availability, catalogue, stock, access, purchasing):
         app.include_router(module.router, responses=problem_responses())
     app.add_middleware(InputGuard)
     install_log_redaction()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ordermesh.domain.errors import AlreadyExists, InvalidInput, NotFound
 from ordermesh.domain.events import utcnow
+from ordermesh.domain.sourcing import preferences
 from ordermesh.services import commands as c
 from ordermesh.services.ports import UnitOfWork
 
@@ -34,6 +35,21 @@ def create_channel(cmd: c.CreateChannel, uow: UnitOfWork) -> str:
             raise AlreadyExists(f"channel {cmd.code!r} exists already")
         uow.access.add_channel(
             {"code": cmd.code, "name": cmd.name, "active": True, "created_at": utcnow()})
+        uow.commit()
+    return cmd.code
+
+
+def update_channel(cmd: c.UpdateChannel, uow: UnitOfWork) -> str:
+    with uow:
+        if uow.access.channel(cmd.code) is None:
+            raise NotFound(f"channel {cmd.code!r} does not exist")
+        if "sourcing_rules" in cmd.changes:
+            preferences(cmd.changes["sourcing_rules"])
+        visible = cmd.changes.get("visible_locations")
+        unknown = sorted(code for code in set(visible or ()) if uow.catalogue.location(code) is None)
+        if unknown:
+            raise InvalidInput(f"unknown locations: {', '.join(unknown)}", locations=unknown)
+        uow.access.update_channel(cmd.code, cmd.changes)
         uow.commit()
     return cmd.code
 
@@ -72,6 +88,7 @@ def create_product(cmd: c.CreateProduct, uow: UnitOfWork) -> str:
         if uow.catalogue.product(sku) is not None:
             raise AlreadyExists(f"product {sku!r} exists already")
         _gtin_is_free(uow, cmd.values.get("gtin"), sku)
+        _supplier_exists(uow, cmd.values.get("supplier_code"))
         now = utcnow()
         uow.catalogue.add_product({**cmd.values, "created_at": now, "updated_at": now})
         uow.commit()
@@ -83,6 +100,7 @@ def update_product(cmd: c.UpdateProduct, uow: UnitOfWork) -> str:
         if uow.catalogue.product(cmd.sku) is None:
             raise NotFound(f"product {cmd.sku!r} does not exist")
         _gtin_is_free(uow, cmd.changes.get("gtin"), cmd.sku)
+        _supplier_exists(uow, cmd.changes.get("supplier_code"))
         uow.catalogue.update_product(cmd.sku, {**cmd.changes, "updated_at": utcnow()})
         uow.commit()
     return cmd.sku
@@ -92,6 +110,11 @@ def _gtin_is_free(uow: UnitOfWork, gtin: str | None, sku: str) -> None:
     holder = uow.catalogue.sku_with_gtin(gtin) if gtin else None
     if holder is not None and holder != sku:
         raise AlreadyExists(f"GTIN {gtin} belongs to product {holder!r}", sku=holder)
+
+
+def _supplier_exists(uow: UnitOfWork, code: str | None) -> None:
+    if code is not None and uow.suppliers.get(code) is None:
+        raise InvalidInput(f"supplier {code!r} does not exist", supplier_code=code)
 
 
 def create_location(cmd: c.CreateLocation, uow: UnitOfWork) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.domain.geo import Point
 from ordermesh.domain.inventory import lock_rank
-from ordermesh.domain.orders import LineStatus, Order, OrderStatus, format_order_number
+from ordermesh.domain.orders import LineStatus, Order
 from ordermesh.domain.sourcing import Demand, Network, Plan, Policy, Request, plan
-from ordermesh.services.ports import UnitOfWork
+from ordermesh.services.ports import SourcingReads, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -26,14 +26,16 @@ class Situation:
     supply_ids: dict[str, int]  # supply reference -> purchase-order line id
 
 
-def situation(uow: UnitOfWork, skus: Iterable[str], channel: str, today: date) -> Situation:
+def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
+              today: date) -> Situation:
+    """What sourcing needs, as the channel sees it (no channel: every location, no buffer)."""
     skus = set(skus)
-    policy, buffer = uow.sourcing.policy(channel)
+    policy, buffer = reads.sourcing.policy(channel) if channel else (Policy(), 0)
     available = {(lv.sku, lv.location): max(lv.available - buffer, 0)
-                 for lv in uow.stock.levels(skus)}
-    supplies, supply_ids = uow.sourcing.supply(skus, today)
-    network = Network(tuple(uow.sourcing.sites(today)), available,
-                      uow.sourcing.terms(skus, today), tuple(supplies))
+                 for lv in reads.stock.levels(skus)}
+    supplies, supply_ids = reads.sourcing.supply(skus, today)
+    network = Network(tuple(reads.sourcing.sites(today)), available,
+                      reads.sourcing.terms(skus, today), tuple(supplies))
     return Situation(network, policy, supply_ids)
 
 
@@ -51,9 +53,10 @@ def source(order: Order, demand: list[Demand], seen: Situation, today: date) -> 
 
 
 def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, actor: str,
-               today: date) -> None:
+               today: date, still_waiting: frozenset[str] = frozenset()) -> None:
     """Reserve, count capacity, record waits and set line statuses. Stock rows are taken in
-    lock order, then capacity rows in code order, as every other writer does."""
+    lock order, then capacity rows in code order, as every other writer does.
+    `still_waiting`: lines with quantities waiting from before, which stay backordered."""
     assert order.seq is not None
     priorities = {site.code: site.priority for site in seen.network.sites}
     for a in sorted(result.allocations, key=lambda a: lock_rank(a.sku, a.location, priorities)):
@@ -67,11 +70,12 @@ def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, act
             raise ConcurrentUpdate(f"{code} reached its daily capacity while sourcing")
     for wait in result.waits:
         uow.backorders.add(order.seq, wait, seen.supply_ids.get(wait.supply or ""))
-    waiting = {w.line_id for w in result.waits}
+    waiting = {w.line_id for w in result.waits} | still_waiting
     for line in order.lines:
         if line.id in waiting and line.status is not LineStatus.BACKORDERED:
             line.apply("backorder")
-        elif result.allocated(line.id) and line.id not in waiting:
+        elif line.id not in waiting and line.status is not LineStatus.RESERVED and (
+                result.allocated(line.id)):
             line.apply("reserve")
 
 
@@ -88,40 +92,3 @@ def plan_summary(order: Order, result: Plan) -> dict[str, Any]:
             "kind": str(w.kind), "promised_on": w.promised_on.isoformat() if w.promised_on else None,
             "why": w.decision.explanation} for w in result.waits],
     }
-
-
-def allocate_waiting(uow: UnitOfWork, skus: Iterable[str], actor: str, today: date) -> list[str]:
-    """Stock arrived: give it to waiting lines, first placed first served. Returns the numbers
-    of the orders that got something."""
-    served = []
-    for seq in uow.backorders.waiting_orders(skus):
-        order = uow.orders.get(format_order_number(seq))
-        if order is None or order.status is not OrderStatus.BACKORDERED:
-            continue  # held or cancelled orders keep their place in the queue untouched
-        if _resource_waits(order, uow, actor, today):
-            served.append(order.number)
-    return served
-
-
-def _resource_waits(order: Order, uow: UnitOfWork, actor: str, today: date) -> bool:
-    assert order.seq is not None
-    waits = uow.backorders.waiting_for_order(order.seq)
-    wanted: dict[str, int] = {}
-    for w in waits:
-        wanted[w["line_id"]] = wanted.get(w["line_id"], 0) + w["quantity"]
-    skus = {line.sku: line for line in order.lines if line.id in wanted}
-    demand = [Demand(line.id, line.sku, wanted[line.id]) for line in order.lines
-              if line.id in wanted]
-    seen = situation(uow, skus, order.channel, today)
-    result = source(order, demand, seen, today)
-    if not result.allocations or result.refusals:
-        return False
-    uow.backorders.resolve([w["id"] for w in waits], "replaced")
-    apply_plan(order, result, seen, uow, actor, today)
-    summary = plan_summary(order, result)
-    if result.waits:
-        order.note("order.backorder_partly_allocated", actor, **summary)
-    else:
-        order.apply("allocate", actor, **summary)
-    uow.orders.save(order)
-    return True

@@ -15,6 +15,7 @@ from ordermesh.domain.inventory import (
     sync_order,
 )
 from ordermesh.services import commands as c
+from ordermesh.services.handlers.resourcing import allocate_waiting, resource_shortfalls
 from ordermesh.services.ports import UnitOfWork
 
 
@@ -38,13 +39,28 @@ def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> None:
         level = _level(uow, cmd.sku, cmd.location)
         if cmd.safety_stock is not None:
             uow.stock.set_safety_stock(cmd.sku, cmd.location, cmd.safety_stock)
-        if cmd.on_hand is not None and cmd.on_hand != level.on_hand:
-            delta = cmd.on_hand - level.on_hand
+        delta = 0 if cmd.on_hand is None else cmd.on_hand - level.on_hand
+        if delta:
             uow.stock.change_on_hand(cmd.sku, cmd.location, delta, counted_at=utcnow())
             uow.stock.record_movement(cmd.sku, cmd.location, on_hand_delta=delta,
                                       reason="adjustment", reference=cmd.reference,
                                       actor=cmd.actor)
+        freed = cmd.safety_stock is not None and cmd.safety_stock < level.safety_stock
+        _follow_up(uow, cmd.actor, [(cmd.sku, cmd.location, delta)], freed)
         uow.commit()
+
+
+def _follow_up(uow: UnitOfWork, actor: str, changes: list[tuple[str, str, int]],
+               freed: bool = False) -> None:
+    """After on-hand changes: allocations beyond a fallen count move elsewhere, then stock
+    that came in (or was freed from safety stock) goes to waiting lines."""
+    today = utcnow().date()
+    fallen = [(sku, location) for sku, location, delta in changes if delta < 0]
+    if fallen:
+        resource_shortfalls(uow, fallen, actor, today)
+    grown = {sku for sku, _, delta in changes if delta > 0 or freed}
+    if grown:
+        allocate_waiting(uow, grown, actor, today)
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,10 @@ def sync_stock(cmd: c.SyncStock, uow: UnitOfWork) -> list[SyncResult]:
         for update in sync_order(cmd.updates, known_locations):
             results[update.source_reference] = _apply(update, uow, cmd.actor, known_skus,
                                                       known_locations)
+        by_ref = {u.source_reference: u for u in cmd.updates}
+        _follow_up(uow, cmd.actor, [(by_ref[r.source_reference].sku,
+                                     by_ref[r.source_reference].location, r.on_hand_delta)
+                                    for r in results.values() if r.on_hand_delta])
         uow.commit()
     return [results[ref] for ref in refs]
 

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Response
 from ordermesh.adapters.db import queries
 from ordermesh.domain.errors import InvalidInput
 from ordermesh.entrypoints.api.deps import AdminKey, Bus, Db, OperatorKey, read_connection
+from ordermesh.entrypoints.api.patching import changes_of
 from ordermesh.entrypoints.api.schemas.catalogue import (
     ApiKeyIn,
     ApiKeyOut,
     ChannelIn,
     ChannelOut,
+    ChannelPatch,
     IssuedKeyOut,
 )
 from ordermesh.services import commands as c
@@ -32,6 +34,17 @@ def create_channel(body: ChannelIn, principal: AdminKey, bus: Bus, db: Db) -> di
 def list_channels(principal: OperatorKey, db: Db) -> list[dict[str, Any]]:
     with read_connection(db) as conn:
         return queries.list_channels(conn)
+
+
+@router.patch("/channels/{code}", response_model=ChannelOut)
+def update_channel(code: str, body: ChannelPatch, principal: AdminKey, bus: Bus,
+                   db: Db) -> dict[str, Any]:
+    """Change a channel's sourcing settings: rules, visible locations, buffer, splits,
+    backorders, cart holds."""
+    changes = changes_of(body, {"visible_locations", "cart_hold_minutes"})
+    bus.handle(c.UpdateChannel(principal.actor, code, changes))
+    with read_connection(db) as conn:
+        return next(ch for ch in queries.list_channels(conn) if ch["code"] == code)
 
 
 @router.post("/api-keys", status_code=201, response_model=IssuedKeyOut)

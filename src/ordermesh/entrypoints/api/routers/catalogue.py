@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from ordermesh.adapters.db import queries
-from ordermesh.domain.errors import InvalidInput, NotFound
+from ordermesh.domain.errors import NotFound
 from ordermesh.entrypoints.api.deps import AdminKey, AnyKey, Bus, Db, read_connection
 from ordermesh.entrypoints.api.pagination import decode_cursor, is_key, page
+from ordermesh.entrypoints.api.patching import changes_of
 from ordermesh.entrypoints.api.schemas.catalogue import (
     LocationIn,
     LocationOut,
@@ -25,19 +25,8 @@ from ordermesh.services import commands as c
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 
 PRODUCT_NULLABLE = {"category", "gtin", "weight_grams", "length_mm", "width_mm", "height_mm",
-                    "release_date"}
+                    "release_date", "supplier_code"}
 LOCATION_NULLABLE = {"daily_order_capacity"}
-
-
-def changes_of(patch: BaseModel, nullable: set[str]) -> dict[str, Any]:
-    """The fields a PATCH sets; null only where the field may be empty."""
-    changes = patch.model_dump(mode="python", exclude_unset=True)
-    refused = sorted(k for k, v in changes.items() if v is None and k not in nullable)
-    if refused:
-        raise InvalidInput(f"these fields cannot be null: {', '.join(refused)}", fields=refused)
-    if not changes:
-        raise InvalidInput("the patch changes nothing")
-    return changes
 
 
 def _product(db: Db, sku: str) -> dict[str, Any]:
@@ -104,7 +93,9 @@ def get_location(code: str, principal: AnyKey, db: Db) -> dict[str, Any]:
 def update_location(code: str, body: LocationPatch, principal: AdminKey, bus: Bus,
                     db: Db) -> dict[str, Any]:
     changes = changes_of(body, LOCATION_NULLABLE)
-    if "address" in changes:
-        changes["address"] = body.model_dump(mode="json")["address"]
+    as_json = body.model_dump(mode="json")
+    for field in ("address", "shipping_rates"):
+        if field in changes:
+            changes[field] = as_json[field]
     bus.handle(c.UpdateLocation(principal.actor, code, changes))
     return _location(db, code)

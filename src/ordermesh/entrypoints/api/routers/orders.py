@@ -28,6 +28,7 @@ from ordermesh.entrypoints.api.pagination import decode_cursor, is_position, pag
 from ordermesh.entrypoints.api.schemas.common import Page, UtcTime
 from ordermesh.entrypoints.api.schemas.orders import (
     EventOut,
+    LineRejectionIn,
     OrderIn,
     OrderOut,
     OrderSummaryOut,
@@ -141,3 +142,13 @@ def release_order(order_id: str, principal: OperatorKey, bus: Bus, db: Db,
     """Release a hold: the order returns to the state it was held in."""
     return _change("release", order_id, body, principal, bus, db)
 
+
+
+@router.post("/{order_id}/lines/{line_no}/reject", response_model=OrderOut)
+def reject_line(order_id: str, line_no: int, body: LineRejectionIn, principal: OperatorKey,
+                bus: Bus, db: Db) -> dict[str, Any]:
+    """A location cannot fulfil (part of) a line: the quantity is released there and sourced
+    again by the channel's rules, never from that location; what no one can fill waits."""
+    bus.handle(c.ResourceLine(principal.actor, order_id, line_no, body.location, body.reason,
+                              body.quantity))
+    return _detail(db, order_id, None)

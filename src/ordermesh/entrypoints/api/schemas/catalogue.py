@@ -39,6 +39,9 @@ class ProductPatch(Strict):
     preorder: StrictBool | None = None
     release_date: date | None = None
     backorderable: StrictBool | None = None
+    low_stock_threshold: Annotated[StrictInt, Field(ge=0, le=10**9)] | None = Field(
+        None, description="Network-wide availability at or below this is `low_stock`")
+    supplier_code: Code | None = Field(None, description="Who it is bought from")
     active: StrictBool | None = None
 
 
@@ -50,6 +53,7 @@ class ProductIn(ProductPatch):
     tax_class: TaxClass = "standard"
     preorder: StrictBool = False
     backorderable: StrictBool = False
+    low_stock_threshold: Annotated[StrictInt, Field(ge=0, le=10**9)] = 0
     active: StrictBool = True
 
 
@@ -68,9 +72,24 @@ class ProductOut(BaseModel):
     preorder: bool
     release_date: date | None
     backorderable: bool
+    low_stock_threshold: int
+    supplier_code: str | None
     active: bool
     created_at: datetime
     updated_at: datetime
+
+
+Days = Annotated[StrictInt, Field(ge=0, le=365)]
+
+
+class RateIn(Strict):
+    """One band of a shipping rate table: destinations up to `max_km` away cost `amount`."""
+
+    max_km: Annotated[StrictInt, Field(ge=1, le=40_000)] | None = Field(
+        None, description="Upper bound of the band; null: any distance")
+    amount: Annotated[StrictInt, Field(ge=0, le=10**9)] = Field(description="Minor units")
+    currency: ISO4217
+    days: Days = Field(description="Transit days for this band")
 
 
 class LocationPatch(Strict):
@@ -81,7 +100,10 @@ class LocationPatch(Strict):
     can_ship: StrictBool | None = None
     can_pickup: StrictBool | None = None
     priority: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
-    daily_order_capacity: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
+    daily_order_capacity: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = Field(
+        None, description="Shipments it can take on a day; null: no limit")
+    transfer_days: Days | None = Field(None, description="Days to move stock to a store")
+    shipping_rates: Annotated[list[RateIn], Field(max_length=50)] | None = None
     active: StrictBool | None = None
 
 
@@ -95,6 +117,8 @@ class LocationIn(LocationPatch):
     can_ship: StrictBool = True
     can_pickup: StrictBool = False
     priority: Annotated[StrictInt, Field(ge=0, le=1000)] = 100
+    transfer_days: Days = 1
+    shipping_rates: Annotated[list[RateIn], Field(max_length=50)] = []
     active: StrictBool = True
 
 
@@ -109,6 +133,8 @@ class LocationOut(BaseModel):
     can_pickup: bool
     priority: int
     daily_order_capacity: int | None
+    transfer_days: int
+    shipping_rates: list[dict[str, Any]]
     active: bool
     created_at: datetime
     updated_at: datetime
@@ -122,11 +148,37 @@ class ChannelIn(Strict):
     name: Text
 
 
+SourcingRule = Literal["fewest_shipments", "nearest", "lowest_cost", "priority"]
+
+
+class ChannelPatch(Strict):
+    """How orders of a channel are sourced, and what it may promise."""
+
+    name: Text | None = None
+    sourcing_rules: Annotated[list[SourcingRule], Field(max_length=4)] | None = Field(
+        None, description="Preferences in the order they apply; eligibility and pickup store "
+        "first always come before them")
+    visible_locations: Annotated[list[Code], Field(max_length=1000)] | None = Field(
+        None, description="Locations the channel may use and see; null: all")
+    safety_buffer: Annotated[StrictInt, Field(ge=0, le=10**9)] | None = Field(
+        None, description="Units held back from this channel at every location")
+    allow_split: StrictBool | None = None
+    allow_backorder: StrictBool | None = None
+    cart_hold_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] | None = Field(
+        None, description="How long a cart reservation holds stock; null: no cart holds")
+
+
 class ChannelOut(BaseModel):
     code: str
     name: str
     active: bool
     created_at: datetime
+    sourcing_rules: list[str]
+    visible_locations: list[str] | None
+    safety_buffer: int
+    allow_split: bool
+    allow_backorder: bool
+    cart_hold_minutes: int | None
 
 
 class ApiKeyIn(Strict):

@@ -85,6 +85,13 @@ class StatusChangeIn(Strict):
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
+class LineRejectionIn(Strict):
+    location: Code = Field(description="The location that cannot fulfil the line")
+    quantity: Quantity | None = Field(None, description="Default: all it holds of the line")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=500)] = "rejected by the location"
+
+
 class CandidateOut(BaseModel):
     location: str
     distance_km: float | None
