@@ -17,7 +17,7 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/ordermesh migrate
 	$(BIN)/ordermesh demo
-	$(BIN)/ordermesh serve --host 127.0.0.1 --port 8000
+	$(BIN)/ordermesh serve --host 127.0.0.1 --port 8000 --with-worker
 
 test: install
 	$(BIN)/pytest -n 2 --dist loadgroup

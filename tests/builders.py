@@ -92,3 +92,9 @@ def place(bus: MessageBus, *lines: tuple[str, int], channel: str = "web",
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def hold(bus: MessageBus, *lines: tuple[str, int], channel: str = "web", **overrides: Any) -> str:
+    """Hold a cart (lines are (sku, quantity)); returns the hold's id."""
+    held = bus.handle(c.HoldCart("test", channel, lines or (("SKU-1", 1),), **overrides))
+    return str(held.hold_id)

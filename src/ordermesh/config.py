@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import PositiveFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,3 +14,6 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     page_size_max: int = 200
     retailer_name: str = "Ordermesh retailer"  # the buyer named on purchase orders
+    # The worker's timed jobs (`ordermesh worker`, or `ordermesh serve --with-worker`).
+    worker_expire_cart_holds_seconds: PositiveFloat = 30.0
+    worker_batch_size: PositiveInt = 200  # rows per transaction in a job

@@ -103,7 +103,8 @@ def test_manual_adjustment_and_safety_stock(client: TestClient, shop: Shop) -> N
     assert response.status_code == 200
     assert response.json() | {"updated_at": None, "last_counted_at": None} == {
         "sku": "CAP-1", "location": "ST-AMS", "on_hand": 6, "reserved": 0, "safety_stock": 2,
-        "available": 4, "updated_at": None, "last_counted_at": None, "last_movement_at": None}
+        "available": 4, "updated_at": None, "last_counted_at": None, "last_movement_at": None,
+        "reorder_point": None, "reorder_quantity": None}
     missing = client.put("/api/v1/stock-levels/NOPE/ST-AMS", json={"on_hand": 1},
                          headers=shop.headers("admin"))
     assert missing.status_code == 404

@@ -48,11 +48,25 @@ def test_demo_seed_builds_a_small_retailer_once(bus: MessageBus, engine: Engine)
     check_stock(products, locations, levels)
     check_ledger(levels, rows(engine, t.stock_movements))
     check_channels_and_keys(engine, keys)
+    check_purchasing(engine, products)
 
     # and when it is seeded again, nothing is added
     before = row_counts(engine)
     assert seed_demo(bus) == {}
     assert row_counts(engine) == before
+
+
+def check_purchasing(engine: Engine, products: dict[str, Row]) -> None:
+    """Suppliers for every product; sent and draft purchase orders for what runs low."""
+    assert {s["code"] for s in rows(engine, t.suppliers)} == {
+        p["supplier_code"] for p in products.values()}
+    statuses = Counter(po["status"] for po in rows(engine, t.purchase_orders))
+    assert statuses["sent"] >= 1 and statuses["draft"] >= 1
+    assert all(po["expected_on"] for po in rows(engine, t.purchase_orders)
+               if po["status"] == "sent")
+    channels = {ch["code"]: ch for ch in rows(engine, t.channels)}
+    assert channels["mobile"]["cart_hold_minutes"] == 15
+    assert channels["pos"]["allow_backorder"] is False
 
 
 def check_catalogue(products: list[Row]) -> None:
@@ -154,10 +168,13 @@ def test_a_seed_that_stopped_half_way_completes_on_a_re_run(bus: MessageBus,
 
     from ordermesh.domain.events import utcnow
     from ordermesh.entrypoints.demo import demo_locations, demo_products
+    from ordermesh.entrypoints.demo_data import SUPPLIERS
     from ordermesh.services import commands as c
 
     # given a seed that stopped after the first location and the first 20 products
     bus.handle(c.CreateChannel("demo", "pos", "Shop floor"))
+    for supplier in SUPPLIERS:
+        bus.handle(c.CreateSupplier("demo", supplier))
     bus.handle(c.CreateLocation("demo", demo_locations()[0]))
     for product in demo_products(random.Random(7), utcnow().date())[:20]:
         bus.handle(c.CreateProduct("demo", product))

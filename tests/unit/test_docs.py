@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ordermesh.domain import purchasing
 from ordermesh.domain.orders import TRANSITIONS, transition_diagram
 
 DOC = Path(__file__).parents[2] / "docs" / "order-lifecycle.md"
@@ -19,3 +20,7 @@ def test_every_transition_is_an_edge_of_the_diagram() -> None:
         for action in moves:
             assert any(e.strip().startswith(f"{state} -->") and e.endswith(f": {action}")
                        for e in edges)
+
+
+def test_lifecycle_doc_shows_the_purchase_order_table() -> None:
+    assert f"```mermaid\n{purchasing.transition_diagram()}\n```" in DOC.read_text()

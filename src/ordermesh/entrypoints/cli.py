@@ -1,4 +1,4 @@
-"""The `ordermesh` command: serve, migrate, demo."""
+"""The `ordermesh` command: serve, worker, migrate, demo."""
 
 from __future__ import annotations
 
@@ -47,10 +47,32 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int = 1,
+    with_worker: Annotated[bool, typer.Option(
+        "--with-worker", help="Also run the worker's timed jobs in a background thread")] = False,
 ) -> None:
     """Run the HTTP API."""
     logging.basicConfig(level=Settings().log_level)
-    uvicorn.run("ordermesh.entrypoints.api.asgi:app", host=host, port=port, workers=workers)
+    if not with_worker:
+        uvicorn.run("ordermesh.entrypoints.api.asgi:app", host=host, port=port, workers=workers)
+        return
+    from ordermesh.entrypoints.worker import Worker, in_background, schedule, stop_on_signals
+
+    ordermesh = bootstrap()
+    background = Worker(ordermesh, schedule(ordermesh.settings))
+    with stop_on_signals(background), in_background(background):
+        uvicorn.run("ordermesh.entrypoints.api.asgi:app", host=host, port=port, workers=workers)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run each job once, then exit")] = False,
+) -> None:
+    """Run the timed jobs (today: expire cart holds, every 30 s by default) until SIGTERM or
+    SIGINT; the schedule and each run's result are logged."""
+    from ordermesh.entrypoints.worker import run_worker
+
+    if not run_worker(once=once):
+        raise typer.Exit(1)
 
 
 def _demo_is_there(ordermesh: App) -> bool:

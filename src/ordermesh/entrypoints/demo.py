@@ -25,15 +25,19 @@ from ordermesh.entrypoints.demo_data import (
     ACTOR,
     BACKORDERABLE_SHARE,
     CATEGORIES,
+    CATEGORY_SUPPLIER,
+    CHANNEL_SETTINGS,
     CHANNELS,
     COLOURS,
     CURRENCY,
     GS1_COMPANY_PREFIX,
     LOCATIONS,
+    LOW_STOCK_THRESHOLD,
     OUT_OF_STOCK_COUNT,
     PREORDER_COUNT,
     STORE_RANGE,
     STORE_SAFETY_STOCK,
+    SUPPLIERS,
     WAREHOUSE,
     Category,
     ItemType,
@@ -61,19 +65,43 @@ def seed_demo(bus: MessageBus, seed: int = 7) -> dict[str, str]:
     """
     for code, name in CHANNELS[1:]:
         _unless_exists(bus, c.CreateChannel(ACTOR, code, name))
+        if code in CHANNEL_SETTINGS:
+            bus.handle(c.UpdateChannel(ACTOR, code, CHANNEL_SETTINGS[code]))
+    for supplier in SUPPLIERS:
+        _unless_exists(bus, c.CreateSupplier(ACTOR, supplier))
     for location in demo_locations():
         _unless_exists(bus, c.CreateLocation(ACTOR, location))
     rng = random.Random(seed)
     products = demo_products(rng, utcnow().date())
     for product in products:
         _unless_exists(bus, c.CreateProduct(ACTOR, product))
-    _seed_stock(bus, demo_stock(rng, products))
+    stock = demo_stock(rng, products)
+    _seed_stock(bus, stock)
     first_code, first_name = CHANNELS[0]
     try:
         bus.handle(c.CreateChannel(ACTOR, first_code, first_name))
     except AlreadyExists:
         return {}
+    _order_running_low(bus, products, stock)
     return _issue_keys(bus)
+
+
+def _order_running_low(bus: MessageBus, products: list[Product], stock: StockPlan) -> None:
+    """Purchase orders for what the distribution centre is out of or low on, per supplier:
+    every other one sent (so backorders are promised against it), the rest still drafts.
+    Made once, after the marker channel, so a re-run never orders twice."""
+    low = [p for p in products if not p["preorder"]
+           and stock.on_hand.get((p["sku"], WAREHOUSE), 0) <= LOW_STOCK_THRESHOLD]
+    by_supplier: dict[str, list[Product]] = {}
+    for product in low:
+        by_supplier.setdefault(product["supplier_code"], []).append(product)
+    for n, (supplier, wanted) in enumerate(sorted(by_supplier.items())):
+        po_id = bus.handle(c.CreatePurchaseOrder(ACTOR, {
+            "supplier": supplier, "deliver_to": WAREHOUSE,
+            "lines": [{"sku": p["sku"], "quantity": 24, "unit_cost": p["price_amount"] * 2 // 5}
+                      for p in wanted[:6]]}))
+        if n % 2 == 0:
+            bus.handle(c.SendPurchaseOrder(ACTOR, po_id))
 
 
 def _unless_exists(bus: MessageBus, command: c.Command) -> None:
@@ -118,6 +146,8 @@ def _product(rng: random.Random, category: Category, n: int, item_ref: int,
         "preorder": False,
         "release_date": None,
         "backorderable": False,
+        "low_stock_threshold": LOW_STOCK_THRESHOLD,
+        "supplier_code": CATEGORY_SUPPLIER[category.code],
         "active": True,
     }
 

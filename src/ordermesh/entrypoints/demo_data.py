@@ -122,25 +122,34 @@ def _address(line1: str, postal_code: str, city: str, region: str) -> dict[str, 
             "postal_code": postal_code, "region": region, "country": "NL"}
 
 
+# Parcel rates in euro cents by distance band; stores ship locally for less.
+DC_RATES = [{"max_km": 100, "amount": 495, "currency": "EUR", "days": 1},
+            {"max_km": None, "amount": 695, "currency": "EUR", "days": 2}]
+STORE_RATES = [{"max_km": 30, "amount": 395, "currency": "EUR", "days": 1},
+               {"max_km": 150, "amount": 595, "currency": "EUR", "days": 2}]
+
 # Shaped like LocationIn. Priority: higher is tried first, so the distribution centre leads.
 LOCATIONS: tuple[dict[str, Any], ...] = (
     {"code": "dc-tilburg", "name": f"{RETAILER} Distribution Centre Tilburg",
      "kind": "warehouse",
      "address": _address("Letostraat 12", "5048 AK", "Tilburg", "Noord-Brabant"),
      "latitude": 51.5962, "longitude": 5.0318, "can_ship": True, "can_pickup": False,
-     "priority": 100, "daily_order_capacity": 2500},
+     "priority": 100, "daily_order_capacity": 2500, "transfer_days": 1,
+     "shipping_rates": DC_RATES},
     {"code": "store-amsterdam", "name": f"{RETAILER} Amsterdam Kalverstraat", "kind": "store",
      "address": _address("Kalverstraat 118", "1012 PK", "Amsterdam", "Noord-Holland"),
      "latitude": 52.3686, "longitude": 4.8917, "can_ship": True, "can_pickup": True,
-     "priority": 60, "daily_order_capacity": 60},
+     "priority": 60, "daily_order_capacity": 60, "transfer_days": 2,
+     "shipping_rates": STORE_RATES},
     {"code": "store-rotterdam", "name": f"{RETAILER} Rotterdam Lijnbaan", "kind": "store",
      "address": _address("Lijnbaan 74", "3012 ER", "Rotterdam", "Zuid-Holland"),
      "latitude": 51.9196, "longitude": 4.4757, "can_ship": True, "can_pickup": True,
-     "priority": 50, "daily_order_capacity": 40},
+     "priority": 50, "daily_order_capacity": 40, "transfer_days": 2,
+     "shipping_rates": STORE_RATES},
     {"code": "store-utrecht", "name": f"{RETAILER} Utrecht Oudegracht", "kind": "store",
      "address": _address("Oudegracht 159", "3511 AZ", "Utrecht", "Utrecht"),
      "latitude": 52.0903, "longitude": 5.1204, "can_ship": False, "can_pickup": True,
-     "priority": 40, "daily_order_capacity": 30},
+     "priority": 40, "daily_order_capacity": 30, "transfer_days": 2},
 )
 
 WAREHOUSE = "dc-tilburg"
@@ -148,6 +157,27 @@ WAREHOUSE = "dc-tilburg"
 STORE_RANGE = {"store-amsterdam": 0.9, "store-rotterdam": 0.8, "store-utrecht": 0.7}
 # Units a store keeps back from orders (its display and fitting pieces), where it has more.
 STORE_SAFETY_STOCK = {"store-amsterdam": 2, "store-rotterdam": 1, "store-utrecht": 1}
+
+# Who the retailer buys from, by category; shaped like the suppliers API takes them.
+SUPPLIERS: tuple[dict[str, Any], ...] = (
+    {"code": "noordwol", "name": "Noordwol Textiles B.V.", "email": "orders@noordwol.example",
+     "currency": "EUR", "lead_time_days": 14, "payment_terms_days": 30},
+    {"code": "steenkamp", "name": "Steenkamp Ceramics & Home", "email": "sales@steenkamp.example",
+     "currency": "EUR", "lead_time_days": 21, "payment_terms_days": 45},
+    {"code": "trailworks", "name": "Trailworks Europe GmbH", "email": "eu@trailworks.example",
+     "currency": "EUR", "lead_time_days": 10, "payment_terms_days": 30},
+)
+CATEGORY_SUPPLIER = {"apparel": "noordwol", "accessories": "noordwol", "home": "steenkamp",
+                     "footwear": "trailworks", "outdoor": "trailworks"}
+LOW_STOCK_THRESHOLD = 5
+
+# Sourcing settings per channel (the web channel keeps the defaults). The call centre ships at
+# the lowest cost; the shop floor takes no backorders; the app may hold a cart for 15 minutes.
+CHANNEL_SETTINGS: dict[str, dict[str, Any]] = {
+    "mobile": {"cart_hold_minutes": 15},
+    "pos": {"allow_backorder": False},
+    "call_centre": {"sourcing_rules": ["fewest_shipments", "lowest_cost", "priority"]},
+}
 
 CHANNELS: tuple[tuple[str, str], ...] = (
     ("web", "Webshop"),

@@ -26,11 +26,11 @@ class CartLine:
 def sku_availability(reads: SourcingReads, skus: Sequence[str], channel: str | None,
                      today: date) -> list[dict[str, Any]]:
     """Per SKU: network figures, incoming supply, the status, and each location's figures."""
-    _known(reads, skus)
+    products = _known(reads, skus)
     seen = situation(reads, skus, channel, today)
     visible = seen.policy.visible
-    levels = [lv for lv in reads.stock.levels(skus) if visible is None or lv.location in visible]
-    thresholds = reads.sourcing.low_stock_thresholds(skus)
+    levels = [lv for lv in seen.levels if visible is None or lv.location in visible]
+    thresholds = {sku: int(p["low_stock_threshold"]) for sku, p in products.items()}
     answers = []
     for sku in skus:
         terms = seen.network.terms.get(sku, Terms())
@@ -68,20 +68,23 @@ def cart_availability(reads: SourcingReads, lines: Sequence[CartLine], channel: 
     demand = tuple(Demand(str(n), line.sku, line.quantity) for n, line in enumerate(lines, 1))
     result = plan(Request(demand, today, currency, destination, pickup_at),
                   seen.network, seen.policy)
-    thresholds = reads.sourcing.low_stock_thresholds({line.sku for line in lines})
-    answers = [_line(n, line, result, seen, today, thresholds.get(line.sku, 0))
+    thresholds = {sku: int(p["low_stock_threshold"]) for sku, p in products.items()}
+    free_by_sku: dict[str, int] = {}
+    for (sku, _), units in seen.network.available.items():
+        free_by_sku[sku] = free_by_sku.get(sku, 0) + units
+    answers = [_line(n, line, result, seen, today, thresholds.get(line.sku, 0), free_by_sku)
                for n, line in enumerate(lines, start=1)]
     return {"lines": answers, "shipments": len(result.shipments),
             "can_fulfil": all(answer["can_fulfil"] for answer in answers)}
 
 
 def _line(n: int, line: CartLine, result: Plan, seen: Situation, today: date,
-          threshold: int) -> dict[str, Any]:
+          threshold: int, free_by_sku: dict[str, int]) -> dict[str, Any]:
     line_id = str(n)
     parts = [a for a in result.allocations if a.line_id == line_id]
     waits = [w for w in result.waits if w.line_id == line_id]
     refused = [r for r in result.refusals if r.line_id == line_id]
-    free = sum(q for (sku, _), q in seen.network.available.items() if sku == line.sku)
+    free = free_by_sku.get(line.sku, 0)
     terms = seen.network.terms.get(line.sku, Terms())
     incoming = [s for s in seen.network.supply if s.sku == line.sku]
     dates = [a.promised_on for a in parts] + [w.promised_on for w in waits]

@@ -17,7 +17,7 @@ from tenacity import (
 
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.services import commands as c
-from ordermesh.services.handlers import orders, purchasing, resourcing, setup, stock
+from ordermesh.services.handlers import holds, orders, purchasing, replenishment, resourcing, setup, stock
 from ordermesh.services.ports import UnitOfWork
 
 R = TypeVar("R")
@@ -43,6 +43,10 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.ClosePurchaseOrder: purchasing.close_purchase_order,
     c.CancelPurchaseOrder: purchasing.cancel_purchase_order,
     c.ResourceLine: resourcing.resource_line,
+    c.ProposeReplenishment: replenishment.propose_replenishment,
+    c.HoldCart: holds.hold_cart,
+    c.ReleaseCartHold: holds.release_cart_hold,
+    c.ExpireCartHolds: holds.expire_cart_holds,
 }
 
 

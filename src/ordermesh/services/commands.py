@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from ordermesh.domain.geo import Point
 from ordermesh.domain.inventory import StockUpdate
 
 
@@ -61,13 +63,16 @@ class UpdateLocation(Command):
 
 @dataclass(frozen=True)
 class AdjustStockLevel(Command):
-    """Set a stock level by hand: a counted on-hand figure and/or the safety stock."""
+    """Set a stock level by hand: a counted on-hand figure, the safety stock, and/or the
+    reorder point with the quantity to reorder (those two together)."""
 
     sku: str
     location: str
     on_hand: int | None = None
     safety_stock: int | None = None
     reference: str = "manual adjustment"
+    reorder_point: int | None = None
+    reorder_quantity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,13 @@ class CancelPurchaseOrder(Command):
 
 
 @dataclass(frozen=True)
+class ProposeReplenishment(Command):
+    """Work out what to buy; with create_drafts, draft the purchase orders too."""
+
+    create_drafts: bool = False
+
+
+@dataclass(frozen=True)
 class ResourceLine(Command):
     """A location cannot fulfil (part of) a line: source that quantity again, elsewhere."""
 
@@ -149,3 +161,30 @@ class ResourceLine(Command):
     reason: str
     quantity: int | None = None  # None: all the line holds there
     channel: str | None = None
+
+
+@dataclass(frozen=True)
+class HoldCart(Command):
+    """Reserve a cart for the channel's cart_hold_minutes; only what is in stock now."""
+
+    channel: str
+    lines: tuple[tuple[str, int], ...]  # (sku, quantity)
+    destination: Point | None = None
+    pickup_location: str | None = None
+    currency: str | None = None  # for shipping costs; default: the first product's
+    idempotency_key: str | None = None
+    request_hash: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseCartHold(Command):
+    hold_id: str
+    channel: str | None = None  # set when a channel key asks: it sees only its own holds
+
+
+@dataclass(frozen=True)
+class ExpireCartHolds(Command):
+    """Give back the units of up to `limit` active holds past their expiry at `now`."""
+
+    now: datetime | None = None  # None: the clock
+    limit: int = 200

@@ -104,6 +104,8 @@ RESERVE = (
     .values(reserved=_s.reserved + bindparam("b_quantity"), updated_at=bindparam("b_now"))
 )
 ADD_MOVEMENT = insert(t.stock_movements)
+LEVELS = select(_s.sku, _s.location_code, _s.on_hand, _s.reserved, _s.safety_stock).where(
+    _s.sku.in_(bindparam("b_skus", expanding=True)))
 
 
 def _stock_row(sku: str, location: str) -> Any:
@@ -125,9 +127,9 @@ class SqlStock:
         self.conn = conn
 
     def levels(self, skus: Iterable[str]) -> list[StockLevel]:
-        rows = self.conn.execute(
-            select(t.stock_levels).where(t.stock_levels.c.sku.in_(list(skus))))
-        return [_level(row) for row in rows]
+        """The figures of every level of these SKUs (without the feed's time marks)."""
+        rows = self.conn.execute(LEVELS, {"b_skus": list(skus)}).all()
+        return [StockLevel(*row) for row in rows]
 
     def level_for_update(self, sku: str, location: str) -> StockLevel | None:
         # FOR UPDATE is a no-op on SQLite, where BEGIN IMMEDIATE already serialises writers.
@@ -144,6 +146,11 @@ class SqlStock:
     def set_safety_stock(self, sku: str, location: str, safety_stock: int) -> None:
         self.conn.execute(update(t.stock_levels).where(_stock_row(sku, location))
                           .values(safety_stock=safety_stock, updated_at=utcnow()))
+
+    def set_reorder_point(self, sku: str, location: str, reorder_point: int,
+                          reorder_quantity: int) -> None:
+        self.conn.execute(update(t.stock_levels).where(_stock_row(sku, location)).values(
+            reorder_point=reorder_point, reorder_quantity=reorder_quantity, updated_at=utcnow()))
 
     def try_reserve(self, sku: str, location: str, quantity: int) -> bool:
         """Reserve only if enough is available at this instant: one conditional update."""

@@ -61,7 +61,9 @@ class SqlSourcing:
     def sites(self, today: date) -> list[Site]:
         """Active locations, with what is left of today's capacity."""
         loc, load = t.locations.c, t.location_loads.c
-        query = (select(t.locations, load.shipments)
+        query = (select(loc.code, loc.latitude, loc.longitude, loc.can_ship, loc.can_pickup,
+                        loc.priority, loc.daily_order_capacity, loc.transfer_days,
+                        loc.shipping_rates, load.shipments)
                  .outerjoin(t.location_loads, and_(load.location_code == loc.code,
                                                    load.day == today))
                  .where(loc.active.is_(True)))
@@ -74,12 +76,6 @@ class SqlSourcing:
         return {r.sku: Terms(r.backorderable, r.preorder,
                              r.release_date if r.preorder else None, r.lead_time_days)
                 for r in self.conn.execute(query)}
-
-    def low_stock_thresholds(self, skus: Iterable[str]) -> dict[str, int]:
-        p = t.products.c
-        rows = self.conn.execute(select(p.sku, p.low_stock_threshold).where(
-            p.sku.in_(list(skus))))
-        return {sku: threshold for sku, threshold in rows}
 
     def supply(self, skus: Iterable[str], today: date) -> tuple[list[Supply], dict[str, int]]:
         """Open purchase-order lines not yet promised to waiting lines, and their row ids."""

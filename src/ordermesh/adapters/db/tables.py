@@ -314,3 +314,33 @@ idempotency_keys = Table(
     Column("order_id", String(36), nullable=True),
     Column("created_at", Timestamp, nullable=False),
 )
+
+# Stock a channel reserves for a cart for a few minutes before the order is placed. The rows
+# of an active hold count in stock_levels.reserved beside the active allocations.
+cart_holds = Table(
+    "cart_holds", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("channel_code", String(64), ForeignKey("channels.code"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("ended_at", Timestamp, nullable=True),
+    Column("order_id", String(36), ForeignKey("orders.id"), nullable=True),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("request_hash", String(64), nullable=True),
+    UniqueConstraint("channel_code", "idempotency_key", name="uq_cart_holds_channel_key"),
+    CheckConstraint("status IN ('active', 'converted', 'released', 'expired')", name="status"),
+    CheckConstraint("(status = 'converted') = (order_id IS NOT NULL)", name="order_when_converted"),
+    Index("ix_cart_holds_status_expires_at", "status", "expires_at"),
+)
+
+cart_hold_lines = Table(
+    "cart_hold_lines", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("hold_id", String(36), ForeignKey("cart_holds.id"), nullable=False),
+    Column("sku", String(64), ForeignKey("products.sku"), nullable=False),
+    Column("location_code", String(64), ForeignKey("locations.code"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    Index("ix_cart_hold_lines_hold_id", "hold_id"),
+)

@@ -8,10 +8,13 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.hold_repository import SqlCartHolds
 from ordermesh.adapters.db.order_repository import SqlIdempotencyKeys, SqlOrders
 from ordermesh.adapters.db.purchasing_repository import SqlPurchaseOrders, SqlSuppliers
+from ordermesh.adapters.db.replenishment_repository import SqlReplenishment
 from ordermesh.adapters.db.repositories import SqlAccess, SqlCatalogue, SqlStock
 from ordermesh.adapters.db.sourcing_repository import SqlAllocations, SqlBackorders, SqlSourcing
+from ordermesh.domain.holds import CartHold
 from ordermesh.domain.orders import Order
 from ordermesh.domain.purchasing import PurchaseOrder
 from ordermesh.services import ports
@@ -29,6 +32,8 @@ class SqlUnitOfWork:
     idempotency: ports.IdempotencyKeys
     suppliers: ports.Suppliers
     purchase_orders: ports.PurchaseOrders
+    replenishment: ports.Replenishment
+    holds: ports.CartHolds
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -48,6 +53,9 @@ class SqlUnitOfWork:
         self.suppliers = SqlSuppliers(self.conn)
         self._purchase_orders = SqlPurchaseOrders(self.conn)
         self.purchase_orders = self._purchase_orders
+        self.replenishment = SqlReplenishment(self.conn)
+        self._holds = SqlCartHolds(self.conn)
+        self.holds = self._holds
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -57,7 +65,8 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         # every aggregate this transaction loaded or added: its events are written with it
-        aggregates: list[Order | PurchaseOrder] = [*self._orders.seen, *self._purchase_orders.seen]
+        aggregates: list[Order | PurchaseOrder | CartHold] = [
+            *self._orders.seen, *self._purchase_orders.seen, *self._holds.seen]
         pending = [event for aggregate in aggregates for event in aggregate.events]
         if pending:
             self.conn.execute(insert(t.events), [

@@ -51,7 +51,7 @@ class _Planner:
         if len(set(ids)) != len(ids) or any(line.quantity < 1 for line in request.lines):
             raise InvalidInput("sourcing needs distinct lines of at least one unit")
         self.request, self.network, self.policy = request, network, policy
-        self.left = dict(network.available)
+        self.taken: dict[tuple[str, str], int] = {}  # units this plan has used, per stock row
         self.remaining = {line.line_id: line.quantity for line in request.lines}
         self.supply_left = {s.reference: s.quantity for s in network.supply}
         self.used: list[str] = []
@@ -67,13 +67,18 @@ class _Planner:
         self._wait_for_the_rest()
         return Plan(tuple(self.allocations), tuple(self.waits), tuple(self.refusals))
 
+    def _free(self, sku: str, location: str) -> int:
+        """Units still free at a location; the network's figures are read, never copied."""
+        key = (sku, location)
+        return self.network.available.get(key, 0) - self.taken.get(key, 0)
+
     # -- eligibility ------------------------------------------------------------------------
 
     def _open(self) -> list[Demand]:
         return [line for line in self.request.lines if self.remaining[line.line_id] > 0]
 
     def _has_stock_for_open(self, site: Site) -> bool:
-        return any(self.left.get((line.sku, site.code), 0) > 0 for line in self._open())
+        return any(self._free(line.sku, site.code) > 0 for line in self._open())
 
     def _exclusion(self, site: Site, destination: Point | None) -> str | None:
         visible = self.policy.visible
@@ -125,7 +130,7 @@ class _Planner:
         for line in [] if full else self._open():
             if line.avoids(code):
                 continue
-            free = self.left.get((line.sku, code), 0)
+            free = self._free(line.sku, code)
             want = self.remaining[line.line_id]
             if free >= want or (free > 0 and self.policy.allow_split):
                 self._allocate(line, store, min(free, want), Source.STOCK, decision)
@@ -153,7 +158,7 @@ class _Planner:
         open_lines = self._open()
         covers = {site.code: self._fills(site, open_lines) for site in sites}
         ranked = self._rank([s for s in sites if covers[s.code]], destination,
-                            lambda s: -len(covers[s.code]))
+                            lambda s: -len(covers[s.code]), covers)
         if not ranked:
             return False
         best = ranked[0].site
@@ -173,14 +178,14 @@ class _Planner:
     def _split(self, line: Demand, sites: list[Site], source: Source,
                destination: Point | None) -> None:
         """No single site can fill the line: take what each has, sites already sending first."""
-        ranked = self._rank([s for s in sites if self.left.get((line.sku, s.code), 0) > 0
+        ranked = self._rank([s for s in sites if self._free(line.sku, s.code) > 0
                              and not line.avoids(s.code)],
                             destination, lambda s: 0 if s.code in self.used else 1)
         for entry in ranked:
             want = self.remaining[line.line_id]
             if want == 0:
                 break
-            take = min(want, self.left[(line.sku, entry.site.code)])
+            take = min(want, self._free(line.sku, entry.site.code))
             decision = Decision("split", f"no single location can fill {want} of {line.sku}; "
                                 f"{take} from {entry.site.code}", (entry.candidate,),
                                 tuple(_avoided([line])))
@@ -191,16 +196,17 @@ class _Planner:
         taken: dict[str, int] = {}
         fills = []
         for line in lines:
-            if line.avoids(site.code):
+            if line.avoid and line.avoids(site.code):
                 continue
             want = self.remaining[line.line_id] + taken.get(line.sku, 0)
-            if self.left.get((line.sku, site.code), 0) >= want:
+            if self._free(line.sku, site.code) >= want:
                 taken[line.sku] = want
                 fills.append(line)
         return fills
 
     def _rank(self, sites: list[Site], destination: Point | None,
-              first: Callable[[Site], int]) -> list[_Ranked]:
+              first: Callable[[Site], int],
+              covers: dict[str, list[Demand]] | None = None) -> list[_Ranked]:
         ranked = []
         for site in sites:
             km = distance_to(site, destination)
@@ -214,7 +220,8 @@ class _Planner:
                 elif pref is Preference.PRIORITY:
                     parts.append(-site.priority)
             parts.append(site.code)
-            fills = len(self._fills(site, self._open()))
+            fills = len(covers[site.code] if covers is not None
+                        else self._fills(site, self._open()))
             candidate = Candidate(site.code, None if km is None else round(km, 1),
                                   rate.amount if rate else None, site.priority, fills)
             ranked.append(_Ranked(site, tuple(parts), candidate))
@@ -239,7 +246,8 @@ class _Planner:
 
     def _allocate(self, line: Demand, site: Site, quantity: int, source: Source,
                   decision: Decision) -> None:
-        self.left[(line.sku, site.code)] -= quantity
+        key = (line.sku, site.code)
+        self.taken[key] = self.taken.get(key, 0) + quantity
         self.remaining[line.line_id] -= quantity
         if site.code not in self.used:
             self.used.append(site.code)

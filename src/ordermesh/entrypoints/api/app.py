@@ -13,9 +13,11 @@ from ordermesh.entrypoints.api.input_guard import InputGuard
 from ordermesh.entrypoints.api.routers import (
     access,
     availability,
+    cart_holds,
     catalogue,
     orders,
     purchasing,
+    replenishment,
     stock,
 )
 from ordermesh.entrypoints.api.schemas.common import Problem, problem_responses
@@ -34,8 +36,9 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
     app = FastAPIOffline(title="Ordermesh", version=__version__, description=DESCRIPTION)
     app.state.ordermesh = ordermesh or bootstrap()
     errors.install(app)
-    for module in (orders, availability, catalogue, stock, access, purchasing):
+    for module in (orders, availability, catalogue, stock, access, purchasing, cart_holds):
         app.include_router(module.router, responses=problem_responses())
+    app.include_router(replenishment.router, responses=problem_responses())
     app.add_middleware(InputGuard)
     install_log_redaction()
 

@@ -19,6 +19,7 @@ from ordermesh.domain.money import Money
 from ordermesh.domain.orders import Customer, Fulfilment, Order, OrderLine
 from ordermesh.domain.sourcing import Demand
 from ordermesh.services import commands as c
+from ordermesh.services.handlers.holds import convert_hold
 from ordermesh.services.handlers.sourcing import apply_plan, plan_summary, situation, source
 from ordermesh.services.ports import UnitOfWork
 
@@ -43,6 +44,9 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> PlacedOrder:
                                  order_id=existing)
         _products_for(cmd.order["lines"], uow)
         order = _build_order(cmd, uow)
+        hold_id = cmd.order.get("cart_hold")
+        # the hold's units are given back first, so the order is sourced with them available
+        hold = convert_hold(uow, hold_id, order, cmd.actor) if hold_id else None
         today = utcnow().date()
         network = situation(uow, {line.sku for line in order.lines}, order.channel, today)
         demand = [Demand(line.id, line.sku, line.quantity) for line in order.lines]
@@ -52,6 +56,8 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> PlacedOrder:
             raise InsufficientStock(f"not enough stock for {', '.join(short)}", skus=short,
                                     reasons={r.sku: r.reason for r in result.refusals})
         uow.orders.add(order)
+        if hold is not None:
+            uow.holds.save(hold)
         order.record_placed(cmd.actor)
         apply_plan(order, result, network, uow, cmd.actor, today)
         order.apply("backorder" if result.waits else "allocate", cmd.actor,

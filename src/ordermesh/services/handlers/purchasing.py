@@ -76,26 +76,32 @@ def _check_products(uow: UnitOfWork, skus: Iterable[str]) -> None:
 
 
 def create_purchase_order(cmd: c.CreatePurchaseOrder, uow: UnitOfWork) -> str:
-    values = cmd.values
     with uow:
-        supplier = _active_supplier(uow, values["supplier"])
-        _check_destination(uow, values["deliver_to"])
-        _check_products(uow, (line["sku"] for line in values["lines"]))
-        currency = supplier["currency"]
-        if values.get("currency") not in (None, currency):
-            raise InvalidInput(f"supplier {supplier['code']} is paid in {currency}",
-                               currency=currency)
-        po = PurchaseOrder(
-            id=str(uuid.uuid4()), number=None, supplier_code=supplier["code"],
-            currency=currency, deliver_to=values["deliver_to"],
-            lines=[PurchaseOrderLine(n, ln["sku"], ln["quantity"], Money(ln["unit_cost"], currency))
-                   for n, ln in enumerate(values["lines"], start=1)],
-            expected_on=values.get("expected_on"),
-        )
-        uow.purchase_orders.add(po)
-        po.record_created(cmd.actor)
+        po = draft_purchase_order(uow, cmd.actor, cmd.values)
         uow.commit()
     return po.id
+
+
+def draft_purchase_order(uow: UnitOfWork, actor: str, values: dict[str, Any]) -> PurchaseOrder:
+    """Check, store and record a new draft inside the caller's transaction (a purchase order
+    drafted by hand or proposed by replenishment)."""
+    supplier = _active_supplier(uow, values["supplier"])
+    _check_destination(uow, values["deliver_to"])
+    _check_products(uow, (line["sku"] for line in values["lines"]))
+    currency = supplier["currency"]
+    if values.get("currency") not in (None, currency):
+        raise InvalidInput(f"supplier {supplier['code']} is paid in {currency}",
+                           currency=currency)
+    po = PurchaseOrder(
+        id=str(uuid.uuid4()), number=None, supplier_code=supplier["code"],
+        currency=currency, deliver_to=values["deliver_to"],
+        lines=[PurchaseOrderLine(n, ln["sku"], ln["quantity"], Money(ln["unit_cost"], currency))
+               for n, ln in enumerate(values["lines"], start=1)],
+        expected_on=values.get("expected_on"),
+    )
+    uow.purchase_orders.add(po)
+    po.record_created(actor)
+    return po
 
 
 def _purchase_order(uow: UnitOfWork, po_id: str) -> PurchaseOrder:

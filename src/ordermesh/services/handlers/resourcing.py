@@ -13,7 +13,6 @@ from ordermesh.domain.orders import Order, OrderLine, OrderStatus, format_order_
 from ordermesh.domain.sourcing import Demand, Request, Terms, plan
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.sourcing import (
-    Situation,
     apply_plan,
     destination,
     plan_summary,
@@ -102,10 +101,11 @@ def move(order: Order, line: OrderLine, location: str, quantity: int, reason: st
     _release(order, line, location, quantity, uow, actor, "rejected" if rejected else "moved")
     seen = situation(uow, {line.sku}, order.channel, today)
     terms = seen.network.terms.get(line.sku, Terms())
-    seen = Situation(replace(seen.network, terms={line.sku: replace(terms, backorderable=True)}),
-                     replace(seen.policy, allow_backorder=True), seen.supply_ids)
-    avoid = {*_rejections(uow, order).get(line.id, ()), (location, reason)}
-    request = Request((Demand(line.id, line.sku, quantity, tuple(sorted(avoid))),), today,
+    seen = replace(seen, network=replace(seen.network, terms={
+        line.sku: replace(terms, backorderable=True)}), policy=replace(seen.policy,
+                                                                       allow_backorder=True))
+    avoid = {**dict(_rejections(uow, order).get(line.id, ())), location: reason}
+    request = Request((Demand(line.id, line.sku, quantity, tuple(sorted(avoid.items()))),), today,
                       order.currency, destination(order), order.fulfilment.pickup_location)
     result = plan(request, seen.network, seen.policy)
     waiting = frozenset(w["line_id"] for w in uow.backorders.waiting_for_order(order.seq))

@@ -11,7 +11,7 @@ from typing import Any
 
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.domain.geo import Point
-from ordermesh.domain.inventory import lock_rank
+from ordermesh.domain.inventory import StockLevel, lock_rank
 from ordermesh.domain.orders import LineStatus, Order
 from ordermesh.domain.sourcing import Demand, Network, Plan, Policy, Request, plan
 from ordermesh.services.ports import SourcingReads, UnitOfWork
@@ -24,6 +24,7 @@ class Situation:
     network: Network
     policy: Policy
     supply_ids: dict[str, int]  # supply reference -> purchase-order line id
+    levels: tuple[StockLevel, ...] = ()  # the figures read, before the channel's buffer
 
 
 def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
@@ -31,12 +32,12 @@ def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
     """What sourcing needs, as the channel sees it (no channel: every location, no buffer)."""
     skus = set(skus)
     policy, buffer = reads.sourcing.policy(channel) if channel else (Policy(), 0)
-    available = {(lv.sku, lv.location): max(lv.available - buffer, 0)
-                 for lv in reads.stock.levels(skus)}
+    levels = tuple(reads.stock.levels(skus))
+    available = {(lv.sku, lv.location): max(lv.available - buffer, 0) for lv in levels}
     supplies, supply_ids = reads.sourcing.supply(skus, today)
     network = Network(tuple(reads.sourcing.sites(today)), available,
                       reads.sourcing.terms(skus, today), tuple(supplies))
-    return Situation(network, policy, supply_ids)
+    return Situation(network, policy, supply_ids, levels)
 
 
 def destination(order: Order) -> Point | None:

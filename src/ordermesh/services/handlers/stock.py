@@ -14,6 +14,7 @@ from ordermesh.domain.inventory import (
     decide_sync,
     sync_order,
 )
+from ordermesh.domain.replenishment import check_reorder_settings
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.resourcing import allocate_waiting, resource_shortfalls
 from ordermesh.services.ports import UnitOfWork
@@ -33,12 +34,18 @@ def _level(uow: UnitOfWork, sku: str, location: str, checked: bool = False) -> S
 
 
 def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> None:
-    if cmd.on_hand is None and cmd.safety_stock is None:
-        raise InvalidInput("give on_hand, safety_stock or both")
+    given = (cmd.on_hand, cmd.safety_stock, cmd.reorder_point, cmd.reorder_quantity)
+    if all(value is None for value in given):
+        raise InvalidInput("give on_hand, safety_stock, reorder_point with reorder_quantity, "
+                           "or any of them together")
+    check_reorder_settings(cmd.reorder_point, cmd.reorder_quantity)
     with uow:
         level = _level(uow, cmd.sku, cmd.location)
         if cmd.safety_stock is not None:
             uow.stock.set_safety_stock(cmd.sku, cmd.location, cmd.safety_stock)
+        if cmd.reorder_point is not None and cmd.reorder_quantity is not None:
+            uow.stock.set_reorder_point(cmd.sku, cmd.location, cmd.reorder_point,
+                                        cmd.reorder_quantity)
         delta = 0 if cmd.on_hand is None else cmd.on_hand - level.on_hand
         if delta:
             uow.stock.change_on_hand(cmd.sku, cmd.location, delta, counted_at=utcnow())

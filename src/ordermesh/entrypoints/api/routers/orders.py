@@ -46,9 +46,19 @@ IdempotencyKey = Annotated[str | None, Header(
 
 
 def request_hash(order: dict[str, Any]) -> str:
-    """The fingerprint of a validated order body, the same whatever its key order or spacing."""
-    canonical = json.dumps(order, sort_keys=True, separators=(",", ":"))
+    """The fingerprint of a validated order body, the same whatever its key order or spacing.
+    Empty fields are left out, so an optional field added in a later release does not change
+    the fingerprint of bodies that do not use it (a replay across an upgrade still matches)."""
+    canonical = json.dumps(_without_nulls(order), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 @router.post("", status_code=201, response_model=OrderOut,

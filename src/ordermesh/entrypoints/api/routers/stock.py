@@ -46,9 +46,12 @@ def list_stock_levels(principal: OperatorKey, db: Db, sku: str | None = None,
 @router.put("/stock-levels/{sku}/{location}", response_model=StockLevelOut)
 def set_stock_level(sku: str, location: str, body: StockLevelIn, principal: AdminKey, bus: Bus,
                     db: Db) -> dict[str, Any]:
-    """Set a counted on-hand figure and/or the safety stock; the ledger records the change."""
+    """Set a counted on-hand figure, the safety stock and/or the reorder point with its
+    quantity; the ledger records a change of on hand."""
     bus.handle(c.AdjustStockLevel(principal.actor, sku, location, body.on_hand,
-                                  body.safety_stock, body.reference))
+                                  body.safety_stock, body.reference,
+                                  reorder_point=body.reorder_point,
+                                  reorder_quantity=body.reorder_quantity))
     with read_connection(db) as conn:
         rows = queries.list_stock_levels(conn, sku, location, None, 1)
     if not rows:

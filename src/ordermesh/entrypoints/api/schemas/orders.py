@@ -73,6 +73,9 @@ class OrderIn(Strict):
     fulfilment: FulfilmentIn
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=500)]
     shipping_total: MinorUnits = 0
+    cart_hold: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = Field(
+        None, description="A cart hold of this channel (POST /api/v1/cart-holds) to convert: "
+        "its units are given back and the order is sourced as usual, in one transaction")
 
     @model_validator(mode="after")
     def _shipping_needs_an_address(self) -> OrderIn:

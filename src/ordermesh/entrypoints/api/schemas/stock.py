@@ -15,6 +15,10 @@ Count = Annotated[StrictInt, Field(ge=0, le=10**9)]
 class StockLevelIn(Strict):
     on_hand: Count | None = Field(None, description="A counted figure: on hand is now this")
     safety_stock: Count | None = None
+    reorder_point: Count | None = Field(
+        None, description="Reorder when available + incoming falls to this; give with reorder_quantity")
+    reorder_quantity: Annotated[StrictInt, Field(ge=1, le=10**9)] | None = Field(
+        None, description="Reorder in multiples of this; give with reorder_point")
     reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] = (
         "manual adjustment")
 
@@ -26,6 +30,8 @@ class StockLevelOut(BaseModel):
     reserved: int
     safety_stock: int
     available: int
+    reorder_point: int | None = None
+    reorder_quantity: int | None = None
     last_counted_at: datetime | None
     last_movement_at: datetime | None
     updated_at: datetime

@@ -1,0 +1,129 @@
+"""The worker: timed jobs on a fixed schedule, in their own process (`ordermesh worker`) or in
+a background thread of the API server (`ordermesh serve --with-worker`).
+
+A job is a name, an interval and a function that does one run and says what it did. Each job
+runs once at start, then every `every` seconds measured from the start of its previous run
+(a run longer than the interval is followed straight away by the next). A failing run is
+logged and retried at the next tick: one bad run must not stop the others. A stop request
+lets the run in hand finish (each batch is a transaction of its own) and ends the loop.
+
+More jobs (the outbox relay, jeopardy checks) join `schedule()` as they arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ordermesh.bootstrap import App, bootstrap
+from ordermesh.config import Settings
+from ordermesh.services import commands as c
+
+log = logging.getLogger("ordermesh.worker")
+ACTOR = "worker"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: float  # seconds between the starts of two runs
+    run: Callable[[App], str]  # one run; answers what it did, for the log
+
+
+def expire_cart_holds(app: App) -> str:
+    """Expire every due hold, one batch per transaction, until a batch comes back short."""
+    batch, total = app.settings.worker_batch_size, 0
+    while True:
+        expired: int = app.bus.handle(c.ExpireCartHolds(ACTOR, limit=batch))
+        total += expired
+        if expired < batch:
+            return f"expired {total} cart hold(s)"
+
+
+def schedule(settings: Settings) -> list[Job]:
+    return [Job("expire cart holds", settings.worker_expire_cart_holds_seconds,
+                expire_cart_holds)]
+
+
+class Worker:
+    def __init__(self, app: App, jobs: list[Job],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.app, self.jobs, self.clock = app, jobs, clock
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run_once(self) -> bool:
+        """Every job once; True if all of them succeeded."""
+        return all([self._run(job) for job in self.jobs])
+
+    def run_forever(self) -> None:
+        log.info("worker started: %s", "; ".join(
+            f"{job.name} every {job.every:g}s" for job in self.jobs))
+        due = {job.name: self.clock() for job in self.jobs}
+        while not self.stopping.is_set():
+            for job in self.jobs:
+                if due[job.name] <= self.clock() and not self.stopping.is_set():
+                    due[job.name] = self.clock() + job.every
+                    self._run(job)
+            self.stopping.wait(max(0.0, min(due.values()) - self.clock()))
+        log.info("worker stopped")
+
+    def _run(self, job: Job) -> bool:
+        started = self.clock()
+        try:
+            summary = job.run(self.app)
+        except Exception:
+            log.exception("%s failed; it runs again in %gs", job.name, job.every)
+            return False
+        log.info("%s: %s (%.0f ms)", job.name, summary, (self.clock() - started) * 1000)
+        return True
+
+
+@contextmanager
+def stop_on_signals(worker: Worker) -> Iterator[None]:
+    """SIGTERM and SIGINT ask the worker to stop after the run in hand. The previous handlers
+    come back afterwards. (uvicorn, running inside this, restores these handlers when it
+    shuts down and raises the signal again, so it reaches the worker too.)"""
+    previous = {sig: signal.signal(sig, lambda *_: worker.stop())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def in_background(worker: Worker) -> Iterator[threading.Thread]:
+    """Run the worker in a daemon thread for the duration of the block, then stop it."""
+    thread = threading.Thread(target=worker.run_forever, name="ordermesh-worker", daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        worker.stop()
+        thread.join(timeout=60)
+
+
+def run_worker(once: bool = False) -> bool:
+    """`ordermesh worker`: the jobs until SIGTERM or SIGINT, or each once with `once`.
+    Answers whether every run succeeded (only `once` can say no)."""
+    app = bootstrap()
+    logging.basicConfig(level=app.settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker = Worker(app, schedule(app.settings))
+    try:
+        if once:
+            return worker.run_once()
+        with stop_on_signals(worker):
+            worker.run_forever()
+        return True
+    finally:
+        app.engine.dispose()
