@@ -16,6 +16,7 @@ from typing import Any
 
 from ordermesh.domain.errors import InvalidInput, InvalidTransition
 from ordermesh.domain.events import Event
+from ordermesh.domain.state_machines import mermaid
 
 
 class HoldStatus(StrEnum):
@@ -141,8 +142,4 @@ class CartHold:
 
 def transition_diagram() -> str:
     """The cart hold state machine as a Mermaid diagram, drawn from HOLD_TRANSITIONS itself."""
-    lines = ["stateDiagram-v2", "    [*] --> active"]
-    for state, moves in HOLD_TRANSITIONS.items():
-        lines += [f"    {state} --> {target}: {action}" for action, target in moves.items()]
-    lines += [f"    {state} --> [*]" for state, moves in HOLD_TRANSITIONS.items() if not moves]
-    return "\n".join(lines)
+    return mermaid(HOLD_TRANSITIONS, "active")

@@ -11,6 +11,7 @@ from typing import Any
 from ordermesh.domain.errors import InvalidInput, InvalidTransition
 from ordermesh.domain.events import Event, utcnow
 from ordermesh.domain.money import Money, total
+from ordermesh.domain.state_machines import mermaid
 
 
 class OrderStatus(StrEnum):
@@ -224,10 +225,5 @@ def transition_diagram() -> str:
     A release goes back to the state the order was held in, so it is drawn to each of them.
     """
     holdable = [state for state, moves in TRANSITIONS.items() if "hold" in moves]
-    lines = ["stateDiagram-v2", "    [*] --> placed"]
-    for state, moves in TRANSITIONS.items():
-        for action, target in moves.items():
-            targets = holdable if target == RESUME else [target]
-            lines += [f"    {state} --> {to}: {action}" for to in targets]
-    lines += [f"    {state} --> [*]" for state, moves in TRANSITIONS.items() if not moves]
-    return "\n".join(lines)
+    return mermaid(TRANSITIONS, "placed",
+                   lambda target: holdable if target == RESUME else [target])

@@ -19,6 +19,7 @@ from typing import Any
 from ordermesh.domain.errors import InvalidInput, InvalidTransition
 from ordermesh.domain.events import Event, utcnow
 from ordermesh.domain.money import CURRENCY, Money, total
+from ordermesh.domain.state_machines import mermaid
 
 
 def _count(value: object) -> bool:
@@ -256,8 +257,4 @@ class PurchaseOrder:
 
 def transition_diagram() -> str:
     """The purchase order state machine as a Mermaid diagram, drawn from PO_TRANSITIONS itself."""
-    lines = ["stateDiagram-v2", "    [*] --> draft"]
-    for state, moves in PO_TRANSITIONS.items():
-        lines += [f"    {state} --> {target}: {action}" for action, target in moves.items()]
-    lines += [f"    {state} --> [*]" for state, moves in PO_TRANSITIONS.items() if not moves]
-    return "\n".join(lines)
+    return mermaid(PO_TRANSITIONS, "draft")

@@ -14,7 +14,7 @@ from ordermesh.domain.errors import InvalidInput
 from ordermesh.domain.geo import Point
 from ordermesh.domain.sourcing import Demand, Plan, Request, Terms, plan
 from ordermesh.services.handlers.sourcing import Situation, situation
-from ordermesh.services.ports import SourcingReads
+from ordermesh.services.ports import ProductFacts, SourcingReads
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,11 @@ def sku_availability(reads: SourcingReads, skus: Sequence[str], channel: str | N
                      today: date) -> list[dict[str, Any]]:
     """Per SKU: network figures, incoming supply, the status, and each location's figures."""
     products = _known(reads, skus)
-    seen = situation(reads, skus, channel, today)
+    seen = situation(reads, skus, channel, today, with_levels=True,
+                     terms={sku: p.terms for sku, p in products.items()})
     visible = seen.policy.visible
     levels = [lv for lv in seen.levels if visible is None or lv.location in visible]
-    thresholds = {sku: int(p["low_stock_threshold"]) for sku, p in products.items()}
+    thresholds = {sku: p.low_stock_threshold for sku, p in products.items()}
     answers = []
     for sku in skus:
         terms = seen.network.terms.get(sku, Terms())
@@ -63,12 +64,13 @@ def cart_availability(reads: SourcingReads, lines: Sequence[CartLine], channel: 
     products = _known(reads, [line.sku for line in lines])
     if pickup_at is not None and reads.catalogue.location(pickup_at) is None:
         raise InvalidInput(f"{pickup_at!r} is not a location")
-    currency = currency or products[lines[0].sku]["currency"]
-    seen = situation(reads, {line.sku for line in lines}, channel, today)
+    currency = currency or products[lines[0].sku].currency
+    seen = situation(reads, {line.sku for line in lines}, channel, today,
+                     terms={sku: p.terms for sku, p in products.items()})
     demand = tuple(Demand(str(n), line.sku, line.quantity) for n, line in enumerate(lines, 1))
     result = plan(Request(demand, today, currency, destination, pickup_at),
                   seen.network, seen.policy)
-    thresholds = {sku: int(p["low_stock_threshold"]) for sku, p in products.items()}
+    thresholds = {sku: p.low_stock_threshold for sku, p in products.items()}
     free_by_sku: dict[str, int] = {}
     for (sku, _), units in seen.network.available.items():
         free_by_sku[sku] = free_by_sku.get(sku, 0) + units
@@ -104,9 +106,9 @@ def _line(n: int, line: CartLine, result: Plan, seen: Situation, today: date,
     }
 
 
-def _known(reads: SourcingReads, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
-    products = reads.catalogue.products(set(skus))
-    unknown = sorted({sku for sku in skus if not products.get(sku, {}).get("active")})
+def _known(reads: SourcingReads, skus: Sequence[str]) -> dict[str, ProductFacts]:
+    products = reads.sourcing.products(set(skus))
+    unknown = sorted({sku for sku in skus if sku not in products or not products[sku].active})
     if unknown:
         raise InvalidInput(f"unknown or inactive SKUs: {', '.join(unknown)}", skus=unknown)
     return products

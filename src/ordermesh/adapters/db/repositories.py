@@ -106,6 +106,9 @@ RESERVE = (
 ADD_MOVEMENT = insert(t.stock_movements)
 LEVELS = select(_s.sku, _s.location_code, _s.on_hand, _s.reserved, _s.safety_stock).where(
     _s.sku.in_(bindparam("b_skus", expanding=True)))
+_FREE = _s.on_hand - _s.reserved - _s.safety_stock - bindparam("b_held_back")
+FREE = select(_s.sku, _s.location_code, _FREE).where(
+    _s.sku.in_(bindparam("b_skus", expanding=True)), _FREE > 0)
 
 
 def _stock_row(sku: str, location: str) -> Any:
@@ -130,6 +133,12 @@ class SqlStock:
         """The figures of every level of these SKUs (without the feed's time marks)."""
         rows = self.conn.execute(LEVELS, {"b_skus": list(skus)}).all()
         return [StockLevel(*row) for row in rows]
+
+    def free(self, skus: Iterable[str], held_back: int = 0) -> dict[tuple[str, str], int]:
+        """Units free to promise per (SKU, location), after `held_back` more units at each;
+        rows with nothing free are left out."""
+        rows = self.conn.execute(FREE, {"b_skus": list(skus), "b_held_back": held_back}).all()
+        return {(sku, location): free for sku, location, free in rows}
 
     def level_for_update(self, sku: str, location: str) -> StockLevel | None:
         # FOR UPDATE is a no-op on SQLite, where BEGIN IMMEDIATE already serialises writers.

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ordermesh.adapters.db import tables as t
@@ -28,6 +28,7 @@ from ordermesh.domain.sourcing import (
     Wait,
     preferences,
 )
+from ordermesh.services.ports import ProductFacts
 
 ADD_ALLOCATION = insert(t.allocations)
 ADD_BACKORDER = insert(t.backorders)
@@ -36,6 +37,32 @@ OPEN_PO = (PurchaseOrderStatus.SENT, PurchaseOrderStatus.PARTIALLY_RECEIVED)
 
 def supply_reference(po_seq: int, line_no: int) -> str:
     return f"PO-{po_seq:06d}/{line_no}"
+
+
+# The reads of every sourcing and availability call are built once: SQLAlchemy then reuses their
+# compiled form instead of rebuilding statements for each order and each cart.
+_c, _loc, _load = t.channels.c, t.locations.c, t.location_loads.c
+_p, _sup = t.products.c, t.suppliers.c
+_po, _pol, _b = t.purchase_orders.c, t.purchase_order_lines.c, t.backorders.c
+POLICY = select(_c.sourcing_rules, _c.visible_locations, _c.allow_split, _c.allow_backorder,
+                _c.safety_buffer).where(_c.code == bindparam("b_channel"))
+SITES = (select(_loc.code, _loc.latitude, _loc.longitude, _loc.can_ship, _loc.can_pickup,
+                _loc.priority, _loc.daily_order_capacity, _loc.transfer_days,
+                _loc.shipping_rates, _load.shipments)
+         .outerjoin(t.location_loads, and_(_load.location_code == _loc.code,
+                                           _load.day == bindparam("b_today")))
+         .where(_loc.active.is_(True)))
+PRODUCTS = (select(_p.sku, _p.active, _p.currency, _p.low_stock_threshold, _p.backorderable,
+                   _p.preorder, _p.release_date, _sup.lead_time_days)
+            .outerjoin(t.suppliers, _sup.code == _p.supplier_code)
+            .where(_p.sku.in_(bindparam("b_skus", expanding=True))))
+_PROMISED = (select(func.coalesce(func.sum(_b.quantity), 0))
+             .where(_b.supply_line_id == _pol.id, _b.status == "waiting").scalar_subquery())
+SUPPLY = (select(_pol.id, _pol.sku, _pol.line_no, _po.seq, _po.expected_on,
+                 (_pol.quantity - _pol.received - _PROMISED).label("free"))
+          .join(t.purchase_orders, _po.seq == _pol.po_seq)
+          .where(_pol.sku.in_(bindparam("b_skus", expanding=True)),
+                 _po.status.in_([str(s) for s in OPEN_PO])))
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:
@@ -48,10 +75,7 @@ class SqlSourcing:
 
     def policy(self, channel: str) -> tuple[Policy, int]:
         """The channel's sourcing policy, and the units it holds back at every location."""
-        c = t.channels.c
-        row = self.conn.execute(select(c.sourcing_rules, c.visible_locations, c.allow_split,
-                                       c.allow_backorder, c.safety_buffer)
-                                .where(c.code == channel)).first()
+        row = self.conn.execute(POLICY, {"b_channel": channel}).first()
         if row is None:
             raise NotFound(f"channel {channel!r} does not exist")
         visible = frozenset(row.visible_locations) if row.visible_locations is not None else None
@@ -60,37 +84,22 @@ class SqlSourcing:
 
     def sites(self, today: date) -> list[Site]:
         """Active locations, with what is left of today's capacity."""
-        loc, load = t.locations.c, t.location_loads.c
-        query = (select(loc.code, loc.latitude, loc.longitude, loc.can_ship, loc.can_pickup,
-                        loc.priority, loc.daily_order_capacity, loc.transfer_days,
-                        loc.shipping_rates, load.shipments)
-                 .outerjoin(t.location_loads, and_(load.location_code == loc.code,
-                                                   load.day == today))
-                 .where(loc.active.is_(True)))
-        return [_site(row) for row in self.conn.execute(query)]
+        return [_site(row) for row in self.conn.execute(SITES, {"b_today": today}).all()]
 
     def terms(self, skus: Iterable[str], today: date) -> dict[str, Terms]:
-        p, s = t.products.c, t.suppliers.c
-        query = (select(p.sku, p.backorderable, p.preorder, p.release_date, s.lead_time_days)
-                 .outerjoin(t.suppliers, s.code == p.supplier_code).where(p.sku.in_(list(skus))))
-        return {r.sku: Terms(r.backorderable, r.preorder,
-                             r.release_date if r.preorder else None, r.lead_time_days)
-                for r in self.conn.execute(query)}
+        return {sku: facts.terms for sku, facts in self.products(skus).items()}
+
+    def products(self, skus: Iterable[str]) -> dict[str, ProductFacts]:
+        """What sourcing and availability need of each product, in one query."""
+        rows = self.conn.execute(PRODUCTS, {"b_skus": list(skus)}).all()
+        return {r.sku: ProductFacts(r.active, r.currency, r.low_stock_threshold, Terms(
+            r.backorderable, r.preorder, r.release_date if r.preorder else None,
+            r.lead_time_days)) for r in rows}
 
     def supply(self, skus: Iterable[str], today: date) -> tuple[list[Supply], dict[str, int]]:
         """Open purchase-order lines not yet promised to waiting lines, and their row ids."""
-        po, pol, b = t.purchase_orders.c, t.purchase_order_lines.c, t.backorders.c
-        promised = (select(b.supply_line_id, func.sum(b.quantity).label("qty"))
-                    .where(b.status == "waiting", b.supply_line_id.is_not(None))
-                    .group_by(b.supply_line_id).subquery())
-        query = (select(pol.id, pol.sku, pol.line_no, po.seq, po.expected_on,
-                        (pol.quantity - pol.received - func.coalesce(promised.c.qty, 0))
-                        .label("free"))
-                 .join(t.purchase_orders, po.seq == pol.po_seq)
-                 .outerjoin(promised, promised.c.supply_line_id == pol.id)
-                 .where(pol.sku.in_(list(skus)), po.status.in_([str(s) for s in OPEN_PO])))
         supplies, ids = [], {}
-        for r in self.conn.execute(query):
+        for r in self.conn.execute(SUPPLY, {"b_skus": list(skus)}).all():
             if r.free > 0:
                 ref = supply_reference(r.seq, r.line_no)
                 arrives = r.expected_on if r.expected_on and r.expected_on > today else today

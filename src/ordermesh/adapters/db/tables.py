@@ -236,6 +236,7 @@ backorders = Table(
     CheckConstraint("kind IN ('backorder', 'preorder')", name="kind"),
     Index("ix_backorders_waiting", "sku", "status", "order_seq"),
     Index("ix_backorders_order_seq", "order_seq"),
+    Index("ix_backorders_supply", "supply_line_id", "status"),
 )
 
 # Shipments a location has taken on a day, counted against its daily capacity.

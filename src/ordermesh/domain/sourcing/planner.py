@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 
 from ordermesh.domain.errors import InvalidInput
 from ordermesh.domain.geo import Point
+from ordermesh.domain.sourcing.explain import explain
 from ordermesh.domain.sourcing.model import (
     DEFAULT_TRANSIT_DAYS,
     Allocation,
@@ -24,10 +24,10 @@ from ordermesh.domain.sourcing.model import (
     Source,
     Terms,
     Wait,
-    WaitKind,
     after,
     distance_to,
 )
+from ordermesh.domain.sourcing.waits import waits_for
 
 NO_RATE = 2**63  # a location without a rate for the distance sorts after every priced one
 SHOWN = 5  # candidates kept in a decision's trace
@@ -239,7 +239,7 @@ class _Planner:
                                         if p is not Preference.FEWEST_SHIPMENTS), "location_code"]
         rule = next(label for label, a, b in zip(labels, ranked[0].key, runner.key, strict=True)
                     if a != b)
-        text = _explain(str(rule), best, runner.candidate, open_count, self.request.currency)
+        text = explain(str(rule), best, runner.candidate, open_count, self.request.currency)
         return Decision(str(rule), text, shown, tuple(excluded))
 
     # -- recording ------------------------------------------------------------------------------
@@ -284,62 +284,12 @@ class _Planner:
                 self._wait(line, terms)
 
     def _wait(self, line: Demand, terms: Terms) -> None:
-        kind = WaitKind.PREORDER if terms.preorder else WaitKind.BACKORDER
-        transit = 0 if self.request.pickup_at else DEFAULT_TRANSIT_DAYS
-        supplies = sorted((s for s in self.network.supply if s.sku == line.sku),
-                          key=lambda s: (s.arrives_on, s.reference))
-        for supply in supplies:
-            take = min(self.remaining[line.line_id], self.supply_left[supply.reference])
-            if take <= 0:
-                continue
-            self.supply_left[supply.reference] -= take
-            promised = _later(after(supply.arrives_on, transit), terms.release_on)
-            self._add_wait(line, take, kind, promised, supply.reference, Decision(
-                "incoming_supply", f"{take} of {line.sku} promised from {supply.reference}, "
-                f"due {supply.arrives_on.isoformat()}"))
-        want = self.remaining[line.line_id]
-        if want:
-            promised_on, decision = self._unsupplied(line, terms, transit)
-            self._add_wait(line, want, kind, promised_on, None, decision)
-
-    def _unsupplied(self, line: Demand, terms: Terms, transit: int) -> tuple[date | None, Decision]:
-        if terms.lead_time_days is not None:
-            day = after(self.request.today, terms.lead_time_days + transit)
-            return _later(day, terms.release_on), Decision(
-                "supplier_lead_time", f"no incoming supply of {line.sku}; the supplier's lead "
-                f"time of {terms.lead_time_days} days gives {day.isoformat()}")
-        if terms.release_on is not None:
-            return terms.release_on, Decision(
-                "release_date", f"{line.sku} is promised for its release on "
-                f"{terms.release_on.isoformat()}")
-        return None, Decision("no_supply", f"no stock or incoming supply of {line.sku}; "
-                              "no date can be promised yet")
-
-    def _add_wait(self, line: Demand, quantity: int, kind: WaitKind, promised: date | None,
-                  supply: str | None, decision: Decision) -> None:
-        self.remaining[line.line_id] -= quantity
-        self.waits.append(Wait(line.line_id, line.sku, quantity, kind, promised, supply, decision))
+        for wait in waits_for(line, self.remaining[line.line_id], terms, self.network.supply,
+                              self.supply_left, self.request.today,
+                              pickup=self.request.pickup_at is not None):
+            self.remaining[line.line_id] -= wait.quantity
+            self.waits.append(wait)
 
 
 def _avoided(lines: list[Demand]) -> list[tuple[str, str]]:
     return sorted({pair for line in lines for pair in line.avoid})
-
-
-def _later(day: date, other: date | None) -> date:
-    return other if other is not None and other > day else day
-
-
-def _explain(rule: str, best: Candidate, runner: Candidate, open_count: int,
-             currency: str) -> str:
-    b, r = best.location, runner.location
-    if rule == "fewest_shipments":
-        return (f"{b} can send {best.fills} of the {open_count} open lines in one shipment "
-                f"(next best: {r}, {runner.fills})")
-    if rule == Preference.NEAREST:
-        return f"{b} is nearest at {best.distance_km} km (next: {r} at {runner.distance_km} km)"
-    if rule == Preference.LOWEST_COST:
-        return (f"{b} ships for the lowest cost, {best.cost} {currency} minor units "
-                f"(next: {r} at {runner.cost})")
-    if rule == Preference.PRIORITY:
-        return f"{b} has the highest priority, {best.priority} (next: {r} at {runner.priority})"
-    return f"{b} and {r} tie on every rule; the location code decides"

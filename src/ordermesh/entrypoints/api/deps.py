@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ordermesh.adapters.db import queries
 from ordermesh.bootstrap import App
+from ordermesh.domain.errors import NotFound
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers.setup import hash_api_key
 
@@ -34,6 +35,17 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
     across one: on SQLite a read transaction keeps the snapshot it started with."""
     with engine.connect().execution_options(read_only=True) as conn:
         yield conn
+
+
+def read_one(db: Engine, what: str, query: Callable[..., dict[str, Any] | None],
+             *args: Any) -> dict[str, Any]:
+    """One row, read after a command on a fresh read connection, or 404 naming what was not
+    found (the first argument is its key)."""
+    with read_connection(db) as conn:
+        row = query(conn, *args)
+    if row is None:
+        raise NotFound(f"{what} {args[0]!r} not found")
+    return row
 
 
 def get_conn(app: Annotated[App, Depends(get_app)]) -> Iterator[Connection]:

@@ -4,7 +4,7 @@ raises ConcurrentUpdate, and the bus runs the whole command again on fresh figur
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,7 +13,7 @@ from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.domain.geo import Point
 from ordermesh.domain.inventory import StockLevel, lock_rank
 from ordermesh.domain.orders import LineStatus, Order
-from ordermesh.domain.sourcing import Demand, Network, Plan, Policy, Request, plan
+from ordermesh.domain.sourcing import Demand, Network, Plan, Policy, Request, Terms, plan
 from ordermesh.services.ports import SourcingReads, UnitOfWork
 
 
@@ -28,15 +28,24 @@ class Situation:
 
 
 def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
-              today: date) -> Situation:
-    """What sourcing needs, as the channel sees it (no channel: every location, no buffer)."""
+              today: date, with_levels: bool = False,
+              terms: Mapping[str, Terms] | None = None) -> Situation:
+    """What sourcing needs, as the channel sees it (no channel: every location, no buffer).
+    `with_levels` also keeps the stock figures read, for answers that show them; `terms` are
+    the products' terms when the caller has read them already."""
     skus = set(skus)
     policy, buffer = reads.sourcing.policy(channel) if channel else (Policy(), 0)
-    levels = tuple(reads.stock.levels(skus))
-    available = {(lv.sku, lv.location): max(lv.available - buffer, 0) for lv in levels}
+    levels: tuple[StockLevel, ...] = ()
+    if with_levels:
+        levels = tuple(reads.stock.levels(skus))
+        available = {(lv.sku, lv.location): lv.available - buffer for lv in levels
+                     if lv.available > buffer}
+    else:
+        available = reads.stock.free(skus, buffer)
     supplies, supply_ids = reads.sourcing.supply(skus, today)
     network = Network(tuple(reads.sourcing.sites(today)), available,
-                      reads.sourcing.terms(skus, today), tuple(supplies))
+                      terms if terms is not None else reads.sourcing.terms(skus, today),
+                      tuple(supplies))
     return Situation(network, policy, supply_ids, levels)
 
 

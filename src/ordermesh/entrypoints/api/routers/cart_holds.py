@@ -9,9 +9,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db.hold_repository import hold_detail
-from ordermesh.domain.errors import NotFound
 from ordermesh.domain.geo import Point
-from ordermesh.entrypoints.api.deps import AnyKey, Bus, ChannelKey, ChannelOrOperatorKey, Db, read_connection
+from ordermesh.entrypoints.api.deps import (
+    AnyKey,
+    Bus,
+    ChannelKey,
+    ChannelOrOperatorKey,
+    Db,
+    read_one,
+)
 from ordermesh.entrypoints.api.routers.orders import request_hash
 from ordermesh.entrypoints.api.schemas.cart_holds import CartHoldIn, CartHoldOut
 from ordermesh.services import commands as c
@@ -24,11 +30,7 @@ IdempotencyKey = Annotated[str | None, Header(
 
 
 def _detail(db: Engine, hold_id: str, channel: str | None) -> dict[str, Any]:
-    with read_connection(db) as conn:
-        row = hold_detail(conn, hold_id, channel)
-    if row is None:
-        raise NotFound(f"cart hold {hold_id!r} not found")
-    return row
+    return read_one(db, "cart hold", hold_detail, hold_id, channel)
 
 
 @router.post("", status_code=201, response_model=CartHoldOut,

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ordermesh.adapters.db import queries
-from ordermesh.domain.errors import NotFound
-from ordermesh.entrypoints.api.deps import AdminKey, AnyKey, Bus, Db, read_connection
+from ordermesh.entrypoints.api.deps import AdminKey, AnyKey, Bus, Db, read_connection, read_one
 from ordermesh.entrypoints.api.pagination import decode_cursor, is_key, page
 from ordermesh.entrypoints.api.patching import changes_of
 from ordermesh.entrypoints.api.schemas.catalogue import (
@@ -30,11 +29,7 @@ LOCATION_NULLABLE = {"daily_order_capacity"}
 
 
 def _product(db: Db, sku: str) -> dict[str, Any]:
-    with read_connection(db) as conn:
-        row = queries.get_product(conn, sku)
-    if row is None:
-        raise NotFound(f"product {sku!r} not found")
-    return row
+    return read_one(db, "product", queries.get_product, sku)
 
 
 @router.post("/products", status_code=201, response_model=ProductOut)
@@ -65,11 +60,7 @@ def update_product(sku: str, body: ProductPatch, principal: AdminKey, bus: Bus,
 
 
 def _location(db: Db, code: str) -> dict[str, Any]:
-    with read_connection(db) as conn:
-        row = queries.get_location(conn, code)
-    if row is None:
-        raise NotFound(f"location {code!r} not found")
-    return row
+    return read_one(db, "location", queries.get_location, code)
 
 
 @router.post("/locations", status_code=201, response_model=LocationOut)

@@ -22,7 +22,7 @@ from ordermesh.entrypoints.api.deps import (
     Db,
     OperatorKey,
     Principal,
-    read_connection,
+    read_one,
 )
 from ordermesh.entrypoints.api.pagination import decode_cursor, is_position, page
 from ordermesh.entrypoints.api.schemas.common import Page, UtcTime
@@ -104,11 +104,7 @@ def list_orders(
 
 
 def _detail(db: Engine, ref: str, channel: str | None) -> dict[str, Any]:
-    with read_connection(db) as conn:
-        row = queries.order_detail(conn, ref, channel)
-    if row is None:
-        raise NotFound(f"order {ref!r} not found")
-    return order_view(row)
+    return order_view(read_one(db, "order", queries.order_detail, ref, channel))
 
 
 @router.get("/{order_id}", response_model=OrderOut)

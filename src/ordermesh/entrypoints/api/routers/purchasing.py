@@ -30,6 +30,7 @@ from ordermesh.entrypoints.api.deps import (
     OperatorKey,
     get_app,
     read_connection,
+    read_one,
 )
 from ordermesh.entrypoints.api.pagination import decode_cursor, is_position, page
 from ordermesh.entrypoints.api.patching import changes_of
@@ -52,11 +53,7 @@ Wired = Annotated[App, Depends(get_app)]
 
 
 def _supplier(db: Engine, code: str) -> dict[str, Any]:
-    with read_connection(db) as conn:
-        row = pq.get_supplier(conn, code)
-    if row is None:
-        raise NotFound(f"supplier {code!r} not found")
-    return row
+    return read_one(db, "supplier", pq.get_supplier, code)
 
 
 @router.post("/suppliers", status_code=201, response_model=SupplierOut)
@@ -84,11 +81,7 @@ def update_supplier(code: str, body: SupplierPatch, principal: AdminKey, bus: Bu
 
 
 def _detail(db: Engine, ref: str) -> dict[str, Any]:
-    with read_connection(db) as conn:
-        row = pq.purchase_order_detail(conn, ref)
-    if row is None:
-        raise NotFound(f"purchase order {ref!r} not found")
-    return row
+    return read_one(db, "purchase order", pq.purchase_order_detail, ref)
 
 
 @router.post("/purchase-orders", status_code=201, response_model=PurchaseOrderOut)
