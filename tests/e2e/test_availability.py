@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tests.builders import Shop
+from tests.builders import Shop, an_order
 from tests.e2e.conftest import row_counts
 
 TODAY = datetime.now(UTC).date()
@@ -67,6 +67,33 @@ def test_a_channel_sees_its_own_locations_net_of_its_buffer(client: TestClient, 
     (as_pos,) = skus(client, uk, "TEE", channel="pos").json()["items"]
     assert as_pos["available"] == 3
     assert skus(client, uk, "TEE", who="pos", channel="web").status_code == 422
+
+
+def test_stock_at_an_inactive_location_is_not_available(client: TestClient, uk: Shop) -> None:
+    # given jugs, which cannot be backordered, held only in London, and London closed
+    uk.product("JUG", currency="GBP").stock("JUG", "LONDON", 4)
+    closed = client.patch("/api/v1/locations/LONDON", headers=uk.headers("admin"),
+                          json={"active": False})
+    assert closed.status_code == 200, closed.text
+    # then neither jugs nor London's shirts count, network-wide or per location
+    tee, jug = skus(client, uk, "TEE", "JUG").json()["items"]
+    assert {k: tee[k] for k in ("status", "on_hand", "available")} == {
+        "status": "in_stock", "on_hand": 5, "available": 5}
+    assert [x["location"] for x in tee["locations"]] == ["LEEDS"]
+    assert {k: jug[k] for k in ("status", "on_hand", "available", "locations")} == {
+        "status": "out_of_stock", "on_hand": 0, "available": 0, "locations": []}
+    # and a cart says what an order would get: no jugs
+    body = cart(client, uk, {"lines": [{"sku": "JUG", "quantity": 1},
+                                       {"sku": "TEE", "quantity": 5}],
+                             "destination": YORK}).json()
+    line, shirts = body["lines"]
+    assert (line["status"], line["can_fulfil"], line["available_now"]) == (
+        "out_of_stock", False, 0)
+    assert (shirts["status"], shirts["can_fulfil"]) == ("in_stock", True)
+    order = client.post("/api/v1/orders", headers=uk.headers("web"),
+                        json=an_order(("JUG", 1), currency="GBP"))
+    assert order.status_code == 409, order.text
+    assert order.json()["code"] == "stock.insufficient"
 
 
 def test_a_cart_says_from_where_and_when(client: TestClient, uk: Shop, engine: Engine) -> None:

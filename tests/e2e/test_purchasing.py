@@ -180,6 +180,29 @@ def test_bad_purchase_orders_are_refused_and_write_nothing(
     assert row_counts(engine) == before
 
 
+def test_a_purchase_order_never_totals_beyond_a_64_bit_integer(
+        client: TestClient, shop: Shop, supplier: dict[str, Any], engine: Engine) -> None:
+    # given a hundred products, and purchase orders listed fine
+    skus = [f"BIG-{n}" for n in range(100)]
+    for sku in skus:
+        shop.product(sku)
+    operator = shop.headers("operator")
+    # when a purchase order of 100 lines of a million units at 10^11 is drafted (total 10^19)
+    before = row_counts(engine)
+    response = draft(client, shop, *((sku, 1_000_000, 10**11) for sku in skus))
+    # then it is refused, nothing is written, and the list keeps working
+    assert response.status_code == 422, response.text[:500]
+    assert row_counts(engine) == before
+    assert client.get("/api/v1/purchase-orders", headers=operator).status_code == 200
+    # the largest lines allowed still total within the bound, and are listed with it
+    assert draft(client, shop, ("BIG-0", 1_000_000, 10**10 + 1)).status_code == 422
+    largest = draft(client, shop, *((sku, 1_000_000, 10**10) for sku in skus[:2]))
+    assert largest.status_code == 201, largest.text
+    listed = client.get("/api/v1/purchase-orders", headers=operator)
+    assert listed.status_code == 200, listed.text
+    assert [p["total"] for p in listed.json()["items"]] == [2 * 10**16]
+
+
 def test_inactive_suppliers_and_locations_take_no_purchase_orders(
         client: TestClient, shop: Shop, supplier: dict[str, Any]) -> None:
     admin = shop.headers("admin")

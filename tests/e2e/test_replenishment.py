@@ -3,6 +3,7 @@ draft purchase orders per supplier and location, and nothing proposed twice for 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -131,6 +132,119 @@ def test_waits_promised_against_a_purchase_order_are_not_counted_again(
     reorder_at(client, shop, "MUG-1", "WH-1", 3, 4)
     assert summary(proposal(client, shop).json()) == [
         ("ACME", "WH-1", "MUG-1", 4, "below reorder point: available 0 + incoming 2 <= 3", 450)]
+
+
+def order_for(client: TestClient, shop: Shop, sku: str, quantity: int) -> dict[str, Any]:
+    placed = client.post("/api/v1/orders", json=an_order((sku, quantity)),
+                         headers=shop.headers("web"))
+    assert placed.status_code == 201, placed.text
+    return dict(placed.json())
+
+
+def waits_of(client: TestClient, shop: Shop, order: dict[str, Any]) -> list[dict[str, Any]]:
+    body = client.get(f"/api/v1/orders/{order['id']}", headers=shop.headers("operator")).json()
+    return [w for line in body["lines"] for w in line["waits"] if w["status"] == "waiting"]
+
+
+def test_a_wait_promised_to_goods_that_went_to_an_earlier_order_is_proposed(
+        client: TestClient, shop: Shop) -> None:
+    # given order 1 waiting for 3 mugs undated, before any supplier was known
+    first = order_for(client, shop, "MUG-1", 3)
+    assert [w["promised_on"] for w in waits_of(client, shop, first)] == [None]
+    # and then 3 mugs on a sent purchase order, promised to order 2
+    add_supplier(client, shop)
+    supplied_by(client, shop, "ACME", "MUG-1")
+    po = sent_po(client, shop, ("MUG-1", 3, 450))
+    second = order_for(client, shop, "MUG-1", 3)
+    (promised,) = waits_of(client, shop, second)
+    assert promised["decision"]["rule"] == "incoming_supply"
+    # when the 3 arrive, they go to order 1, placed first
+    received = receive(client, shop, po, (1, 3))
+    assert received.json()["allocated_orders"] == [first["number"]]
+    # then order 2's 3, still tied to the received line, are proposed: nothing else brings them
+    assert summary(proposal(client, shop).json()) == [
+        ("ACME", "WH-1", "MUG-1", 3, "3 waiting on backorder without supply", 450)]
+
+
+def test_a_wait_promised_beyond_what_is_still_outstanding_is_proposed_in_part(
+        client: TestClient, shop: Shop) -> None:
+    # given order 1 waiting for 3 mugs undated, then 5 on order of which 4 are promised to order 2
+    first = order_for(client, shop, "MUG-1", 3)
+    add_supplier(client, shop)
+    supplied_by(client, shop, "ACME", "MUG-1")
+    po = sent_po(client, shop, ("MUG-1", 5, 450))
+    order_for(client, shop, "MUG-1", 4)
+    # when 3 arrive and go to order 1
+    assert receive(client, shop, po, (1, 3)).json()["allocated_orders"] == [first["number"]]
+    # then the 2 still outstanding cover 2 of order 2's 4; the other 2 are proposed
+    assert summary(proposal(client, shop).json()) == [
+        ("ACME", "WH-1", "MUG-1", 2, "2 waiting on backorder without supply", 450)]
+
+
+@pytest.mark.parametrize("action", ["cancel", "close"])
+def test_waits_promised_to_a_cancelled_or_closed_purchase_order_are_dated_again(
+        client: TestClient, shop: Shop, engine: Engine, action: str) -> None:
+    # given mugs from Acme (7 days' lead time), 5 on a purchase order agreed in 30 days
+    add_supplier(client, shop)
+    supplied_by(client, shop, "ACME", "MUG-1")
+    operator = shop.headers("operator")
+    today = datetime.now(UTC).date()
+    created = client.post("/api/v1/purchase-orders", headers=operator, json={
+        "supplier": "ACME", "deliver_to": "WH-1",
+        "expected_on": (today + timedelta(days=30)).isoformat(),
+        "lines": [{"sku": "MUG-1", "quantity": 5, "unit_cost": 450}]}).json()
+    send(client, shop, created["id"])
+    # and an order waiting for 3 of them, promised for when they arrive
+    order = order_for(client, shop, "MUG-1", 3)
+    (wait,) = waits_of(client, shop, order)
+    assert wait["promised_on"] == (today + timedelta(days=32)).isoformat()
+    assert proposal(client, shop).json()["suppliers"] == []
+    # when the purchase order is cancelled (or closed)
+    ended = client.post(f"/api/v1/purchase-orders/{created['id']}/{action}", headers=operator)
+    assert ended.status_code == 200, ended.text
+    # then the wait no longer counts on it: dated by the lead time, and said so on the timeline
+    with engine.connect() as conn:
+        assert conn.execute(select(t.backorders.c.supply_line_id)).scalars().all() == [None]
+    (wait,) = waits_of(client, shop, order)
+    status = "cancelled" if action == "cancel" else "closed"
+    line_ref = f"{created['number']}/1"
+    assert wait["promised_on"] == (today + timedelta(days=9)).isoformat()
+    assert wait["decision"]["rule"] == "supplier_lead_time"
+    assert wait["decision"]["explanation"].startswith(f"{line_ref} will not come ({status}); ")
+    events = client.get(f"/api/v1/orders/{order['id']}/events", headers=operator).json()
+    assert [e["type"] for e in events] == [
+        "order.placed", "order.backordered", "order.backorder_repromised"]
+    assert events[-1]["data"] == {
+        "purchase_order": created["number"], "purchase_order_status": status, "waits": [{
+            "line_no": 1, "sku": "MUG-1", "quantity": 3, "kind": "backorder",
+            "supply": line_ref, "previous_promised_on": (today + timedelta(days=32)).isoformat(),
+            "promised_on": wait["promised_on"], "why": wait["decision"]["explanation"]}]}
+    # and the proposal now buys them (at the cost of a closed order; a cancelled one was not paid)
+    assert summary(proposal(client, shop).json()) == [
+        ("ACME", "WH-1", "MUG-1", 3, "3 waiting on backorder without supply",
+         450 if action == "close" else 0)]
+
+
+def test_drafts_never_total_beyond_a_64_bit_integer(client: TestClient, shop: Shop,
+                                                    engine: Engine) -> None:
+    # given mugs last bought at the highest unit cost allowed, reordered a billion at a time
+    add_supplier(client, shop)
+    supplied_by(client, shop, "ACME", "MUG-1")
+    earlier = sent_po(client, shop, ("MUG-1", 1, 10**10))
+    receive(client, shop, earlier, (1, 1))
+    reorder_at(client, shop, "MUG-1", "WH-1", 1, 10**9)
+    assert summary(proposal(client, shop).json()) == [
+        ("ACME", "WH-1", "MUG-1", 10**9, "below reorder point: available 1 + incoming 0 <= 1",
+         10**10)]
+    # when it is drafted: 10^9 units at 10^10 would total 10^19
+    before = row_counts(engine)
+    response = client.post(PROPOSALS, json={"create_drafts": True},
+                           headers=shop.headers("operator"))
+    # then it is refused, nothing is written, and purchase orders are still listed
+    assert response.status_code == 422, response.text
+    assert row_counts(engine) == before
+    listed = client.get("/api/v1/purchase-orders", headers=shop.headers("operator"))
+    assert listed.status_code == 200, listed.text
 
 
 def test_skus_without_a_supplier_are_reported_unassigned(client: TestClient, shop: Shop) -> None:

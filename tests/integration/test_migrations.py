@@ -38,3 +38,57 @@ def test_the_history_goes_down_and_up_again(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
+
+
+def test_reservations_become_allocations_and_new_ones_follow_them(engine: Engine) -> None:
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from ordermesh.adapters.db import tables as t
+    from ordermesh.adapters.db.migrate import alembic_config, migration_connection, upgrade
+    from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
+    from ordermesh.services.bus import MessageBus
+    from tests.builders import a_shop, place
+
+    # given a database of the previous release with an order holding three reservations
+    config = alembic_config()
+    with migration_connection(engine) as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+        conn.commit()
+    now = "2026-11-01 10:00:00+00:00"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO channels VALUES ('old', 'Old', true, :now)"), {"now": now})
+        conn.execute(text(
+            "INSERT INTO products (sku, name, price_amount, currency, tax_class, preorder,"
+            " backorderable, active, created_at, updated_at) VALUES"
+            " ('OLD', 'Old', 100, 'EUR', 'standard', false, false, true, :now, :now)"), {"now": now})
+        conn.execute(text(
+            "INSERT INTO locations (code, name, kind, address, latitude, longitude, can_ship,"
+            " can_pickup, priority, active, created_at, updated_at) VALUES ('WH-OLD', 'Old',"
+            " 'warehouse', '{}', 52.0, 5.0, true, false, 1, true, :now, :now)"), {"now": now})
+        conn.execute(text(
+            "INSERT INTO orders (seq, id, channel_code, status, customer_email, customer_name,"
+            " billing_address, fulfilment_method, currency, lines_total, shipping_total,"
+            " grand_total, version, created_at, updated_at) VALUES (1, 'o-1', 'old',"
+            " 'allocated', 'a@example.com', 'A', '{}', 'ship', 'EUR', 300, 0, 300, 1, :now,"
+            " :now)"), {"now": now})
+        conn.execute(text(
+            "INSERT INTO order_lines VALUES ('l-1', 1, 1, 'OLD', 3, 100, 300, 'reserved')"))
+        for n in (1, 2, 3):
+            conn.execute(text(
+                "INSERT INTO reservations (id, order_seq, line_id, sku, location_code, quantity,"
+                " status, created_at) VALUES (:id, 1, 'l-1', 'OLD', 'WH-OLD', 1, 'active', :now)"),
+                {"id": n, "now": now})
+    # when it is upgraded and a new order is placed
+    upgrade(engine)
+    bus = MessageBus(lambda: SqlUnitOfWork(engine))
+    shop = a_shop(bus).product("NEW").location("WH-1")
+    shop.stock("NEW", "WH-1", 5)
+    place(bus, ("NEW", 2))
+    # then the reservations are allocations from stock, and the new one follows them
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.allocations.c.id, t.allocations.c.sku,
+                                   t.allocations.c.source).order_by(t.allocations.c.id)).all()
+    assert [tuple(r) for r in rows] == [(1, "OLD", "stock"), (2, "OLD", "stock"),
+                                        (3, "OLD", "stock"), (4, "NEW", "stock")]

@@ -48,6 +48,8 @@ def test_a_preorder_before_its_release_is_a_preorder_even_with_stock() -> None:
     release = date(2027, 2, 1)
     terms = Terms(preorder=True, release_on=release)
     assert promise(50, 0, terms, [], TODAY) == Promise(S.PREORDER, release)
+    slow_supplier = Terms(preorder=True, release_on=release, lead_time_days=90)
+    assert promise(5, 0, slow_supplier, [], TODAY) == Promise(S.PREORDER, release)
     # supply arriving after the release date dates it; supply before it does not
     assert promise(0, 0, terms, [Supply("A", 1, date(2027, 3, 1), "x")], TODAY) == Promise(
         S.PREORDER, date(2027, 3, 1))

@@ -10,6 +10,7 @@ import pytest
 from ordermesh.domain.errors import InvalidInput, InvalidTransition
 from ordermesh.domain.money import Money
 from ordermesh.domain.purchasing import (
+    MAX_TOTAL,
     PO_ACTIONS,
     PO_CREATED,
     PO_EVENTS,
@@ -348,6 +349,17 @@ def test_line_rules(quantity: int, cost: int, received: int) -> None:
 
 def test_a_free_line_is_allowed() -> None:
     assert a_line(unit_cost=0).total == Money(0, "GBP")
+
+
+def test_a_total_beyond_a_signed_64_bit_integer_is_refused() -> None:
+    # SQLite sums the lines in a 64-bit integer: a larger total would break every list of them
+    assert MAX_TOTAL == 2**63 - 1
+    at_most = a_purchase_order(a_line(1, "SKU-1", 1, MAX_TOTAL - 2), a_line(2, "SKU-2", 2, 1))
+    assert at_most.total == Money(MAX_TOTAL, "GBP")
+    with pytest.raises(InvalidInput, match="at most 9223372036854775807"):
+        a_purchase_order(a_line(1, "SKU-1", 1, MAX_TOTAL - 2), a_line(2, "SKU-2", 3, 1))
+    with pytest.raises(InvalidInput):  # the reviewer's: 100 lines of 10^6 units at 10^11
+        a_purchase_order(*(a_line(n, f"SKU-{n}", 10**6, 10**11) for n in range(1, 101)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ordermesh.domain.sourcing import (
     WaitKind,
     plan,
     preferences,
+    unsupplied_promise,
 )
 
 TODAY = date(2026, 11, 26)
@@ -217,6 +218,20 @@ def test_a_backorder_without_supply_or_lead_time_has_no_date() -> None:
     net = Network((), {}, {"A": Terms(backorderable=True)})
     (wait,) = plan(ship(lines(("A", 1))), net, Policy()).waits
     assert (wait.promised_on, wait.decision.rule) == (None, "no_supply")
+
+
+def test_a_wait_losing_its_supply_is_dated_as_a_new_wait_without_supply_would_be() -> None:
+    lead = Terms(backorderable=True, lead_time_days=20)
+    assert unsupplied_promise("A", lead, TODAY, pickup=False)[0] == date(2026, 12, 18)
+    day, why = unsupplied_promise("A", lead, TODAY, pickup=True)
+    assert (day, why.rule) == (date(2026, 12, 16), "supplier_lead_time")
+    assert "lead time of 20 days" in why.explanation
+    release = Terms(preorder=True, release_on=date(2027, 1, 15))
+    assert unsupplied_promise("A", release, TODAY, pickup=False)[0] == date(2027, 1, 15)
+    assert unsupplied_promise("A", Terms(backorderable=True), TODAY, pickup=False)[0] is None
+    # the same date a plan gives the rest that no supply covers
+    (wait,) = plan(ship(lines(("A", 1))), Network((), {}, {"A": lead}), Policy()).waits
+    assert (wait.promised_on, wait.decision) == unsupplied_promise("A", lead, TODAY, False)
 
 
 def test_a_preorder_is_reserved_now_and_ready_on_its_release_date() -> None:

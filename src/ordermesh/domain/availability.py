@@ -34,6 +34,8 @@ def promise(available: int, low_threshold: int, terms: Terms, incoming: Iterable
     """
     release = terms.release_on if terms.preorder else None
     if release is not None and release > today:
+        if available > 0:  # reserved from stock now, it leaves on the release date
+            return Promise(StockStatus.PREORDER, release)
         return Promise(StockStatus.PREORDER, _first(incoming, today, terms) or release)
     if available > 0:
         low = available <= low_threshold

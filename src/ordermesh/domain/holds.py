@@ -117,7 +117,8 @@ class CartHold:
     def is_due(self, now: datetime) -> bool:
         return self.expires_at <= now
 
-    def apply(self, action: str, actor: str, now: datetime, order_id: str | None = None) -> None:
+    def apply(self, action: str, actor: str, now: datetime, order_id: str | None = None,
+              reason: str | None = None) -> None:
         """The one way a hold changes state: checked against HOLD_TRANSITIONS and the clock."""
         allowed = HOLD_TRANSITIONS[self.status]
         if action not in allowed:
@@ -134,7 +135,8 @@ class CartHold:
             raise ValueError("a hold is converted into an order, and only conversion names one")
         self.status, self.ended_at, self.order_id = allowed[action], now, order_id
         self._record(HOLD_EVENTS[action], actor, {"to": str(self.status)}
-                     | ({"order_id": order_id} if order_id else {}))
+                     | ({"order_id": order_id} if order_id else {})
+                     | ({"reason": reason} if reason else {}))
 
     def _record(self, event_type: str, actor: str, data: dict[str, Any]) -> None:
         self.events.append(Event(event_type, "cart_hold", self.id, actor, data))

@@ -81,6 +81,9 @@ PO_EVENTS: dict[str, str] = {
     "cancel": "purchase_order.cancelled",
 }
 PO_CREATED = "purchase_order.created"
+# The largest total a purchase order may reach: sums of lines are computed in SQL, and SQLite
+# (unlike PostgreSQL) has no wider integer than a signed 64-bit one.
+MAX_TOTAL = 2**63 - 1
 PO_ACTIONS: tuple[str, ...] = tuple(PO_EVENTS)
 
 
@@ -158,6 +161,9 @@ class PurchaseOrder:
             duplicates = sorted({v for v in values if values.count(v) > 1})
             if duplicates:
                 raise InvalidInput(f"duplicate {attr} on purchase order: {duplicates}")
+        if sum(line.quantity * line.unit_cost.amount for line in self.lines) > MAX_TOTAL:
+            raise InvalidInput(f"a purchase order may total at most {MAX_TOTAL} minor units",
+                               max_total=MAX_TOTAL)
 
     @property
     def total(self) -> Money:

@@ -6,8 +6,10 @@ Two needs are planned, and each unit of supply and of demand is counted once:
     `available + incoming <= reorder_point`; the order is whole multiples of the reorder
     quantity, at least one, enough to lift the figure above the reorder point.
 (b) Lines waiting without supply. Backorders and pre-orders promised against a purchase order
-    line are covered by it; that line's quantity is therefore not `incoming` here. The rest
-    is delivered to the SKU's receiving location, added to any (a) line there.
+    line are covered by it; that line's quantity is therefore not `incoming` here. A wait
+    promised to a line that will not bring it (its order cancelled, closed or received, or
+    its outstanding quantity gone to earlier orders) waits without supply. The rest is
+    delivered to the SKU's receiving location, added to any (a) line there.
 
 Supply already on its way covers the waiting lines first (received goods go to waiting lines
 before anything else): what other locations have coming beyond their own reorder point, then
@@ -67,7 +69,7 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """Quantity of one SKU on waiting lines with no purchase order line promised to them."""
+    """Quantity of one SKU on waiting lines with no purchase order line to bring them."""
 
     sku: str
     backorder: int = 0

@@ -61,6 +61,15 @@ class SqlCartHolds:
                  .with_for_update(skip_locked=True))
         return self._load(list(self.conn.execute(query)))
 
+    def active_at(self, sku: str, location: str) -> list[CartHold]:
+        """Active holds with units on one stock row, newest first, locked."""
+        query = (select(_h.id)
+                 .where(_h.status == str(HoldStatus.ACTIVE), _h.id.in_(
+                     select(_hl.hold_id).where(_hl.sku == sku, _hl.location_code == location)))
+                 .order_by(_h.created_at.desc(), _h.id.desc()).with_for_update())
+        ids = self.conn.execute(query).scalars().all()
+        return [hold for hold_id in ids if (hold := self.get(hold_id)) is not None]
+
     def save(self, hold: CartHold) -> None:
         """Write how the hold ended; only an active hold can end, once."""
         result = self.conn.execute(

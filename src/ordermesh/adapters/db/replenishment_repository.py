@@ -25,15 +25,42 @@ class SqlReplenishment:
         self.conn = conn
 
     def waiting(self) -> list[Waiting]:
-        """Per SKU, the quantity on waiting lines that no purchase order line is promised to."""
+        """Per SKU, the quantity on waiting lines without supply: those no purchase order line
+        is promised to, and those promised to a line that will not bring them (see
+        `_uncovered`)."""
         query = (select(_b.sku, _b.kind, func.sum(_b.quantity))
                  .where(_b.status == "waiting", _b.supply_line_id.is_(None))
                  .group_by(_b.sku, _b.kind))
         found: dict[str, dict[str, int]] = {}
         for sku, kind, quantity in self.conn.execute(query):
             found.setdefault(sku, {})[kind] = int(quantity)
+        for sku, kind, quantity in self._uncovered():
+            kinds = found.setdefault(sku, {})
+            kinds[kind] = kinds.get(kind, 0) + quantity
         return [Waiting(sku, kinds.get("backorder", 0), kinds.get("preorder", 0))
                 for sku, kinds in found.items()]
+
+    def _uncovered(self) -> list[tuple[str, str, int]]:
+        """(SKU, kind, quantity) of waiting lines promised to a purchase order line that will
+        not bring them: the order is no longer open (cancelled, closed, received), or what is
+        still outstanding on the line went to earlier orders. The line's outstanding quantity
+        covers the waits promised to it in order of placement, as received goods are given."""
+        promised_before = func.sum(_b.quantity).over(
+            partition_by=_b.supply_line_id, order_by=(_b.order_seq, _b.id))
+        query = (select(_b.sku, _b.kind, _b.quantity, promised_before.label("upto"),
+                        _po.status, (_pol.quantity - _pol.received).label("outstanding"))
+                 .join(t.purchase_order_lines, _pol.id == _b.supply_line_id)
+                 .join(t.purchase_orders, _po.seq == _pol.po_seq)
+                 .where(_b.status == "waiting", _b.supply_line_id.is_not(None)))
+        open_statuses = {str(s) for s in OPEN_PO}
+        uncovered = []
+        for row in self.conn.execute(query):
+            quantity = int(row.quantity)
+            if row.status in open_statuses:  # the part beyond what is still to arrive
+                quantity = min(quantity, max(int(row.upto) - max(int(row.outstanding), 0), 0))
+            if quantity > 0:
+                uncovered.append((row.sku, row.kind, quantity))
+        return uncovered
 
     def positions(self, skus: Iterable[str]) -> list[Position]:
         """Every stock level with a reorder point, every level of the given SKUs, and every

@@ -106,9 +106,13 @@ RESERVE = (
 ADD_MOVEMENT = insert(t.stock_movements)
 LEVELS = select(_s.sku, _s.location_code, _s.on_hand, _s.reserved, _s.safety_stock).where(
     _s.sku.in_(bindparam("b_skus", expanding=True)))
+# Sourcing and availability count stock at active locations only: an inactive one sends nothing.
+_AT_ACTIVE = t.locations.c.active.is_(True)
+_ACTIVE = t.stock_levels.join(t.locations, t.locations.c.code == _s.location_code)
+ACTIVE_LEVELS = LEVELS.select_from(_ACTIVE).where(_AT_ACTIVE)
 _FREE = _s.on_hand - _s.reserved - _s.safety_stock - bindparam("b_held_back")
-FREE = select(_s.sku, _s.location_code, _FREE).where(
-    _s.sku.in_(bindparam("b_skus", expanding=True)), _FREE > 0)
+FREE = select(_s.sku, _s.location_code, _FREE).select_from(_ACTIVE).where(
+    _s.sku.in_(bindparam("b_skus", expanding=True)), _FREE > 0, _AT_ACTIVE)
 
 
 def _stock_row(sku: str, location: str) -> Any:
@@ -129,14 +133,16 @@ class SqlStock:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def levels(self, skus: Iterable[str]) -> list[StockLevel]:
-        """The figures of every level of these SKUs (without the feed's time marks)."""
-        rows = self.conn.execute(LEVELS, {"b_skus": list(skus)}).all()
+    def levels(self, skus: Iterable[str], active_only: bool = False) -> list[StockLevel]:
+        """The figures of every level of these SKUs (without the feed's time marks); with
+        `active_only`, only those at active locations."""
+        query = ACTIVE_LEVELS if active_only else LEVELS
+        rows = self.conn.execute(query, {"b_skus": list(skus)}).all()
         return [StockLevel(*row) for row in rows]
 
     def free(self, skus: Iterable[str], held_back: int = 0) -> dict[tuple[str, str], int]:
-        """Units free to promise per (SKU, location), after `held_back` more units at each;
-        rows with nothing free are left out."""
+        """Units free to promise per (SKU, location) at active locations, after `held_back`
+        more units at each; rows with nothing free are left out."""
         rows = self.conn.execute(FREE, {"b_skus": list(skus), "b_held_back": held_back}).all()
         return {(sku, location): free for sku, location, free in rows}
 

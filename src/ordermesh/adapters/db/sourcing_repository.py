@@ -16,7 +16,7 @@ from ordermesh.adapters.db.repositories import SqlCatalogue, SqlStock, insert_or
 from ordermesh.domain.errors import NotFound
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.geo import Point
-from ordermesh.domain.purchasing import PurchaseOrderStatus
+from ordermesh.domain.purchasing import PurchaseOrderStatus, parse_po_number
 from ordermesh.domain.sourcing import (
     Allocation,
     Decision,
@@ -226,3 +226,21 @@ class SqlBackorders:
         if backorder_ids:
             self.conn.execute(update(t.backorders).where(t.backorders.c.id.in_(backorder_ids))
                               .values(status=status, resolved_at=at or utcnow()))
+
+    def promised_from(self, po_ref: str) -> list[dict[str, Any]]:
+        """Waiting rows promised to lines of a purchase order (by id or number), first placed
+        first, each with `supply`: the line's reference (PO-000012/1)."""
+        seq = parse_po_number(po_ref)
+        query = (select(t.backorders, _po.seq.label("po_seq"), _pol.line_no.label("po_line_no"))
+                 .join(t.purchase_order_lines, _pol.id == _b.supply_line_id)
+                 .join(t.purchase_orders, _po.seq == _pol.po_seq)
+                 .where(_po.seq == seq if seq is not None else _po.id == po_ref,
+                        _b.status == "waiting")
+                 .order_by(_b.order_seq, _b.id))
+        return [{**dict(row._mapping), "supply": supply_reference(row.po_seq, row.po_line_no)}
+                for row in self.conn.execute(query)]
+
+    def repromise(self, backorder_id: int, promised_on: date | None, decision: Decision) -> None:
+        """The wait no longer counts on its purchase order line: a new date and reason."""
+        self.conn.execute(update(t.backorders).where(t.backorders.c.id == backorder_id).values(
+            supply_line_id=None, promised_on=promised_on, decision=decision_json(decision)))

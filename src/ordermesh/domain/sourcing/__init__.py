@@ -22,9 +22,10 @@ from ordermesh.domain.sourcing.model import (
     preferences,
 )
 from ordermesh.domain.sourcing.planner import plan
+from ordermesh.domain.sourcing.waits import unsupplied_promise
 
 __all__ = [
     "DEFAULT_PREFERENCES", "Allocation", "Candidate", "Decision", "Demand", "Network", "Plan",
     "Policy", "Preference", "Rate", "Refusal", "Request", "Site", "Source", "Supply", "Terms",
-    "Wait", "WaitKind", "plan", "preferences",
+    "Wait", "WaitKind", "plan", "preferences", "unsupplied_promise",
 ]

@@ -37,23 +37,30 @@ def waits_for(line: Demand, quantity: int, terms: Terms, supply: Iterable[Supply
             "incoming_supply", f"{take} of {line.sku} promised from {s.reference}, "
             f"due {s.arrives_on.isoformat()}")))
     if quantity:
-        promised_on, decision = _unsupplied(line, terms, transit, today)
+        promised_on, decision = _unsupplied(line.sku, terms, transit, today)
         waits.append(Wait(line.line_id, line.sku, quantity, kind, promised_on, None, decision))
     return waits
 
 
-def _unsupplied(line: Demand, terms: Terms, transit: int, today: date
+def unsupplied_promise(sku: str, terms: Terms, today: date, pickup: bool
+                       ) -> tuple[date | None, Decision]:
+    """The date, and why, for units that wait without incoming supply: e.g. a wait whose
+    purchase order was cancelled or closed. Dated exactly as a new wait would be."""
+    return _unsupplied(sku, terms, 0 if pickup else DEFAULT_TRANSIT_DAYS, today)
+
+
+def _unsupplied(sku: str, terms: Terms, transit: int, today: date
                 ) -> tuple[date | None, Decision]:
     if terms.lead_time_days is not None:
         day = after(today, terms.lead_time_days + transit)
         return later(day, terms.release_on), Decision(
-            "supplier_lead_time", f"no incoming supply of {line.sku}; the supplier's lead "
+            "supplier_lead_time", f"no incoming supply of {sku}; the supplier's lead "
             f"time of {terms.lead_time_days} days gives {day.isoformat()}")
     if terms.release_on is not None:
         return terms.release_on, Decision(
-            "release_date", f"{line.sku} is promised for its release on "
+            "release_date", f"{sku} is promised for its release on "
             f"{terms.release_on.isoformat()}")
-    return None, Decision("no_supply", f"no stock or incoming supply of {line.sku}; "
+    return None, Decision("no_supply", f"no stock or incoming supply of {sku}; "
                           "no date can be promised yet")
 
 

@@ -169,6 +169,7 @@ def upgrade() -> None:
         " status, created_at, released_at) SELECT id, order_seq, line_id, sku, location_code,"
         " quantity, 'stock', status, created_at, released_at FROM reservations"
     )
+    _continue_ids_after_copy("allocations")
     with op.batch_alter_table("reservations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reservations_order_seq"))
         batch_op.drop_index(batch_op.f("ix_reservations_stock"))
@@ -273,6 +274,7 @@ def downgrade() -> None:
         " created_at, released_at) SELECT id, order_seq, line_id, sku, location_code, quantity,"
         " status, created_at, released_at FROM allocations"
     )
+    _continue_ids_after_copy("reservations")
     with op.batch_alter_table("backorders", schema=None) as batch_op:
         batch_op.drop_index("ix_backorders_waiting")
         batch_op.drop_index("ix_backorders_order_seq")
@@ -293,3 +295,11 @@ def downgrade() -> None:
     op.drop_table("purchase_orders")
     op.drop_table("location_loads")
     op.drop_table("suppliers")
+
+
+def _continue_ids_after_copy(table: str) -> None:
+    """Rows copied with their ids leave PostgreSQL's identity sequence behind: move it past
+    them, or the next insert would reuse id 1. SQLite takes max(id) + 1 by itself."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                   f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)")

@@ -24,6 +24,7 @@ from ordermesh.domain.orders import Order
 from ordermesh.domain.sourcing import Demand, Plan, Request, plan
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.sourcing import situation
+from ordermesh.services.handlers.waiting import allocate_waiting, lock_queue
 from ordermesh.services.ports import UnitOfWork
 
 
@@ -121,11 +122,19 @@ def _own(uow: UnitOfWork, hold_id: str, channel: str | None) -> CartHold:
 def release_cart_hold(cmd: c.ReleaseCartHold, uow: UnitOfWork) -> str:
     with uow:
         hold = _own(uow, cmd.hold_id, cmd.channel)
-        hold.apply("release", cmd.actor, utcnow())
-        _give_back([hold], uow, cmd.actor, "cart_hold_released")
-        uow.holds.save(hold)
+        skus = {ln.sku for ln in hold.lines}
+        lock_queue(uow, skus)  # the units given back go to waiting orders first
+        release_hold(hold, uow, cmd.actor)
+        allocate_waiting(uow, skus, cmd.actor, utcnow().date())
         uow.commit()
     return hold.id
+
+
+def release_hold(hold: CartHold, uow: UnitOfWork, actor: str, reason: str | None = None) -> None:
+    """End an active hold and give its units back."""
+    hold.apply("release", actor, utcnow(), reason=reason)
+    _give_back([hold], uow, actor, "cart_hold_released")
+    uow.holds.save(hold)
 
 
 def expire_cart_holds(cmd: c.ExpireCartHolds, uow: UnitOfWork) -> int:
@@ -136,11 +145,15 @@ def expire_cart_holds(cmd: c.ExpireCartHolds, uow: UnitOfWork) -> int:
     now = cmd.now or utcnow()
     with uow:
         holds = uow.holds.due(now, cmd.limit)
+        skus = {ln.sku for hold in holds for ln in hold.lines}
+        lock_queue(uow, skus)  # the units given back go to waiting orders first
         for hold in holds:
             hold.apply("expire", cmd.actor, now)
         _give_back(holds, uow, cmd.actor, "cart_hold_expired")
         for hold in holds:
             uow.holds.save(hold)
+        if skus:
+            allocate_waiting(uow, skus, cmd.actor, now.date())
         uow.commit()
     return len(holds)
 

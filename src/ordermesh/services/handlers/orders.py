@@ -21,6 +21,7 @@ from ordermesh.domain.sourcing import Demand
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.holds import convert_hold
 from ordermesh.services.handlers.sourcing import apply_plan, plan_summary, situation, source
+from ordermesh.services.handlers.waiting import allocate_waiting, lock_queue
 from ordermesh.services.ports import UnitOfWork
 
 
@@ -115,10 +116,17 @@ def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
         if order is None or (cmd.channel is not None and order.channel != cmd.channel):
             raise NotFound(f"order {cmd.order_id!r} not found")
         data = {"reason": cmd.reason} if cmd.reason else {}
+        # stock given back, or an order back from hold, may serve the waiting queue
+        skus = {line.sku for line in order.lines}
+        serves = cmd.action in ("cancel", "release")
+        if serves:
+            lock_queue(uow, skus)
         order.apply(cmd.action, cmd.actor, **data, **cmd.data)
         if cmd.action == "cancel":
             _release_allocations(order, uow, cmd.actor)
         uow.orders.save(order)
+        if serves:
+            allocate_waiting(uow, skus, cmd.actor, utcnow().date())
         uow.commit()
     return order.id
 

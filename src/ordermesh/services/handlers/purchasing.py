@@ -1,21 +1,25 @@
 """Buying stock: suppliers, and purchase orders from draft to sent, received and closed.
 Goods received raise on hand at the purchase order's deliver_to location and go first to the
-orders waiting for them, in the same transaction."""
+orders waiting for them, in the same transaction. A purchase order cancelled or closed gives the
+waits promised to it a new date, in the same transaction."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
-from ordermesh.domain.errors import AlreadyExists, InvalidInput, NotFound
+from ordermesh.domain.errors import AlreadyExists, ConcurrentUpdate, InvalidInput, NotFound
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.money import Money
+from ordermesh.domain.orders import Order, format_order_number
 from ordermesh.domain.purchasing import PurchaseOrder, PurchaseOrderLine, Receipt, Supplier
+from ordermesh.domain.sourcing import Terms, unsupplied_promise
 from ordermesh.services import commands as c
-from ordermesh.services.handlers.resourcing import allocate_waiting
+from ordermesh.services.handlers.waiting import allocate_waiting, lock_queue
 from ordermesh.services.ports import UnitOfWork
 
 SUPPLIER_FIELDS = ("code", "name", "email", "currency", "lead_time_days", "payment_terms_days")
@@ -131,6 +135,7 @@ def receive_purchase_order(cmd: c.ReceivePurchaseOrder, uow: UnitOfWork) -> Rece
                                deliver_to=po.deliver_to)
         receipts = po.receive(cmd.quantities, cmd.actor, cmd.allow_over_receipt, cmd.reference)
         uow.purchase_orders.save(po)
+        lock_queue(uow, {r.sku for r in receipts})  # order rows before stock rows
         _put_away(uow, po, receipts, cmd.actor)
         served = allocate_waiting(uow, {r.sku for r in receipts}, cmd.actor, utcnow().date())
         uow.commit()
@@ -150,19 +155,62 @@ def _put_away(uow: UnitOfWork, po: PurchaseOrder, receipts: list[Receipt], actor
                                   reason="purchase_receipt", reference=po.number, actor=actor)
 
 
-def _change(uow: UnitOfWork, po_id: str, change: Callable[[PurchaseOrder], None]) -> str:
+def close_purchase_order(cmd: c.ClosePurchaseOrder, uow: UnitOfWork) -> str:
+    """Nothing more is expected: what is still outstanding will not come."""
+    return _end(uow, cmd.po_id, cmd.actor, lambda po: po.close(cmd.actor, cmd.reason))
+
+
+def cancel_purchase_order(cmd: c.CancelPurchaseOrder, uow: UnitOfWork) -> str:
+    return _end(uow, cmd.po_id, cmd.actor, lambda po: po.cancel(cmd.actor, cmd.reason))
+
+
+def _end(uow: UnitOfWork, po_id: str, actor: str,
+         change: Callable[[PurchaseOrder], None]) -> str:
+    """Close or cancel. The waits promised to the purchase order's lines no longer count on
+    them: each is dated again as a wait without supply (the supplier's lead time, a release
+    date, or undated) and its order's timeline says so. The purchase order is locked first,
+    then those orders in order of placement: the order receipts take them in too."""
     with uow:
         po = _purchase_order(uow, po_id)
+        seqs = sorted({w["order_seq"] for w in uow.backorders.promised_from(po.id)})
+        orders = [order for seq in seqs
+                  if (order := uow.orders.get(format_order_number(seq))) is not None]
         change(po)
         uow.purchase_orders.save(po)
+        waits = uow.backorders.promised_from(po.id)  # read again, under the locks
+        if {w["order_seq"] for w in waits} - set(seqs):
+            raise ConcurrentUpdate(f"an order was promised supply from {po.number} meanwhile")
+        _repromise(uow, po, orders, waits, actor)
         uow.commit()
     return po.id
 
 
-def close_purchase_order(cmd: c.ClosePurchaseOrder, uow: UnitOfWork) -> str:
-    """Nothing more is expected: what is still outstanding will not come."""
-    return _change(uow, cmd.po_id, lambda po: po.close(cmd.actor, cmd.reason))
+def _repromise(uow: UnitOfWork, po: PurchaseOrder, orders: list[Order],
+               waits: list[dict[str, Any]], actor: str) -> None:
+    today = utcnow().date()
+    terms = uow.sourcing.terms({w["sku"] for w in waits}, today)
+    for order in orders:
+        mine = [w for w in waits if w["order_seq"] == order.seq]
+        if not mine:
+            continue  # served since it was looked up
+        numbers = {line.id: line.line_no for line in order.lines}
+        changed = []
+        for w in mine:
+            promised_on, why = unsupplied_promise(
+                w["sku"], terms.get(w["sku"], Terms()), today,
+                pickup=order.fulfilment.pickup_location is not None)
+            why = replace(why, explanation=f"{w['supply']} will not come ({po.status}); "
+                                           f"{why.explanation}")
+            uow.backorders.repromise(w["id"], promised_on, why)
+            changed.append({
+                "line_no": numbers[w["line_id"]], "sku": w["sku"], "quantity": w["quantity"],
+                "kind": w["kind"], "supply": w["supply"],
+                "previous_promised_on": _iso(w["promised_on"]),
+                "promised_on": _iso(promised_on), "why": why.explanation})
+        order.note("order.backorder_repromised", actor, purchase_order=po.number,
+                   purchase_order_status=str(po.status), waits=changed)
+        uow.orders.save(order)
 
 
-def cancel_purchase_order(cmd: c.CancelPurchaseOrder, uow: UnitOfWork) -> str:
-    return _change(uow, cmd.po_id, lambda po: po.cancel(cmd.actor, cmd.reason))
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

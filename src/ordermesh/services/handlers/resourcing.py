@@ -1,65 +1,34 @@
-"""Sourcing again: waiting lines when stock arrives, and lines a location cannot fulfil."""
+"""Sourcing again the lines a location cannot fulfil: rejected by it, or beyond a stock count
+that fell below what is reserved."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import date
 
 from ordermesh.domain.errors import InvalidInput, InvalidTransition, NotFound
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.orders import Order, OrderLine, OrderStatus, format_order_number
-from ordermesh.domain.sourcing import Demand, Request, Terms, plan
+from ordermesh.domain.sourcing import Demand, Request, plan
 from ordermesh.services import commands as c
+from ordermesh.services.handlers.holds import release_hold
 from ordermesh.services.handlers.sourcing import (
     apply_plan,
     destination,
     plan_summary,
     situation,
-    source,
+)
+from ordermesh.services.handlers.waiting import (
+    allocate_waiting,
+    forced_to_wait,
+    lock_queue,
+    rejections,
 )
 from ordermesh.services.ports import UnitOfWork
 
 # Orders whose allocations may still move: nothing has been picked yet.
 MOVABLE = (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED, OrderStatus.PAID, OrderStatus.ON_HOLD)
-
-
-def allocate_waiting(uow: UnitOfWork, skus: Iterable[str], actor: str, today: date) -> list[str]:
-    """Stock arrived: give it to waiting lines, first placed first served. Returns the numbers
-    of the orders that got something."""
-    served = []
-    for seq in uow.backorders.waiting_orders(skus):
-        order = uow.orders.get(format_order_number(seq))
-        if order is None or order.status is not OrderStatus.BACKORDERED:
-            continue  # held orders keep their place in the queue untouched
-        if _source_waits(order, uow, actor, today):
-            served.append(order.number)
-    return served
-
-
-def _source_waits(order: Order, uow: UnitOfWork, actor: str, today: date) -> bool:
-    assert order.seq is not None
-    waits = uow.backorders.waiting_for_order(order.seq)
-    wanted: dict[str, int] = {}
-    for w in waits:
-        wanted[w["line_id"]] = wanted.get(w["line_id"], 0) + w["quantity"]
-    avoid = _rejections(uow, order)
-    demand = [Demand(line.id, line.sku, wanted[line.id], avoid.get(line.id, ()))
-              for line in order.lines if line.id in wanted]
-    seen = situation(uow, {d.sku for d in demand}, order.channel, today)
-    result = source(order, demand, seen, today)
-    if not result.allocations or result.refusals:
-        return False  # nothing new for this order: its waits and their promises stand
-    uow.backorders.resolve([w["id"] for w in waits], "replaced")
-    apply_plan(order, result, seen, uow, actor, today)
-    summary = plan_summary(order, result)
-    if result.waits:
-        order.note("order.backorder_partly_allocated", actor, **summary)
-    else:
-        order.apply("allocate", actor, **summary)
-    uow.orders.save(order)
-    return True
 
 
 def resource_line(cmd: c.ResourceLine, uow: UnitOfWork) -> str:
@@ -76,8 +45,11 @@ def resource_line(cmd: c.ResourceLine, uow: UnitOfWork) -> str:
         if quantity < 1 or quantity > held:
             raise InvalidInput(f"line {cmd.line_no} has {held} allocated at {cmd.location}",
                                allocated=held)
-        move(order, line, cmd.location, quantity, cmd.reason, uow, cmd.actor, utcnow().date(),
+        today = utcnow().date()
+        lock_queue(uow, [line.sku])  # the units given back may serve the queue
+        move(order, line, cmd.location, quantity, cmd.reason, uow, cmd.actor, today,
              rejected=True)
+        allocate_waiting(uow, [line.sku], cmd.actor, today)
         uow.commit()
     return order.id
 
@@ -99,12 +71,8 @@ def move(order: Order, line: OrderLine, location: str, quantity: int, reason: st
         raise InvalidTransition(f"cannot re-source an order that is {order.status}",
                                 current_status=str(order.status), action="resource")
     _release(order, line, location, quantity, uow, actor, "rejected" if rejected else "moved")
-    seen = situation(uow, {line.sku}, order.channel, today)
-    terms = seen.network.terms.get(line.sku, Terms())
-    seen = replace(seen, network=replace(seen.network, terms={
-        line.sku: replace(terms, backorderable=True)}), policy=replace(seen.policy,
-                                                                       allow_backorder=True))
-    avoid = {**dict(_rejections(uow, order).get(line.id, ())), location: reason}
+    seen = forced_to_wait(situation(uow, {line.sku}, order.channel, today), [line.sku])
+    avoid = {**dict(rejections(uow, order).get(line.id, ())), location: reason}
     request = Request((Demand(line.id, line.sku, quantity, tuple(sorted(avoid.items()))),), today,
                       order.currency, destination(order), order.fulfilment.pickup_location)
     result = plan(request, seen.network, seen.policy)
@@ -117,15 +85,6 @@ def move(order: Order, line: OrderLine, location: str, quantity: int, reason: st
     else:
         order.note("order.line_resourced", actor, **data)
     uow.orders.save(order)
-
-
-def _rejections(uow: UnitOfWork, order: Order) -> dict[str, tuple[tuple[str, str], ...]]:
-    """Per line, the locations that rejected it before."""
-    assert order.seq is not None
-    found: dict[str, list[tuple[str, str]]] = {}
-    for line_id, location in uow.allocations.rejected_for_order(order.seq):
-        found.setdefault(line_id, []).append((location, "rejected this line before"))
-    return {line_id: tuple(pairs) for line_id, pairs in found.items()}
 
 
 def _release(order: Order, line: OrderLine, location: str, quantity: int, uow: UnitOfWork,
@@ -148,11 +107,13 @@ def _release(order: Order, line: OrderLine, location: str, quantity: int, uow: U
 
 def resource_shortfalls(uow: UnitOfWork, rows: Iterable[tuple[str, str]], actor: str,
                         today: date) -> None:
-    """Stock counts fell below what is reserved: move the newest allocations elsewhere."""
+    """Stock counts fell below what is reserved: cart holds there end first (nothing has been
+    bought with them), then the newest allocations move elsewhere."""
     priorities = uow.catalogue.location_priorities()
     for sku, location in sorted(set(rows), key=lambda r: lock_rank(r[0], r[1], priorities)):
         level = uow.stock.level_for_update(sku, location)
         short = 0 if level is None else level.reserved - level.on_hand
+        short = _end_holds(uow, sku, location, short, actor)
         for allocation in uow.allocations.active_at(sku, location):  # newest first
             if short <= 0:
                 break
@@ -164,3 +125,14 @@ def resource_shortfalls(uow: UnitOfWork, rows: Iterable[tuple[str, str]], actor:
             move(order, line, location, quantity, "stock count fell below what is reserved",
                  uow, actor, today)
             short -= quantity
+
+
+def _end_holds(uow: UnitOfWork, sku: str, location: str, short: int, actor: str) -> int:
+    """End the newest cart holds on this stock row until the shortfall is covered; returns
+    what is still short."""
+    for hold in uow.holds.active_at(sku, location):
+        if short <= 0:
+            break
+        short -= sum(ln.quantity for ln in hold.lines if (ln.sku, ln.location) == (sku, location))
+        release_hold(hold, uow, actor, "stock count fell below what is held")
+    return short

@@ -37,7 +37,7 @@ def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
     policy, buffer = reads.sourcing.policy(channel) if channel else (Policy(), 0)
     levels: tuple[StockLevel, ...] = ()
     if with_levels:
-        levels = tuple(reads.stock.levels(skus))
+        levels = tuple(reads.stock.levels(skus, active_only=True))
         available = {(lv.sku, lv.location): lv.available - buffer for lv in levels
                      if lv.available > buffer}
     else:

@@ -16,7 +16,8 @@ from ordermesh.domain.inventory import (
 )
 from ordermesh.domain.replenishment import check_reorder_settings
 from ordermesh.services import commands as c
-from ordermesh.services.handlers.resourcing import allocate_waiting, resource_shortfalls
+from ordermesh.services.handlers.resourcing import resource_shortfalls
+from ordermesh.services.handlers.waiting import allocate_waiting, lock_queue
 from ordermesh.services.ports import UnitOfWork
 
 
@@ -40,6 +41,7 @@ def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> None:
                            "or any of them together")
     check_reorder_settings(cmd.reorder_point, cmd.reorder_quantity)
     with uow:
+        lock_queue(uow, [cmd.sku])  # order rows before stock rows, if it is to serve them
         level = _level(uow, cmd.sku, cmd.location)
         if cmd.safety_stock is not None:
             uow.stock.set_safety_stock(cmd.sku, cmd.location, cmd.safety_stock)
@@ -86,6 +88,7 @@ def sync_stock(cmd: c.SyncStock, uow: UnitOfWork) -> list[SyncResult]:
     results: dict[str, SyncResult] = {}
     with uow:
         known_skus = set(uow.catalogue.products({u.sku for u in cmd.updates}))
+        lock_queue(uow, known_skus)  # order rows before stock rows, if it is to serve them
         known_locations = uow.catalogue.location_priorities()
         for update in sync_order(cmd.updates, known_locations):
             results[update.source_reference] = _apply(update, uow, cmd.actor, known_skus,

@@ -9,10 +9,12 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints,
 from pydantic_extra_types.currency_code import ISO4217
 
 from ordermesh.entrypoints.api.schemas.common import Code, Strict, Text
-from ordermesh.entrypoints.api.schemas.orders import Email, MinorUnits
+from ordermesh.entrypoints.api.schemas.orders import Email
 
 Days = Annotated[StrictInt, Field(ge=0, le=3650)]
 Units = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+# Bounded so that 500 lines of 1,000,000 units still total within a 64-bit integer.
+UnitCost = Annotated[StrictInt, Field(ge=0, le=10**10, description="Amount in minor units")]
 
 
 class SupplierPatch(Strict):
@@ -49,7 +51,7 @@ class SupplierOut(BaseModel):
 class PurchaseOrderLineIn(Strict):
     sku: Code
     quantity: Units
-    unit_cost: MinorUnits = Field(description="Cost per unit in minor units of the currency")
+    unit_cost: UnitCost = Field(description="Cost per unit in minor units of the currency")
 
 
 class PurchaseOrderIn(Strict):
