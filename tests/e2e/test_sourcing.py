@@ -219,3 +219,30 @@ def test_bad_sourcing_settings_and_rejections_are_refused(client: TestClient, uk
     assert client.patch("/api/v1/channels/web", headers=uk.headers("web"),
                         json={"safety_buffer": 1}).status_code == 403
     assert row_counts(engine) == before
+
+
+def test_capacity_comes_back_when_an_order_no_longer_ships_from_a_location(
+        client: TestClient, uk: Shop, engine: Engine) -> None:
+    from sqlalchemy import select
+
+    from ordermesh.adapters.db import tables as t
+
+    def leeds_load() -> int | None:
+        with engine.connect() as conn:
+            return conn.execute(select(t.location_loads.c.shipments).where(
+                t.location_loads.c.location_code == "LEEDS")).scalar()
+
+    ops = uk.headers("operator")
+    client.patch("/api/v1/locations/LEEDS", headers=uk.headers("admin"),
+                 json={"daily_order_capacity": 1})
+    first = place(client, uk, order_of(("TEE", 1))).json()
+    assert allocations(first) == [(1, "LEEDS", 1)] and leeds_load() == 1
+    client.post(f"/api/v1/orders/{first['id']}/cancel", headers=ops)
+    assert leeds_load() == 0
+    second = place(client, uk, order_of(("TEE", 2), ("MUG", 1))).json()
+    assert allocations(second) == [(1, "LEEDS", 2)] and leeds_load() == 1
+    # when the mug arrives at Leeds, which is full for the day but already ships this order
+    uk.stock("MUG", "LEEDS", 1)
+    served = client.get(f"/api/v1/orders/{second['id']}", headers=ops).json()
+    assert sorted(allocations(served)) == [(1, "LEEDS", 2), (2, "LEEDS", 1)]
+    assert leeds_load() == 1

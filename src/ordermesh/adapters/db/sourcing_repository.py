@@ -107,6 +107,13 @@ class SqlSourcing:
                 ids[ref] = r.id
         return supplies, ids
 
+    def give_back_capacity(self, location: str, day: date) -> None:
+        """A shipment counted on `day` will not happen (its order was cancelled or moved)."""
+        load = t.location_loads.c
+        self.conn.execute(update(t.location_loads).where(
+            load.location_code == location, load.day == day, load.shipments > 0)
+            .values(shipments=load.shipments - 1))
+
     def take_capacity(self, location: str, day: date) -> bool:
         """Count one more shipment today, only while the location is under its capacity."""
         capacity = self.conn.execute(select(t.locations.c.daily_order_capacity).where(

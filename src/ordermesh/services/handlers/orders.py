@@ -20,7 +20,13 @@ from ordermesh.domain.orders import Customer, Fulfilment, Order, OrderLine
 from ordermesh.domain.sourcing import Demand
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.holds import convert_hold
-from ordermesh.services.handlers.sourcing import apply_plan, plan_summary, situation, source
+from ordermesh.services.handlers.sourcing import (
+    apply_plan,
+    give_back_shipments,
+    plan_summary,
+    situation,
+    source,
+)
 from ordermesh.services.handlers.waiting import allocate_waiting, lock_queue
 from ordermesh.services.ports import UnitOfWork
 
@@ -143,3 +149,4 @@ def _release_allocations(order: Order, uow: UnitOfWork, actor: str) -> None:
                                   reserved_delta=-res["quantity"], reason="reservation_released",
                                   reference=order.number, actor=actor)
     uow.allocations.mark_released([res["id"] for res in active])
+    give_back_shipments(uow, active, order)

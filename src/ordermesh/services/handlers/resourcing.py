@@ -15,8 +15,11 @@ from ordermesh.services import commands as c
 from ordermesh.services.handlers.holds import release_hold
 from ordermesh.services.handlers.sourcing import (
     apply_plan,
+    counting_own_shipments,
     destination,
+    give_back_shipments,
     plan_summary,
+    shipping_from,
     situation,
 )
 from ordermesh.services.handlers.waiting import (
@@ -71,13 +74,15 @@ def move(order: Order, line: OrderLine, location: str, quantity: int, reason: st
         raise InvalidTransition(f"cannot re-source an order that is {order.status}",
                                 current_status=str(order.status), action="resource")
     _release(order, line, location, quantity, uow, actor, "rejected" if rejected else "moved")
-    seen = forced_to_wait(situation(uow, {line.sku}, order.channel, today), [line.sku])
+    shipping = shipping_from(uow, order)
+    seen = counting_own_shipments(
+        forced_to_wait(situation(uow, {line.sku}, order.channel, today), [line.sku]), shipping)
     avoid = {**dict(rejections(uow, order).get(line.id, ())), location: reason}
     request = Request((Demand(line.id, line.sku, quantity, tuple(sorted(avoid.items()))),), today,
                       order.currency, destination(order), order.fulfilment.pickup_location)
     result = plan(request, seen.network, seen.policy)
     waiting = frozenset(w["line_id"] for w in uow.backorders.waiting_for_order(order.seq))
-    apply_plan(order, result, seen, uow, actor, today, still_waiting=waiting)
+    apply_plan(order, result, seen, uow, actor, today, still_waiting=waiting, shipping=shipping)
     data = {"line_no": line.line_no, "moved_from": location, "quantity": quantity,
             "reason": reason, **plan_summary(order, result)}
     if result.waits and order.status is OrderStatus.ALLOCATED:
@@ -100,6 +105,7 @@ def _release(order: Order, line: OrderLine, location: str, quantity: int, uow: U
         left -= take
         if not left:
             break
+    give_back_shipments(uow, held, order)
     uow.stock.release(line.sku, location, quantity)
     uow.stock.record_movement(line.sku, location, reserved_delta=-quantity,
                               reason="reallocation", reference=order.number, actor=actor)

@@ -5,7 +5,7 @@ raises ConcurrentUpdate, and the bus runs the whole command again on fresh figur
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -62,11 +62,40 @@ def source(order: Order, demand: list[Demand], seen: Situation, today: date) -> 
     return plan(request, seen.network, seen.policy)
 
 
+def shipping_from(uow: UnitOfWork, order: Order) -> frozenset[str]:
+    """Locations already sending part of the order: adding to a shipment takes no capacity."""
+    assert order.seq is not None
+    return frozenset(a["location_code"] for a in uow.allocations.active_for_order(order.seq))
+
+
+def counting_own_shipments(seen: Situation, shipping: frozenset[str]) -> Situation:
+    """The network as a re-sourced order sees it: a location already shipping part of it is
+    not full for it, even at its capacity."""
+    sites = tuple(replace(site, capacity_left=site.capacity_left + 1)
+                  if site.code in shipping and site.capacity_left is not None else site
+                  for site in seen.network.sites)
+    return replace(seen, network=replace(seen.network, sites=sites))
+
+
+def give_back_shipments(uow: UnitOfWork, released: list[dict[str, Any]], order: Order) -> None:
+    """Locations that no longer send anything of the order get their day's capacity back."""
+    still = shipping_from(uow, order)
+    days: dict[str, date] = {}
+    for a in released:
+        day = a["created_at"].date()
+        days[a["location_code"]] = min(day, days.get(a["location_code"], day))
+    for location, day in sorted(days.items()):
+        if location not in still:
+            uow.sourcing.give_back_capacity(location, day)
+
+
 def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, actor: str,
-               today: date, still_waiting: frozenset[str] = frozenset()) -> None:
+               today: date, still_waiting: frozenset[str] = frozenset(),
+               shipping: frozenset[str] = frozenset()) -> None:
     """Reserve, count capacity, record waits and set line statuses. Stock rows are taken in
     lock order, then capacity rows in code order, as every other writer does.
-    `still_waiting`: lines with quantities waiting from before, which stay backordered."""
+    `still_waiting`: lines with quantities waiting from before, which stay backordered;
+    `shipping`: locations already sending part of the order, which count no new shipment."""
     assert order.seq is not None
     priorities = {site.code: site.priority for site in seen.network.sites}
     for a in sorted(result.allocations, key=lambda a: lock_rank(a.sku, a.location, priorities)):
@@ -75,7 +104,7 @@ def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, act
         uow.allocations.add(order.seq, a)
         uow.stock.record_movement(a.sku, a.location, reserved_delta=a.quantity,
                                   reason="reservation", reference=order.number, actor=actor)
-    for code in sorted(result.shipments):
+    for code in sorted(result.shipments - shipping):
         if not uow.sourcing.take_capacity(code, today):
             raise ConcurrentUpdate(f"{code} reached its daily capacity while sourcing")
     for wait in result.waits:

@@ -13,7 +13,15 @@ from datetime import date
 
 from ordermesh.domain.orders import Order, OrderStatus, format_order_number
 from ordermesh.domain.sourcing import Demand, Terms
-from ordermesh.services.handlers.sourcing import Situation, apply_plan, plan_summary, situation, source
+from ordermesh.services.handlers.sourcing import (
+    Situation,
+    apply_plan,
+    counting_own_shipments,
+    plan_summary,
+    shipping_from,
+    situation,
+    source,
+)
 from ordermesh.services.ports import UnitOfWork
 
 # Held orders keep their place in the queue untouched; the others take what arrives.
@@ -72,13 +80,15 @@ def _serve(order: Order, skus: set[str], uow: UnitOfWork, actor: str, today: dat
     avoid = rejections(uow, order)
     demand = [Demand(line.id, line.sku, wanted[line.id], avoid.get(line.id, ()))
               for line in order.lines if line.id in wanted]
-    seen = forced_to_wait(situation(uow, skus, order.channel, today), skus)
+    shipping = shipping_from(uow, order)
+    seen = counting_own_shipments(forced_to_wait(situation(uow, skus, order.channel, today),
+                                                 skus), shipping)
     result = source(order, demand, seen, today)
     if not result.allocations:
         return False  # nothing for this order yet: its waits and their promises stand
     uow.backorders.resolve([w["id"] for w in waits], "replaced")
     others = frozenset(w["line_id"] for w in all_waits if w["sku"] not in skus)
-    apply_plan(order, result, seen, uow, actor, today, still_waiting=others)
+    apply_plan(order, result, seen, uow, actor, today, still_waiting=others, shipping=shipping)
     summary = plan_summary(order, result)
     if result.waits or others:
         order.note("order.backorder_partly_allocated", actor, **summary)
