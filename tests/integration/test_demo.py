@@ -66,6 +66,9 @@ def check_purchasing(engine: Engine, products: dict[str, Row]) -> None:
                if po["status"] == "sent")
     channels = {ch["code"]: ch for ch in rows(engine, t.channels)}
     assert channels["mobile"]["cart_hold_minutes"] == 15
+    dc_levels = [lv for lv in rows(engine, t.stock_levels) if lv["location_code"] == "dc-tilburg"]
+    assert dc_levels and all(lv["reorder_point"] == 8 and lv["reorder_quantity"] == 24
+                             for lv in dc_levels)
     assert channels["pos"]["allow_backorder"] is False
 
 

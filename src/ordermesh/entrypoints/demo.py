@@ -30,6 +30,8 @@ from ordermesh.entrypoints.demo_data import (
     CHANNELS,
     COLOURS,
     CURRENCY,
+    DC_REORDER_POINT,
+    DC_REORDER_QUANTITY,
     GS1_COMPANY_PREFIX,
     LOCATIONS,
     LOW_STOCK_THRESHOLD,
@@ -237,6 +239,11 @@ def _seed_stock(bus: MessageBus, plan: StockPlan) -> None:
     """
     for (sku, location), safety_stock in sorted(plan.safety_stock.items()):
         bus.handle(c.AdjustStockLevel(ACTOR, sku, location, safety_stock=safety_stock,
+                                      reference="demo seed"))
+    # The distribution centre reorders by the case when it runs down to a few days' sales.
+    for sku, location in sorted(key for key in plan.on_hand if key[1] == WAREHOUSE):
+        bus.handle(c.AdjustStockLevel(ACTOR, sku, location, reorder_point=DC_REORDER_POINT,
+                                      reorder_quantity=DC_REORDER_QUANTITY,
                                       reference="demo seed"))
     counted_at = utcnow()
     updates = tuple(

@@ -170,6 +170,8 @@ SUPPLIERS: tuple[dict[str, Any], ...] = (
 CATEGORY_SUPPLIER = {"apparel": "noordwol", "accessories": "noordwol", "home": "steenkamp",
                      "footwear": "trailworks", "outdoor": "trailworks"}
 LOW_STOCK_THRESHOLD = 5
+DC_REORDER_POINT = 8
+DC_REORDER_QUANTITY = 24
 
 # Sourcing settings per channel (the web channel keeps the defaults). The call centre ships at
 # the lowest cost; the shop floor takes no backorders; the app may hold a cart for 15 minutes.
