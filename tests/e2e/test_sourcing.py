@@ -206,6 +206,8 @@ def test_bad_sourcing_settings_and_rejections_are_refused(client: TestClient, uk
         answer = client.patch("/api/v1/channels/web", headers=admin, json=body)
         assert answer.status_code == 422, (body, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
+    assert client.patch("/api/v1/products/MUG", headers=admin, json={
+        "preorder": True, "release_date": "9999-12-31"}).status_code == 422
     rates = [{"max_km": 0, "amount": 100, "currency": "GBP", "days": 1}]
     assert client.patch("/api/v1/locations/LEEDS", headers=admin,
                         json={"shipping_rates": rates}).status_code == 422

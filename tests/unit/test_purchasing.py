@@ -392,3 +392,11 @@ def test_a_receipt_may_name_its_delivery() -> None:
     po = a_sent_purchase_order()
     po.receive({1: 1}, "warehouse:lon", reference="DN-7")
     assert po.events[-1].data["reference"] == "DN-7"
+
+
+def test_a_line_holds_at_most_what_its_column_stores() -> None:
+    from ordermesh.domain.purchasing import MAX_LINE_UNITS
+
+    with pytest.raises(InvalidInput):
+        PurchaseOrderLine(1, "A", MAX_LINE_UNITS + 1, Money(1, "EUR"))
+    assert PurchaseOrderLine(1, "A", MAX_LINE_UNITS, Money(1, "EUR")).outstanding == MAX_LINE_UNITS

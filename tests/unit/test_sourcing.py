@@ -375,3 +375,12 @@ def test_one_location_able_to_fill_the_whole_order_means_one_shipment(
     available = {**network.available, **{(sku, filler): qty for sku, qty in need.items()}}
     result = plan(request, Network(sites, available, network.terms), policy)
     assert len(result.shipments) == 1 and not result.waits and not result.refusals
+
+
+def test_a_promise_past_the_end_of_the_calendar_is_its_last_day() -> None:
+    from datetime import date as day
+
+    from ordermesh.domain.sourcing.model import after
+
+    assert after(day(9999, 12, 30), 5) == day.max
+    assert after(TODAY, 3) == day(2026, 11, 29)

@@ -99,6 +99,10 @@ def parse_po_number(number: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+# Units on one line, ordered or received: stored as a 32-bit integer.
+MAX_LINE_UNITS = 2**31 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """Goods booked against one line by one receive()."""
@@ -119,6 +123,8 @@ class PurchaseOrderLine:
     def __post_init__(self) -> None:
         if not _count(self.quantity) or self.quantity < 1:
             raise InvalidInput(f"line {self.line_no}: quantity must be at least 1")
+        if self.quantity > MAX_LINE_UNITS:
+            raise InvalidInput(f"line {self.line_no}: at most {MAX_LINE_UNITS} units a line")
         if self.unit_cost.amount < 0:
             raise InvalidInput(f"line {self.line_no}: unit cost cannot be negative")
         if not _count(self.received) or self.received < 0:
@@ -248,6 +254,8 @@ class PurchaseOrder:
                     f"line {line_no}: receiving {quantity} but only {line.outstanding} outstanding",
                     line_no=line_no, quantity=quantity, outstanding=line.outstanding,
                 )
+            if line.received + quantity > MAX_LINE_UNITS:
+                raise InvalidInput(f"line {line_no}: at most {MAX_LINE_UNITS} units received")
             receipts.append(Receipt(line_no, line.sku, quantity))
         return receipts
 

@@ -219,7 +219,8 @@ class Plan:
 
 
 def after(day: date, days: int) -> date:
-    return day + timedelta(days=days)
+    """`days` after `day`; a promise past the end of the calendar is its last day."""
+    return day + timedelta(days=days) if (date.max - day).days >= days else date.max
 
 
 def distance_to(site: Site, destination: Point | None) -> float | None:

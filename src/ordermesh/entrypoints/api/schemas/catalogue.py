@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, St
 from pydantic_extra_types.currency_code import ISO4217
 from stdnum import ean
 
-from ordermesh.entrypoints.api.schemas.common import Address, Code, Strict, Text
+from ordermesh.entrypoints.api.schemas.common import Address, BusinessDate, Code, Strict, Text
 
 
 def _valid_gtin(value: str) -> str:
@@ -37,7 +37,7 @@ class ProductPatch(Strict):
     width_mm: Millimetres | None = None
     height_mm: Millimetres | None = None
     preorder: StrictBool | None = None
-    release_date: date | None = None
+    release_date: BusinessDate | None = None
     backorderable: StrictBool | None = None
     low_stock_threshold: Annotated[StrictInt, Field(ge=0, le=10**9)] | None = Field(
         None, description="Network-wide availability at or below this is `low_stock`")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -22,6 +22,10 @@ def _in_utc(value: datetime) -> datetime:
 
 
 UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+# A business date: release dates, expected deliveries. Bounded so that promises computed from
+# it (plus transit and lead times) stay on the calendar.
+BusinessDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2199, 12, 31))]
 
 
 class Strict(BaseModel):

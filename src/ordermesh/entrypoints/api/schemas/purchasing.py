@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
 from pydantic_extra_types.currency_code import ISO4217
 
-from ordermesh.entrypoints.api.schemas.common import Code, Strict, Text
+from ordermesh.entrypoints.api.schemas.common import BusinessDate, Code, Strict, Text
 from ordermesh.entrypoints.api.schemas.orders import Email
 
 Days = Annotated[StrictInt, Field(ge=0, le=3650)]
@@ -58,7 +58,7 @@ class PurchaseOrderIn(Strict):
     supplier: Code
     deliver_to: Code = Field(description="The location that receives the goods")
     currency: ISO4217 | None = Field(None, description="If given, must be the supplier's")
-    expected_on: date | None = Field(
+    expected_on: BusinessDate | None = Field(
         None, description="Agreed delivery date; otherwise set from the lead time when sent")
     lines: Annotated[list[PurchaseOrderLineIn], Field(min_length=1, max_length=500)]
 
