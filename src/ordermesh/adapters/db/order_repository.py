@@ -74,6 +74,16 @@ class SqlOrders:
         self.seen.append(order)
         return order
 
+    def peek(self, order_id: str) -> tuple[int, set[str]] | None:
+        """The sequence number and SKUs of an order, read without a lock: enough to work out
+        which other orders a command on it will touch, and lock them all in order first."""
+        seq = parse_order_number(order_id)
+        o, ln = t.orders.c, t.order_lines.c
+        where = o.seq == seq if seq is not None else o.id == order_id
+        rows = self.conn.execute(select(o.seq, ln.sku).join(
+            t.order_lines, ln.order_seq == o.seq).where(where)).all()
+        return (rows[0].seq, {row.sku for row in rows}) if rows else None
+
     def find_by_external_reference(self, channel: str, reference: str) -> str | None:
         o = t.orders.c
         query = select(o.id).where(o.channel_code == channel, o.external_reference == reference)

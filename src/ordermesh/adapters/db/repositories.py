@@ -110,6 +110,11 @@ LEVELS = select(_s.sku, _s.location_code, _s.on_hand, _s.reserved, _s.safety_sto
 _AT_ACTIVE = t.locations.c.active.is_(True)
 _ACTIVE = t.stock_levels.join(t.locations, t.locations.c.code == _s.location_code)
 ACTIVE_LEVELS = LEVELS.select_from(_ACTIVE).where(_AT_ACTIVE)
+# PostgreSQL locks the rows as they come out of the sort, so they are locked in this order.
+LOCK_LEVELS = (select(_s.sku).join(t.locations, t.locations.c.code == _s.location_code)
+               .where(_s.sku.in_(bindparam("b_skus", expanding=True)))
+               .order_by(_s.sku, t.locations.c.priority.desc(), _s.location_code)
+               .with_for_update(of=t.stock_levels))
 _FREE = _s.on_hand - _s.reserved - _s.safety_stock - bindparam("b_held_back")
 FREE = select(_s.sku, _s.location_code, _FREE).select_from(_ACTIVE).where(
     _s.sku.in_(bindparam("b_skus", expanding=True)), _FREE > 0, _AT_ACTIVE)
@@ -145,6 +150,13 @@ class SqlStock:
         more units at each; rows with nothing free are left out."""
         rows = self.conn.execute(FREE, {"b_skus": list(skus), "b_held_back": held_back}).all()
         return {(sku, location): free for sku, location, free in rows}
+
+    def lock_levels(self, skus: Iterable[str]) -> None:
+        """Lock every stock row of these SKUs, in the one lock order (SKU, location priority
+        highest first, code), before a command that releases and reserves among them."""
+        skus = sorted(set(skus))
+        if skus:
+            self.conn.execute(LOCK_LEVELS, {"b_skus": skus}).all()
 
     def level_for_update(self, sku: str, location: str) -> StockLevel | None:
         # FOR UPDATE is a no-op on SQLite, where BEGIN IMMEDIATE already serialises writers.

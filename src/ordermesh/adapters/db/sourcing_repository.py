@@ -187,6 +187,15 @@ class SqlAllocations:
             r.order_seq == order_seq, r.status == "rejected").distinct())
         return [(line_id, location) for line_id, location in rows]
 
+    def owners_at(self, rows: Iterable[tuple[str, str]]) -> list[int]:
+        """The orders with active allocations on these stock rows."""
+        r = t.allocations.c
+        found: set[int] = set()
+        for sku, location in rows:
+            found.update(self.conn.execute(select(r.order_seq).where(
+                r.sku == sku, r.location_code == location, r.status == "active")).scalars())
+        return sorted(found)
+
     def shrink(self, allocation_id: int, keep: int, status: str = "released") -> None:
         """End an allocation with a status (released, moved, rejected); what is kept continues
         as a new row with the same decision."""

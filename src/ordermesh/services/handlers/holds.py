@@ -24,7 +24,7 @@ from ordermesh.domain.orders import Order
 from ordermesh.domain.sourcing import Demand, Plan, Request, plan
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.sourcing import situation
-from ordermesh.services.handlers.waiting import allocate_waiting, lock_queue
+from ordermesh.services.handlers.waiting import lock_queue, serve_queue
 from ordermesh.services.ports import UnitOfWork
 
 
@@ -123,9 +123,9 @@ def release_cart_hold(cmd: c.ReleaseCartHold, uow: UnitOfWork) -> str:
     with uow:
         hold = _own(uow, cmd.hold_id, cmd.channel)
         skus = {ln.sku for ln in hold.lines}
-        lock_queue(uow, skus)  # the units given back go to waiting orders first
+        queue = lock_queue(uow, skus)  # the units given back go to waiting orders first
         release_hold(hold, uow, cmd.actor)
-        allocate_waiting(uow, skus, cmd.actor, utcnow().date())
+        serve_queue(uow, queue, skus, cmd.actor, utcnow().date())
         uow.commit()
     return hold.id
 
@@ -146,14 +146,13 @@ def expire_cart_holds(cmd: c.ExpireCartHolds, uow: UnitOfWork) -> int:
     with uow:
         holds = uow.holds.due(now, cmd.limit)
         skus = {ln.sku for hold in holds for ln in hold.lines}
-        lock_queue(uow, skus)  # the units given back go to waiting orders first
+        queue = lock_queue(uow, skus)  # the units given back go to waiting orders first
         for hold in holds:
             hold.apply("expire", cmd.actor, now)
         _give_back(holds, uow, cmd.actor, "cart_hold_expired")
         for hold in holds:
             uow.holds.save(hold)
-        if skus:
-            allocate_waiting(uow, skus, cmd.actor, now.date())
+        serve_queue(uow, queue, skus, cmd.actor, now.date())
         uow.commit()
     return len(holds)
 

@@ -27,7 +27,7 @@ from ordermesh.services.handlers.sourcing import (
     situation,
     source,
 )
-from ordermesh.services.handlers.waiting import allocate_waiting, lock_queue
+from ordermesh.services.handlers.waiting import lock_queue, serve_queue
 from ordermesh.services.ports import UnitOfWork
 
 
@@ -117,22 +117,21 @@ def _build_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> Order:
 
 
 def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
+    serves = cmd.action in ("cancel", "release")  # stock or an order may come back to the queue
     with uow:
+        seen = uow.orders.peek(cmd.order_id) if serves else None
+        queue = lock_queue(uow, seen[1], seen[0]) if seen is not None else []
         order = uow.orders.get(cmd.order_id)
         if order is None or (cmd.channel is not None and order.channel != cmd.channel):
             raise NotFound(f"order {cmd.order_id!r} not found")
         data = {"reason": cmd.reason} if cmd.reason else {}
-        # stock given back, or an order back from hold, may serve the waiting queue
         skus = {line.sku for line in order.lines}
-        serves = cmd.action in ("cancel", "release")
-        if serves:
-            lock_queue(uow, skus)
         order.apply(cmd.action, cmd.actor, **data, **cmd.data)
         if cmd.action == "cancel":
             _release_allocations(order, uow, cmd.actor)
         uow.orders.save(order)
         if serves:
-            allocate_waiting(uow, skus, cmd.actor, utcnow().date())
+            serve_queue(uow, queue, skus, cmd.actor, utcnow().date())
         uow.commit()
     return order.id
 

@@ -19,7 +19,7 @@ from ordermesh.domain.orders import Order, format_order_number
 from ordermesh.domain.purchasing import PurchaseOrder, PurchaseOrderLine, Receipt, Supplier
 from ordermesh.domain.sourcing import Terms, unsupplied_promise
 from ordermesh.services import commands as c
-from ordermesh.services.handlers.waiting import allocate_waiting, lock_queue
+from ordermesh.services.handlers.waiting import lock_queue, serve_queue
 from ordermesh.services.ports import UnitOfWork
 
 SUPPLIER_FIELDS = ("code", "name", "email", "currency", "lead_time_days", "payment_terms_days")
@@ -135,9 +135,9 @@ def receive_purchase_order(cmd: c.ReceivePurchaseOrder, uow: UnitOfWork) -> Rece
                                deliver_to=po.deliver_to)
         receipts = po.receive(cmd.quantities, cmd.actor, cmd.allow_over_receipt, cmd.reference)
         uow.purchase_orders.save(po)
-        lock_queue(uow, {r.sku for r in receipts})  # order rows before stock rows
+        queue = lock_queue(uow, {r.sku for r in receipts})  # order rows before stock rows
         _put_away(uow, po, receipts, cmd.actor)
-        served = allocate_waiting(uow, {r.sku for r in receipts}, cmd.actor, utcnow().date())
+        served = serve_queue(uow, queue, {r.sku for r in receipts}, cmd.actor, utcnow().date())
         uow.commit()
     return ReceivedGoods(po.id, served)
 

@@ -23,10 +23,10 @@ from ordermesh.services.handlers.sourcing import (
     situation,
 )
 from ordermesh.services.handlers.waiting import (
-    allocate_waiting,
     forced_to_wait,
     lock_queue,
     rejections,
+    serve_queue,
 )
 from ordermesh.services.ports import UnitOfWork
 
@@ -37,6 +37,9 @@ MOVABLE = (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED, OrderStatus.PAID, Ord
 def resource_line(cmd: c.ResourceLine, uow: UnitOfWork) -> str:
     """A location cannot fulfil (part of) a line, e.g. a store rejects it: source it again."""
     with uow:
+        seen = uow.orders.peek(cmd.order_id)
+        # the units given back may serve the queue: lock it with the order
+        queue = lock_queue(uow, seen[1], seen[0]) if seen is not None else []
         order = uow.orders.get(cmd.order_id)
         if order is None or (cmd.channel is not None and order.channel != cmd.channel):
             raise NotFound(f"order {cmd.order_id!r} not found")
@@ -49,10 +52,9 @@ def resource_line(cmd: c.ResourceLine, uow: UnitOfWork) -> str:
             raise InvalidInput(f"line {cmd.line_no} has {held} allocated at {cmd.location}",
                                allocated=held)
         today = utcnow().date()
-        lock_queue(uow, [line.sku])  # the units given back may serve the queue
         move(order, line, cmd.location, quantity, cmd.reason, uow, cmd.actor, today,
              rejected=True)
-        allocate_waiting(uow, [line.sku], cmd.actor, today)
+        serve_queue(uow, queue, [line.sku], cmd.actor, today)
         uow.commit()
     return order.id
 

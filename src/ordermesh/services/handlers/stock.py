@@ -14,10 +14,11 @@ from ordermesh.domain.inventory import (
     decide_sync,
     sync_order,
 )
+from ordermesh.domain.orders import Order
 from ordermesh.domain.replenishment import check_reorder_settings
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.resourcing import resource_shortfalls
-from ordermesh.services.handlers.waiting import allocate_waiting, lock_queue
+from ordermesh.services.handlers.waiting import lock_queue, serve_queue
 from ordermesh.services.ports import UnitOfWork
 
 
@@ -41,7 +42,10 @@ def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> None:
                            "or any of them together")
     check_reorder_settings(cmd.reorder_point, cmd.reorder_quantity)
     with uow:
-        lock_queue(uow, [cmd.sku])  # order rows before stock rows, if it is to serve them
+        now = {lv.location: lv for lv in uow.stock.levels([cmd.sku])}.get(cmd.location)
+        falls = ([(cmd.sku, cmd.location)] if now is not None and cmd.on_hand is not None
+                 and cmd.on_hand < now.reserved else [])
+        queue = _lock_before_stock(uow, {cmd.sku}, falls)
         level = _level(uow, cmd.sku, cmd.location)
         if cmd.safety_stock is not None:
             uow.stock.set_safety_stock(cmd.sku, cmd.location, cmd.safety_stock)
@@ -55,12 +59,35 @@ def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> None:
                                       reason="adjustment", reference=cmd.reference,
                                       actor=cmd.actor)
         freed = cmd.safety_stock is not None and cmd.safety_stock < level.safety_stock
-        _follow_up(uow, cmd.actor, [(cmd.sku, cmd.location, delta)], freed)
+        _follow_up(uow, cmd.actor, queue, [(cmd.sku, cmd.location, delta)], freed)
         uow.commit()
 
 
-def _follow_up(uow: UnitOfWork, actor: str, changes: list[tuple[str, str, int]],
-               freed: bool = False) -> None:
+def _may_fall(uow: UnitOfWork, updates: Collection[StockUpdate],
+              skus: Collection[str]) -> list[tuple[str, str]]:
+    """Stock rows these updates may take below what is reserved, judged on an unlocked read."""
+    now = {(lv.sku, lv.location): lv for lv in uow.stock.levels(skus)}
+    falls = []
+    for u in updates:
+        lv = now.get((u.sku, u.location))
+        after = None if lv is None else (u.quantity if u.mode == "absolute" else lv.on_hand + u.quantity)
+        if lv is not None and after is not None and after < lv.reserved:
+            falls.append((u.sku, u.location))
+    return falls
+
+
+def _lock_before_stock(uow: UnitOfWork, skus: Collection[str],
+                       falls: list[tuple[str, str]]) -> list[Order]:
+    """Take, before any stock row, what this command may change besides stock: the cart holds
+    and the orders on rows that may fall below what is reserved, and the orders waiting for
+    these SKUs. Holds, then orders in placement order, then stock rows, as every command does."""
+    for sku, location in falls:
+        uow.holds.active_at(sku, location)
+    return lock_queue(uow, skus, *uow.allocations.owners_at(falls))
+
+
+def _follow_up(uow: UnitOfWork, actor: str, queue: list[Order],
+               changes: list[tuple[str, str, int]], freed: bool = False) -> None:
     """After on-hand changes: allocations beyond a fallen count move elsewhere, then stock
     that came in (or was freed from safety stock) goes to waiting lines."""
     today = utcnow().date()
@@ -69,7 +96,7 @@ def _follow_up(uow: UnitOfWork, actor: str, changes: list[tuple[str, str, int]],
         resource_shortfalls(uow, fallen, actor, today)
     grown = {sku for sku, _, delta in changes if delta > 0 or freed}
     if grown:
-        allocate_waiting(uow, grown, actor, today)
+        serve_queue(uow, queue, grown, actor, today)
 
 
 @dataclass(frozen=True)
@@ -88,13 +115,13 @@ def sync_stock(cmd: c.SyncStock, uow: UnitOfWork) -> list[SyncResult]:
     results: dict[str, SyncResult] = {}
     with uow:
         known_skus = set(uow.catalogue.products({u.sku for u in cmd.updates}))
-        lock_queue(uow, known_skus)  # order rows before stock rows, if it is to serve them
+        queue = _lock_before_stock(uow, known_skus, _may_fall(uow, cmd.updates, known_skus))
         known_locations = uow.catalogue.location_priorities()
         for update in sync_order(cmd.updates, known_locations):
             results[update.source_reference] = _apply(update, uow, cmd.actor, known_skus,
                                                       known_locations)
         by_ref = {u.source_reference: u for u in cmd.updates}
-        _follow_up(uow, cmd.actor, [(by_ref[r.source_reference].sku,
+        _follow_up(uow, cmd.actor, queue, [(by_ref[r.source_reference].sku,
                                      by_ref[r.source_reference].location, r.on_hand_delta)
                                     for r in results.values() if r.on_hand_delta])
         uow.commit()

@@ -28,22 +28,43 @@ from ordermesh.services.ports import UnitOfWork
 SERVED = (OrderStatus.BACKORDERED, OrderStatus.ALLOCATED, OrderStatus.PAID)
 
 
-def lock_queue(uow: UnitOfWork, skus: Iterable[str]) -> list[Order]:
-    """Lock the orders waiting for these SKUs, first placed first."""
-    orders = []
-    for seq in uow.backorders.waiting_orders(set(skus)):
+def lock_queue(uow: UnitOfWork, skus: Iterable[str], *also: int) -> list[Order]:
+    """Lock the orders waiting for these SKUs, with the orders `also` (sequence numbers) the
+    command works on, all in placement order, and then every stock row of these SKUs in lock
+    order: the command may give back and take stock anywhere among them. Returns the waiting
+    orders, first placed first."""
+    skus = set(skus)
+    waiting = uow.backorders.waiting_orders(skus)
+    locked = lock_orders(uow, [*waiting, *also])
+    uow.stock.lock_levels(skus)
+    return [locked[seq] for seq in waiting if seq in locked]
+
+
+def lock_orders(uow: UnitOfWork, seqs: Iterable[int]) -> dict[int, Order]:
+    """Lock orders in placement order: the one order in which commands take order rows."""
+    locked = {}
+    for seq in sorted(set(seqs)):
         order = uow.orders.get(format_order_number(seq))
         if order is not None:
-            orders.append(order)
-    return orders
+            locked[seq] = order
+    return locked
 
 
 def allocate_waiting(uow: UnitOfWork, skus: Iterable[str], actor: str, today: date) -> list[str]:
-    """Give stock of these SKUs to the lines waiting for it, first placed first served; stop
-    when none is left. Returns the numbers of the orders that got something."""
+    """Lock the queue for these SKUs and serve it (see serve_queue)."""
+    skus = set(skus)
+    return serve_queue(uow, lock_queue(uow, skus), skus, actor, today)
+
+
+def serve_queue(uow: UnitOfWork, queue: list[Order], skus: Iterable[str], actor: str,
+                today: date) -> list[str]:
+    """Give stock of these SKUs to the waiting orders locked by `lock_queue`, first placed
+    first served; stop when none is left. Orders that started waiting after the queue was
+    locked are not taken in now (that would lock an order row after stock rows): the next
+    stock to arrive serves them. Returns the numbers of the orders that got something."""
     skus = set(skus)
     served = []
-    for order in lock_queue(uow, skus):
+    for order in queue:
         if not uow.stock.free(skus):
             break
         if order.status in SERVED and _serve(order, skus, uow, actor, today):
