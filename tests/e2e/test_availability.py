@@ -140,6 +140,7 @@ def test_bad_availability_questions_are_refused(client: TestClient, uk: Shop) ->
                  {"lines": [{"sku": "TEE", "quantity": 1}], "destination": YORK,
                   "pickup_location": "YORK-ST"},
                  {"lines": [{"sku": "TEE", "quantity": 1}], "pickup_location": "MARS"},
+                 {"lines": [{"sku": "TEE", "quantity": 1}], "pickup_location": "LEEDS"},
                  {"lines": [{"sku": "TEE", "quantity": 1}], "destination": {"latitude": 91,
                                                                              "longitude": 0}}):
         answer = cart(client, uk, body)

@@ -125,7 +125,7 @@ def test_receipts_raise_stock_and_over_receipts_need_a_flag(
     # then it cannot be cancelled any more, only closed
     operator = shop.headers("operator")
     cancel = client.post(f"/api/v1/purchase-orders/{po['id']}/cancel", headers=operator)
-    assert cancel.status_code == 409 and cancel.json()["code"] == "order.invalid_transition"
+    assert cancel.status_code == 409 and cancel.json()["code"] == "purchase_order.invalid_transition"
     closed = client.post(f"/api/v1/purchase-orders/{po['id']}/close",
                          json={"reason": "all in"}, headers=operator)
     assert closed.status_code == 200 and closed.json()["status"] == "closed"

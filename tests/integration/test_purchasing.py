@@ -98,7 +98,7 @@ def test_concurrent_receipts_book_the_goods_once(buyer: MessageBus, engine: Engi
     # then one booking counts and the others are refused: the order was received by then
     assert sum(not isinstance(r, DomainError) for r in results) == 1
     assert {type(r).__name__ for r in results if isinstance(r, DomainError)} == {
-        "InvalidTransition"}
+        "InvalidPurchaseOrderTransition"}
     m, s = t.stock_movements.c, t.stock_levels.c
     with engine.connect() as conn:
         on_hand = conn.execute(select(s.on_hand).where(s.sku == "MUG-1")).scalar_one()

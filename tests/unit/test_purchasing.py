@@ -130,7 +130,7 @@ def test_state_action_pair(state: PurchaseOrderStatus, action: str) -> None:
         # when the action is applied, then it is refused and nothing changes
         with pytest.raises(InvalidTransition) as refused:
             po.apply(action, "buyer:bo")
-        assert refused.value.code == "order.invalid_transition"
+        assert refused.value.code == "purchase_order.invalid_transition"
         assert refused.value.extra == {"current_status": state.value, "action": action,
                                        "allowed": sorted(allowed)}
         assert po.status is state

@@ -22,6 +22,10 @@ from ordermesh.domain.money import CURRENCY, Money, total
 from ordermesh.domain.state_machines import mermaid
 
 
+class InvalidPurchaseOrderTransition(InvalidTransition):
+    code = "purchase_order.invalid_transition"
+
+
 def _count(value: object) -> bool:
     """A whole number of days or units; bool is an int to Python but never a count."""
     return type(value) is int
@@ -225,7 +229,7 @@ class PurchaseOrder:
     def cancel(self, actor: str, reason: str | None = None) -> None:
         # goods already in the building cannot be un-ordered; closing keeps them on the record
         if any(line.received for line in self.lines):
-            raise InvalidTransition(
+            raise InvalidPurchaseOrderTransition(
                 "cannot cancel a purchase order with goods received; close it instead",
                 current_status=str(self.status), action="cancel",
                 allowed=sorted(PO_TRANSITIONS[self.status]),
@@ -235,7 +239,7 @@ class PurchaseOrder:
     def _check_can(self, action: str) -> None:
         allowed = PO_TRANSITIONS[self.status]
         if action not in allowed:
-            raise InvalidTransition(
+            raise InvalidPurchaseOrderTransition(
                 f"cannot {action} a purchase order that is {self.status}",
                 current_status=str(self.status), action=action, allowed=sorted(allowed),
             )

@@ -62,8 +62,10 @@ def cart_availability(reads: SourcingReads, lines: Sequence[CartLine], channel: 
                       ) -> dict[str, Any]:
     """Whether and when each line can be delivered (or collected), and from where."""
     products = _known(reads, [line.sku for line in lines])
-    if pickup_at is not None and reads.catalogue.location(pickup_at) is None:
-        raise InvalidInput(f"{pickup_at!r} is not a location")
+    if pickup_at is not None:  # refused as order capture refuses it
+        store = reads.catalogue.location(pickup_at)
+        if store is None or not store["active"] or not store["can_pickup"]:
+            raise InvalidInput(f"{pickup_at!r} is not a pickup location")
     currency = currency or products[lines[0].sku].currency
     seen = situation(reads, {line.sku for line in lines}, channel, today,
                      terms={sku: p.terms for sku, p in products.items()})
