@@ -1,0 +1,127 @@
+"""Payments: one authorization at a gateway, and the captures, voids and refunds made against
+it. Every gateway call is a transaction; the payment's status is computed from them, never set.
+
+What may be done next is a table of status -> actions, like every lifecycle here; the amounts
+add their own rules: never capture more than was authorized, never refund more than was
+captured, and only what was never captured can be voided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ordermesh.domain.errors import InvalidInput, InvalidTransition
+from ordermesh.domain.money import Money
+
+
+class Kind(StrEnum):
+    AUTHORIZE = "authorize"
+    CAPTURE = "capture"
+    VOID = "void"
+    REFUND = "refund"
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One call to the gateway and what it answered."""
+
+    kind: Kind
+    amount: Money
+    outcome: Outcome
+    idempotency_key: str  # the same key never moves money twice at the gateway
+    gateway_reference: str | None = None
+    failure: str | None = None  # e.g. "card_declined", "insufficient_funds"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"  # nothing authorized yet
+    FAILED = "failed"  # the authorization was refused
+    AUTHORIZED = "authorized"
+    PARTIALLY_CAPTURED = "partially_captured"
+    CAPTURED = "captured"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+
+
+P = PaymentStatus
+ACTIONS: dict[PaymentStatus, frozenset[Kind]] = {
+    P.PENDING: frozenset({Kind.AUTHORIZE}),
+    P.FAILED: frozenset({Kind.AUTHORIZE}),  # a new token may be tried
+    P.AUTHORIZED: frozenset({Kind.CAPTURE, Kind.VOID}),
+    P.PARTIALLY_CAPTURED: frozenset({Kind.CAPTURE, Kind.VOID, Kind.REFUND}),
+    P.CAPTURED: frozenset({Kind.REFUND}),
+    P.PARTIALLY_REFUNDED: frozenset({Kind.REFUND}),
+    P.REFUNDED: frozenset(),
+    P.VOIDED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    authorized: int
+    captured: int
+    voided: int
+    refunded: int
+
+    @property
+    def capturable(self) -> int:
+        return max(self.authorized - self.captured - self.voided, 0)
+
+    @property
+    def refundable(self) -> int:
+        return self.captured - self.refunded
+
+
+def totals(transactions: Iterable[Transaction]) -> Totals:
+    """What succeeded, in minor units. A later authorization replaces a failed one."""
+    sums = dict.fromkeys(Kind, 0)
+    for t in transactions:
+        if t.outcome is Outcome.SUCCEEDED:
+            sums[t.kind] += t.amount.amount
+    return Totals(sums[Kind.AUTHORIZE], sums[Kind.CAPTURE], sums[Kind.VOID], sums[Kind.REFUND])
+
+
+def payment_status(transactions: Iterable[Transaction]) -> PaymentStatus:
+    """The status, computed from what the gateway answered."""
+    transactions = list(transactions)
+    t = totals(transactions)
+    if not t.authorized:
+        failed = any(x.kind is Kind.AUTHORIZE and x.outcome is Outcome.FAILED for x in transactions)
+        return P.FAILED if failed else P.PENDING
+    if t.refunded:
+        return P.REFUNDED if t.refunded >= t.captured else P.PARTIALLY_REFUNDED
+    if t.captured:
+        return P.CAPTURED if t.capturable == 0 else P.PARTIALLY_CAPTURED
+    return P.VOIDED if t.voided else P.AUTHORIZED
+
+
+def check(transactions: Iterable[Transaction], kind: Kind, amount: Money) -> None:
+    """Refuse a call the payment's status or amounts do not allow, before it reaches the
+    gateway."""
+    transactions = list(transactions)
+    status = payment_status(transactions)
+    if kind not in ACTIONS[status]:
+        raise InvalidTransition(f"cannot {kind} a payment that is {status}",
+                                current_status=str(status), action=str(kind),
+                                allowed=sorted(ACTIONS[status]))
+    currencies = {t.amount.currency for t in transactions}
+    if currencies and amount.currency not in currencies:
+        raise InvalidInput(f"this payment is in {currencies.pop()}, not {amount.currency}")
+    if amount.amount < 1:
+        raise InvalidInput("an amount to move is at least one minor unit")
+    t = totals(transactions)
+    if kind is Kind.VOID and amount.amount != t.capturable:
+        raise InvalidInput(f"a void releases all that is not captured: {t.capturable}",
+                           limit=t.capturable)
+    limit = {Kind.CAPTURE: t.capturable, Kind.REFUND: t.refundable}
+    if kind in limit and amount.amount > limit[kind]:
+        raise InvalidInput(f"cannot {kind} {amount.amount}: only {limit[kind]} can be",
+                           limit=limit[kind])
