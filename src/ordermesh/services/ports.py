@@ -149,6 +149,10 @@ class SourcingReads(Protocol):
     def sourcing(self) -> Sourcing: ...
 
 
+class Numbering(Protocol):
+    def next(self, series: str, year: int) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Events of the orders and purchase orders it touched are written when
     it commits."""
@@ -157,6 +161,7 @@ class UnitOfWork(Protocol):
     access: Access
     stock: Stock
     sourcing: Sourcing
+    numbering: Numbering
     allocations: Allocations
     backorders: Backorders
     orders: Orders

@@ -345,3 +345,14 @@ cart_hold_lines = Table(
     CheckConstraint("quantity > 0", name="quantity_positive"),
     Index("ix_cart_hold_lines_hold_id", "hold_id"),
 )
+
+# The last number issued per series and year (invoices, credit notes). Taken with an upsert that
+# locks the row until the transaction ends, so numbers are unique and, because a rollback
+# undoes the increment too, gapless.
+document_counters = Table(
+    "document_counters", metadata,
+    Column("series", String(16), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last", BigInteger, nullable=False),
+    CheckConstraint("last >= 1", name="last_positive"),
+)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.hold_repository import SqlCartHolds
+from ordermesh.adapters.db.numbering_repository import SqlNumbering
 from ordermesh.adapters.db.order_repository import SqlIdempotencyKeys, SqlOrders
 from ordermesh.adapters.db.purchasing_repository import SqlPurchaseOrders, SqlSuppliers
 from ordermesh.adapters.db.replenishment_repository import SqlReplenishment
@@ -26,6 +27,7 @@ class SqlUnitOfWork:
     access: ports.Access
     stock: ports.Stock
     sourcing: ports.Sourcing
+    numbering: ports.Numbering
     allocations: ports.Allocations
     backorders: ports.Backorders
     orders: ports.Orders
@@ -45,6 +47,7 @@ class SqlUnitOfWork:
         self.access = SqlAccess(self.conn)
         self.stock = SqlStock(self.conn)
         self.sourcing = SqlSourcing(self.conn)
+        self.numbering = SqlNumbering(self.conn)
         self.allocations = SqlAllocations(self.conn)
         self.backorders = SqlBackorders(self.conn)
         self._orders = SqlOrders(self.conn)
