@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from figures import percentile
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -38,11 +39,6 @@ from ordermesh.services.availability import CartLine, cart_availability, sku_ava
 BENCH_DATABASE = "ordermesh_avail_bench"
 NOW = datetime.now(UTC)
 TODAY = NOW.date()
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def sku(n: int) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import random
 import shutil
@@ -34,6 +33,7 @@ from types import FrameType
 from typing import Any
 
 import httpx
+from figures import percentile
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -535,15 +535,6 @@ def bench_database(database: str, opts: Options, workdir: Path) -> Result:
 
 
 # --- reporting -----------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile; NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered))))
-    return ordered[rank - 1]
 
 
 def report(result: Result) -> None:

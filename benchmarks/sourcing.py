@@ -19,6 +19,8 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+from figures import percentile
+
 from ordermesh.domain.geo import Point
 from ordermesh.domain.sourcing import (
     Demand,
@@ -34,11 +36,6 @@ from ordermesh.domain.sourcing import (
 
 TODAY = datetime.now(UTC).date()
 RATES = (Rate(100, 395, "GBP", 1), Rate(None, 695, "GBP", 2))
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def a_place(rng: random.Random) -> Point:

@@ -5,9 +5,7 @@ where stock levels, allocations, active holds and the ledger agree."""
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from threading import Barrier
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -23,21 +21,12 @@ from ordermesh.services import commands as c
 from ordermesh.services.bus import MessageBus
 from tests.builders import Shop, a_shop, hold, place
 from tests.integration.test_reservation_concurrency import active_reserved, ledger_reserved, stock_rows
+from tests.races import together as race_together
 
 
 def together(jobs: list[Any]) -> list[Any]:
-    """Run the jobs from as many threads, released at once; refusals are returned, not raised."""
-    barrier = Barrier(len(jobs))
-
-    def run(job: Any) -> Any:
-        barrier.wait()
-        try:
-            return job()
-        except DomainError as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return list(pool.map(run, jobs))
+    """Run the jobs at once; refusals are returned, not raised."""
+    return race_together(jobs, DomainError)
 
 
 def holding_shop(bus: MessageBus) -> Shop:

@@ -4,8 +4,6 @@ daily capacity holds, and arriving stock goes to the waiting orders first."""
 from __future__ import annotations
 
 import random
-from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,23 +19,14 @@ from tests.integration.test_reservation_concurrency import (
     ledger_reserved,
     stock_rows,
 )
+from tests.races import together
 
 CLIENTS = 40
 SPOTS = {"AMS": (52.37, 4.90), "UTR": (52.09, 5.12), "RTM": (51.92, 4.48)}
 
 
 def concurrently(jobs: list[Any]) -> list[Any]:
-    barrier = Barrier(len(jobs))
-
-    def run(job: Any) -> Any:
-        barrier.wait()
-        try:
-            return job()
-        except InsufficientStock as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return list(pool.map(run, jobs))
+    return together(jobs, InsufficientStock)
 
 
 def three_locations(bus: MessageBus) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -384,3 +385,23 @@ def test_a_promise_past_the_end_of_the_calendar_is_its_last_day() -> None:
 
     assert after(day(9999, 12, 30), 5) == day.max
     assert after(TODAY, 3) == day(2026, 11, 29)
+
+
+@pytest.mark.parametrize("table", ["allocation", "wait"])
+def test_allocations_and_waits_end_once_through_their_tables(table: str) -> None:
+    from ordermesh.domain.errors import InvalidTransition
+    from ordermesh.domain.sourcing.model import (
+        ALLOCATION_TRANSITIONS,
+        WAIT_TRANSITIONS,
+        ends_as,
+    )
+
+    transitions: Any = ALLOCATION_TRANSITIONS if table == "allocation" else WAIT_TRANSITIONS
+    actions = {action for moves in transitions.values() for action in moves}
+    for status, moves in transitions.items():
+        for action in actions:
+            if action in moves:
+                assert ends_as(transitions, status, action) is moves[action]
+            else:
+                with pytest.raises(InvalidTransition):
+                    ends_as(transitions, status, action)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.repositories import SqlCatalogue, SqlStock, insert_or_conflict
-from ordermesh.domain.errors import NotFound
+from ordermesh.domain.errors import ConcurrentUpdate, NotFound
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.geo import Point
 from ordermesh.domain.purchasing import PurchaseOrderStatus, parse_po_number
@@ -27,6 +27,13 @@ from ordermesh.domain.sourcing import (
     Terms,
     Wait,
     preferences,
+)
+from ordermesh.domain.sourcing.model import (
+    ALLOCATION_TRANSITIONS,
+    WAIT_TRANSITIONS,
+    AllocationStatus,
+    WaitStatus,
+    ends_as,
 )
 from ordermesh.services.ports import ProductFacts
 
@@ -86,7 +93,7 @@ class SqlSourcing:
         """Active locations, with what is left of today's capacity."""
         return [_site(row) for row in self.conn.execute(SITES, {"b_today": today}).all()]
 
-    def terms(self, skus: Iterable[str], today: date) -> dict[str, Terms]:
+    def terms(self, skus: Iterable[str]) -> dict[str, Terms]:
         return {sku: facts.terms for sku, facts in self.products(skus).items()}
 
     def products(self, skus: Iterable[str]) -> dict[str, ProductFacts]:
@@ -196,22 +203,33 @@ class SqlAllocations:
                 r.sku == sku, r.location_code == location, r.status == "active")).scalars())
         return sorted(found)
 
-    def shrink(self, allocation_id: int, keep: int, status: str = "released") -> None:
-        """End an allocation with a status (released, moved, rejected); what is kept continues
-        as a new row with the same decision."""
+    def shrink(self, allocation_id: int, keep: int, action: str = "release") -> None:
+        """End an allocation (release, move, reject); what is kept continues as a new row with
+        the same decision."""
         row = self.conn.execute(select(t.allocations).where(
             t.allocations.c.id == allocation_id)).one()
-        self.mark_released([allocation_id], status)
+        self.end([allocation_id], action)
         if keep > 0:
             values = {k: v for k, v in row._mapping.items() if k not in ("id", "released_at")}
-            self.conn.execute(ADD_ALLOCATION, {**values, "quantity": keep, "status": "active",
+            self.conn.execute(ADD_ALLOCATION, {**values, "quantity": keep,
+                                               "status": AllocationStatus.ACTIVE,
                                                "created_at": utcnow()})
 
-    def mark_released(self, allocation_ids: list[int], status: str = "released") -> None:
-        if allocation_ids:
-            self.conn.execute(update(t.allocations)
-                              .where(t.allocations.c.id.in_(allocation_ids))
-                              .values(status=status, released_at=utcnow()))
+    def end(self, allocation_ids: list[int], action: str = "release") -> None:
+        """End active allocations by an action of ALLOCATION_TRANSITIONS; one already ended
+        by someone else is a conflict, never a silent second release."""
+        status = ends_as(ALLOCATION_TRANSITIONS, AllocationStatus.ACTIVE, action)
+        _end(self.conn, t.allocations, allocation_ids, AllocationStatus.ACTIVE,
+             {"status": status, "released_at": utcnow()})
+
+
+def _end(conn: Connection, table: Any, ids: list[int], current: str,
+         values: dict[str, Any]) -> None:
+    if ids:
+        result = conn.execute(update(table).where(table.c.id.in_(ids), table.c.status == current)
+                              .values(values))
+        if result.rowcount != len(set(ids)):
+            raise ConcurrentUpdate(f"{table.name} changed concurrently")
 
 
 class SqlBackorders:
@@ -238,10 +256,11 @@ class SqlBackorders:
                  .group_by(b.order_seq).order_by(b.order_seq))
         return list(self.conn.execute(query).scalars())
 
-    def resolve(self, backorder_ids: list[int], status: str, at: datetime | None = None) -> None:
-        if backorder_ids:
-            self.conn.execute(update(t.backorders).where(t.backorders.c.id.in_(backorder_ids))
-                              .values(status=status, resolved_at=at or utcnow()))
+    def resolve(self, backorder_ids: list[int], action: str) -> None:
+        """End waiting lines by an action of WAIT_TRANSITIONS (replace, cancel)."""
+        status = ends_as(WAIT_TRANSITIONS, WaitStatus.WAITING, action)
+        _end(self.conn, t.backorders, backorder_ids, WaitStatus.WAITING,
+             {"status": status, "resolved_at": utcnow()})
 
     def promised_from(self, po_ref: str) -> list[dict[str, Any]]:
         """Waiting rows promised to lines of a purchase order (by id or number), first placed

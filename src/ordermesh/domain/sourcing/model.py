@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
-from ordermesh.domain.errors import InvalidInput
+from ordermesh.domain.errors import InvalidInput, InvalidTransition
 from ordermesh.domain.geo import Point, distance_km
 
 
@@ -158,6 +159,45 @@ class Decision:
     explanation: str
     considered: tuple[Candidate, ...] = ()
     excluded: tuple[tuple[str, str], ...] = ()  # (location, reason)
+
+
+class AllocationStatus(StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"  # given back: the order was cancelled
+    MOVED = "moved"  # a stock count fell below it; sourced again elsewhere
+    REJECTED = "rejected"  # its location cannot fulfil it; never asked for the line again
+
+
+A = AllocationStatus
+ALLOCATION_TRANSITIONS: dict[AllocationStatus, dict[str, AllocationStatus]] = {
+    A.ACTIVE: {"release": A.RELEASED, "move": A.MOVED, "reject": A.REJECTED},
+    A.RELEASED: {}, A.MOVED: {}, A.REJECTED: {},
+}
+
+
+class WaitStatus(StrEnum):
+    WAITING = "waiting"
+    REPLACED = "replaced"  # sourced again: allocated, or waiting under a new promise
+    CANCELLED = "cancelled"  # its order was cancelled
+
+
+W = WaitStatus
+WAIT_TRANSITIONS: dict[WaitStatus, dict[str, WaitStatus]] = {
+    W.WAITING: {"replace": W.REPLACED, "cancel": W.CANCELLED},
+    W.REPLACED: {}, W.CANCELLED: {},
+}
+
+
+Status = TypeVar("Status", AllocationStatus, WaitStatus)
+
+
+def ends_as(transitions: dict[Status, dict[str, Status]], current: Status, action: str) -> Status:
+    """The status an action leads to, checked against the table."""
+    allowed = transitions[current]
+    if action not in allowed:
+        raise InvalidTransition(f"cannot {action} what is {current}",
+                                current_status=str(current), action=action)
+    return allowed[action]
 
 
 class Source(StrEnum):

@@ -169,8 +169,6 @@ def convert_hold(uow: UnitOfWork, hold_id: str, order: Order, actor: str) -> Car
     hold.apply("convert", actor, utcnow(), order_id=order.id)
     priorities = uow.catalogue.location_priorities()
     skus = {ln.sku for ln in hold.lines} | {ln.sku for ln in order.lines}
-    for level in sorted(uow.stock.levels(skus),
-                        key=lambda lv: lock_rank(lv.sku, lv.location, priorities)):
-        uow.stock.level_for_update(level.sku, level.location)
+    uow.stock.lock_levels(skus)
     _give_back([hold], uow, actor, "cart_hold_converted", priorities)
     return hold

@@ -139,7 +139,7 @@ def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
 def _release_allocations(order: Order, uow: UnitOfWork, actor: str) -> None:
     assert order.seq is not None
     waiting = uow.backorders.waiting_for_order(order.seq)
-    uow.backorders.resolve([w["id"] for w in waiting], "cancelled")
+    uow.backorders.resolve([w["id"] for w in waiting], "cancel")
     active = uow.allocations.active_for_order(order.seq)
     priorities = uow.catalogue.location_priorities()
     for res in sorted(active, key=lambda r: lock_rank(r["sku"], r["location_code"], priorities)):
@@ -147,5 +147,5 @@ def _release_allocations(order: Order, uow: UnitOfWork, actor: str) -> None:
         uow.stock.record_movement(res["sku"], res["location_code"],
                                   reserved_delta=-res["quantity"], reason="reservation_released",
                                   reference=order.number, actor=actor)
-    uow.allocations.mark_released([res["id"] for res in active])
+    uow.allocations.end([res["id"] for res in active], "release")
     give_back_shipments(uow, active, order)

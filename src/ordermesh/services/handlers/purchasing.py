@@ -188,7 +188,7 @@ def _end(uow: UnitOfWork, po_id: str, actor: str,
 def _repromise(uow: UnitOfWork, po: PurchaseOrder, orders: list[Order],
                waits: list[dict[str, Any]], actor: str) -> None:
     today = utcnow().date()
-    terms = uow.sourcing.terms({w["sku"] for w in waits}, today)
+    terms = uow.sourcing.terms({w["sku"] for w in waits})
     for order in orders:
         mine = [w for w in waits if w["order_seq"] == order.seq]
         if not mine:

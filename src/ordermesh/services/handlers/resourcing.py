@@ -4,9 +4,10 @@ that fell below what is reserved."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
-from ordermesh.domain.errors import InvalidInput, InvalidTransition, NotFound
+from ordermesh.domain.errors import ConcurrentUpdate, InvalidInput, InvalidTransition, NotFound
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.orders import Order, OrderLine, OrderStatus, format_order_number
@@ -75,7 +76,7 @@ def move(order: Order, line: OrderLine, location: str, quantity: int, reason: st
     if order.status not in MOVABLE:
         raise InvalidTransition(f"cannot re-source an order that is {order.status}",
                                 current_status=str(order.status), action="resource")
-    _release(order, line, location, quantity, uow, actor, "rejected" if rejected else "moved")
+    _release(order, line, location, quantity, uow, actor, "reject" if rejected else "move")
     shipping = shipping_from(uow, order)
     seen = counting_own_shipments(
         forced_to_wait(situation(uow, {line.sku}, order.channel, today), [line.sku]), shipping)
@@ -95,7 +96,7 @@ def move(order: Order, line: OrderLine, location: str, quantity: int, reason: st
 
 
 def _release(order: Order, line: OrderLine, location: str, quantity: int, uow: UnitOfWork,
-             actor: str, status: str) -> None:
+             actor: str, action: str) -> None:
     """Give back `quantity` of the line's allocations at the location, newest first."""
     assert order.seq is not None
     held = [a for a in uow.allocations.active_for_order(order.seq)
@@ -103,7 +104,7 @@ def _release(order: Order, line: OrderLine, location: str, quantity: int, uow: U
     left = quantity
     for allocation in sorted(held, key=lambda a: -a["id"]):
         take = min(left, allocation["quantity"])
-        uow.allocations.shrink(allocation["id"], allocation["quantity"] - take, status)
+        uow.allocations.shrink(allocation["id"], allocation["quantity"] - take, action)
         left -= take
         if not left:
             break
@@ -113,18 +114,45 @@ def _release(order: Order, line: OrderLine, location: str, quantity: int, uow: U
                               reason="reallocation", reference=order.number, actor=actor)
 
 
+@dataclass(frozen=True)
+class Foreseen:
+    """What a stock command locked before any stock row, for rows it expected to fall below
+    what is reserved: those rows, the cart holds and the orders with units on them."""
+
+    rows: frozenset[tuple[str, str]]
+    holds: frozenset[str]
+    orders: frozenset[int]
+
+
+def foresee(uow: UnitOfWork, rows: Iterable[tuple[str, str]]) -> Foreseen:
+    """Lock the cart holds on rows that may fall, and name the orders with units there: the
+    caller locks those with the rest of its orders, in placement order, before stock rows."""
+    rows = frozenset(rows)
+    holds = frozenset(hold.id for sku, location in sorted(rows)
+                      for hold in uow.holds.active_at(sku, location))
+    return Foreseen(rows, holds, frozenset(uow.allocations.owners_at(sorted(rows))))
+
+
 def resource_shortfalls(uow: UnitOfWork, rows: Iterable[tuple[str, str]], actor: str,
-                        today: date) -> None:
+                        today: date, foreseen: Foreseen) -> None:
     """Stock counts fell below what is reserved: cart holds there end first (nothing has been
-    bought with them), then the newest allocations move elsewhere."""
+    bought with them), then the newest allocations move elsewhere. A hold or an order that
+    was not locked before the stock rows would now be locked after them, against the lock
+    order: the command starts again instead, and locks it first the next time."""
     priorities = uow.catalogue.location_priorities()
     for sku, location in sorted(set(rows), key=lambda r: lock_rank(r[0], r[1], priorities)):
         level = uow.stock.level_for_update(sku, location)
         short = 0 if level is None else level.reserved - level.on_hand
-        short = _end_holds(uow, sku, location, short, actor)
+        if short <= 0:
+            continue
+        if (sku, location) not in foreseen.rows:
+            raise ConcurrentUpdate(f"{sku} at {location} fell further than foreseen")
+        short = _end_holds(uow, sku, location, short, actor, foreseen)
         for allocation in uow.allocations.active_at(sku, location):  # newest first
             if short <= 0:
                 break
+            if allocation["order_seq"] not in foreseen.orders:
+                raise ConcurrentUpdate(f"an order took {sku} at {location} meanwhile")
             order = uow.orders.get(format_order_number(allocation["order_seq"]))
             if order is None or order.status not in MOVABLE:
                 continue
@@ -135,12 +163,15 @@ def resource_shortfalls(uow: UnitOfWork, rows: Iterable[tuple[str, str]], actor:
             short -= quantity
 
 
-def _end_holds(uow: UnitOfWork, sku: str, location: str, short: int, actor: str) -> int:
+def _end_holds(uow: UnitOfWork, sku: str, location: str, short: int, actor: str,
+               foreseen: Foreseen) -> int:
     """End the newest cart holds on this stock row until the shortfall is covered; returns
     what is still short."""
     for hold in uow.holds.active_at(sku, location):
         if short <= 0:
             break
+        if hold.id not in foreseen.holds:
+            raise ConcurrentUpdate(f"a cart hold took {sku} at {location} meanwhile")
         short -= sum(ln.quantity for ln in hold.lines if (ln.sku, ln.location) == (sku, location))
         release_hold(hold, uow, actor, "stock count fell below what is held")
     return short

@@ -44,7 +44,7 @@ def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
         available = reads.stock.free(skus, buffer)
     supplies, supply_ids = reads.sourcing.supply(skus, today)
     network = Network(tuple(reads.sourcing.sites(today)), available,
-                      terms if terms is not None else reads.sourcing.terms(skus, today),
+                      terms if terms is not None else reads.sourcing.terms(skus),
                       tuple(supplies))
     return Situation(network, policy, supply_ids, levels)
 
@@ -104,7 +104,8 @@ def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, act
         uow.allocations.add(order.seq, a)
         uow.stock.record_movement(a.sku, a.location, reserved_delta=a.quantity,
                                   reason="reservation", reference=order.number, actor=actor)
-    for code in sorted(result.shipments - shipping):
+    limited = {site.code for site in seen.network.sites if site.capacity_left is not None}
+    for code in sorted((result.shipments - shipping) & limited):
         if not uow.sourcing.take_capacity(code, today):
             raise ConcurrentUpdate(f"{code} reached its daily capacity while sourcing")
     for wait in result.waits:

@@ -17,7 +17,7 @@ from ordermesh.domain.inventory import (
 from ordermesh.domain.orders import Order
 from ordermesh.domain.replenishment import check_reorder_settings
 from ordermesh.services import commands as c
-from ordermesh.services.handlers.resourcing import resource_shortfalls
+from ordermesh.services.handlers.resourcing import Foreseen, foresee, resource_shortfalls
 from ordermesh.services.handlers.waiting import lock_queue, serve_queue
 from ordermesh.services.ports import UnitOfWork
 
@@ -45,7 +45,8 @@ def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> None:
         now = {lv.location: lv for lv in uow.stock.levels([cmd.sku])}.get(cmd.location)
         falls = ([(cmd.sku, cmd.location)] if now is not None and cmd.on_hand is not None
                  and cmd.on_hand < now.reserved else [])
-        queue = _lock_before_stock(uow, {cmd.sku}, falls)
+        foreseen = foresee(uow, falls)
+        queue = lock_queue(uow, {cmd.sku}, *foreseen.orders)
         level = _level(uow, cmd.sku, cmd.location)
         if cmd.safety_stock is not None:
             uow.stock.set_safety_stock(cmd.sku, cmd.location, cmd.safety_stock)
@@ -59,7 +60,7 @@ def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> None:
                                       reason="adjustment", reference=cmd.reference,
                                       actor=cmd.actor)
         freed = cmd.safety_stock is not None and cmd.safety_stock < level.safety_stock
-        _follow_up(uow, cmd.actor, queue, [(cmd.sku, cmd.location, delta)], freed)
+        _follow_up(uow, cmd.actor, queue, foreseen, [(cmd.sku, cmd.location, delta)], freed)
         uow.commit()
 
 
@@ -76,24 +77,14 @@ def _may_fall(uow: UnitOfWork, updates: Collection[StockUpdate],
     return falls
 
 
-def _lock_before_stock(uow: UnitOfWork, skus: Collection[str],
-                       falls: list[tuple[str, str]]) -> list[Order]:
-    """Take, before any stock row, what this command may change besides stock: the cart holds
-    and the orders on rows that may fall below what is reserved, and the orders waiting for
-    these SKUs. Holds, then orders in placement order, then stock rows, as every command does."""
-    for sku, location in falls:
-        uow.holds.active_at(sku, location)
-    return lock_queue(uow, skus, *uow.allocations.owners_at(falls))
-
-
-def _follow_up(uow: UnitOfWork, actor: str, queue: list[Order],
+def _follow_up(uow: UnitOfWork, actor: str, queue: list[Order], foreseen: Foreseen,
                changes: list[tuple[str, str, int]], freed: bool = False) -> None:
     """After on-hand changes: allocations beyond a fallen count move elsewhere, then stock
     that came in (or was freed from safety stock) goes to waiting lines."""
     today = utcnow().date()
     fallen = [(sku, location) for sku, location, delta in changes if delta < 0]
     if fallen:
-        resource_shortfalls(uow, fallen, actor, today)
+        resource_shortfalls(uow, fallen, actor, today, foreseen)
     grown = {sku for sku, _, delta in changes if delta > 0 or freed}
     if grown:
         serve_queue(uow, queue, grown, actor, today)
@@ -115,13 +106,15 @@ def sync_stock(cmd: c.SyncStock, uow: UnitOfWork) -> list[SyncResult]:
     results: dict[str, SyncResult] = {}
     with uow:
         known_skus = set(uow.catalogue.products({u.sku for u in cmd.updates}))
-        queue = _lock_before_stock(uow, known_skus, _may_fall(uow, cmd.updates, known_skus))
+        # holds, then orders in placement order, then stock rows, as every command locks
+        foreseen = foresee(uow, _may_fall(uow, cmd.updates, known_skus))
+        queue = lock_queue(uow, known_skus, *foreseen.orders)
         known_locations = uow.catalogue.location_priorities()
         for update in sync_order(cmd.updates, known_locations):
             results[update.source_reference] = _apply(update, uow, cmd.actor, known_skus,
                                                       known_locations)
         by_ref = {u.source_reference: u for u in cmd.updates}
-        _follow_up(uow, cmd.actor, queue, [(by_ref[r.source_reference].sku,
+        _follow_up(uow, cmd.actor, queue, foreseen, [(by_ref[r.source_reference].sku,
                                      by_ref[r.source_reference].location, r.on_hand_delta)
                                     for r in results.values() if r.on_hand_delta])
         uow.commit()

@@ -50,12 +50,6 @@ def lock_orders(uow: UnitOfWork, seqs: Iterable[int]) -> dict[int, Order]:
     return locked
 
 
-def allocate_waiting(uow: UnitOfWork, skus: Iterable[str], actor: str, today: date) -> list[str]:
-    """Lock the queue for these SKUs and serve it (see serve_queue)."""
-    skus = set(skus)
-    return serve_queue(uow, lock_queue(uow, skus), skus, actor, today)
-
-
 def serve_queue(uow: UnitOfWork, queue: list[Order], skus: Iterable[str], actor: str,
                 today: date) -> list[str]:
     """Give stock of these SKUs to the waiting orders locked by `lock_queue`, first placed
@@ -107,7 +101,7 @@ def _serve(order: Order, skus: set[str], uow: UnitOfWork, actor: str, today: dat
     result = source(order, demand, seen, today)
     if not result.allocations:
         return False  # nothing for this order yet: its waits and their promises stand
-    uow.backorders.resolve([w["id"] for w in waits], "replaced")
+    uow.backorders.resolve([w["id"] for w in waits], "replace")
     others = frozenset(w["line_id"] for w in all_waits if w["sku"] not in skus)
     apply_plan(order, result, seen, uow, actor, today, still_waiting=others, shipping=shipping)
     summary = plan_summary(order, result)
