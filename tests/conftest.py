@@ -13,10 +13,13 @@ from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db.engine import make_engine, retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
+from ordermesh.adapters.payments.test_gateway import TestGateway, TestGatewaySettings
 from ordermesh.bootstrap import App
 from ordermesh.config import Settings
+from ordermesh.domain.invoicing import Party
 from ordermesh.entrypoints.api.app import create_app
 from ordermesh.services.bus import MessageBus
+from ordermesh.services.handlers.payments import MoneySetup
 from tests import databases
 
 
@@ -67,8 +70,21 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def bus(engine: Engine) -> MessageBus:
-    return MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason)
+def gateway(tmp_path: Path) -> TestGateway:
+    """The built-in test payment gateway, with its own books in a file of this test."""
+    return TestGateway(TestGatewaySettings(database_url=f"sqlite:///{tmp_path / 'gateway.db'}",
+                                           slow_seconds=0.2, async_seconds=0))
+
+
+SELLER = Party("Ordermesh Test Shop", {"line1": "1 Market Street", "city": "Amsterdam",
+                                       "postal_code": "1011 AA", "country": "NL"},
+               tax_id="NL000099998B57")
+
+
+@pytest.fixture
+def bus(engine: Engine, gateway: TestGateway) -> MessageBus:
+    return MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
+                      setup=MoneySetup({"test": gateway}, SELLER))
 
 
 @pytest.fixture

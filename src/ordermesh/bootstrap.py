@@ -8,8 +8,12 @@ from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db.engine import make_engine, retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
+from ordermesh.adapters.payments.test_gateway import TestGateway, TestGatewaySettings
 from ordermesh.config import Settings
+from ordermesh.domain.invoicing import Party
 from ordermesh.services.bus import MessageBus
+from ordermesh.services.handlers.payments import MoneySetup
+from ordermesh.services.ports import PaymentGateway
 
 
 @dataclass
@@ -22,5 +26,38 @@ class App:
 def bootstrap(settings: Settings | None = None) -> App:
     settings = settings or Settings()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-    bus = MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason)
+    bus = MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
+                     setup=money_setup(settings))
     return App(settings, engine, bus)
+
+
+def money_setup(settings: Settings, gateways: dict[str, PaymentGateway] | None = None) -> MoneySetup:
+    """The gateways by name (the test gateway always; Stripe when a key is set) and the seller
+    named on invoices."""
+    if gateways is None:
+        gateways = {"test": make_test_gateway(settings)}
+        if settings.stripe_api_key:
+            from ordermesh.adapters.payments.stripe_gateway import StripeGateway
+
+            gateways["stripe"] = StripeGateway(settings.stripe_api_key,
+                                               settings.stripe_webhook_secret,
+                                               api_base=settings.stripe_api_base)
+    address = {"line1": settings.retailer_address or None,
+               "country": settings.retailer_country or None}
+    seller = Party(settings.retailer_name, address, tax_id=settings.retailer_tax_id or None)
+    return MoneySetup(gateways, seller, settings.invoice_payment_terms)
+
+
+def make_test_gateway(settings: Settings) -> TestGateway:
+    url = settings.test_gateway_url
+    if not url:
+        main = settings.database_url
+        url = (main.removesuffix(".db") + "-test-gateway.db"
+               if main.startswith("sqlite:///") and main.endswith(".db")
+               else "sqlite:///ordermesh-test-gateway.db")
+    return TestGateway(TestGatewaySettings(
+        database_url=url,
+        webhook_secret=settings.test_gateway_webhook_secret,
+        fee_percent=settings.test_gateway_fee_percent, fee_fixed=settings.test_gateway_fee_fixed,
+        authorization_days=settings.test_gateway_authorization_days,
+        settlement_days=settings.test_gateway_settlement_days))

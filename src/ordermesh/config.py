@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import PositiveFloat, PositiveInt
+from decimal import Decimal
+
+from pydantic import NonNegativeInt, PositiveFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,7 +15,25 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     log_level: str = "INFO"
     page_size_max: int = 200
-    retailer_name: str = "Ordermesh retailer"  # the buyer named on purchase orders
+    retailer_name: str = "Ordermesh retailer"  # the buyer on purchase orders, seller on invoices
+    retailer_address: str = ""  # one line, as printed on invoices
+    retailer_country: str = ""
+    retailer_tax_id: str = ""  # e.g. a VAT number, printed on invoices
+    invoice_payment_terms: str = "Due on receipt"
+    # The built-in test payment gateway: its own books, in its own database. Empty: a SQLite
+    # file beside a SQLite database (x.db -> x-test-gateway.db), else ordermesh-test-gateway.db.
+    test_gateway_url: str = ""
+    test_gateway_webhook_secret: str = "whsec_b3JkZXJtZXNoLXRlc3QtZ2F0ZXdheS1zZWNyZXQ="  # noqa: S105
+    test_gateway_fee_percent: Decimal = Decimal("0.029")
+    test_gateway_fee_fixed: NonNegativeInt = 30
+    test_gateway_authorization_days: PositiveInt = 7
+    test_gateway_settlement_days: NonNegativeInt = 2
+    # Stripe, when a key is set (docs/payments-stripe.md).
+    stripe_api_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str | None = None
+    # Money jobs of the worker.
+    worker_payment_jobs_seconds: PositiveFloat = 30.0
     # The worker's timed jobs (`ordermesh worker`, or `ordermesh serve --with-worker`).
     worker_expire_cart_holds_seconds: PositiveFloat = 30.0
     worker_batch_size: PositiveInt = 200  # rows per transaction in a job

@@ -33,7 +33,8 @@ def test_received_goods_go_to_waiting_orders_first_come_first_served(
         == [("ST-AMS", 2, "active", "stock")]
     assert [w["status"] for w in line["waits"]] == ["replaced"]
     events = client.get(f"/api/v1/orders/{first['id']}/events", headers=operator).json()
-    assert [e["type"] for e in events] == ["order.placed", "order.backordered", "order.allocated"]
+    assert [e["type"] for e in events if e["type"].startswith("order.")] == [
+        "order.placed", "order.backordered", "order.allocated"]
     # and the second keeps waiting
     assert client.get(f"/api/v1/orders/{second['id']}", headers=operator).json()[
         "status"] == "backordered"

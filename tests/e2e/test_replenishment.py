@@ -211,7 +211,8 @@ def test_waits_promised_to_a_cancelled_or_closed_purchase_order_are_dated_again(
     assert wait["promised_on"] == (today + timedelta(days=9)).isoformat()
     assert wait["decision"]["rule"] == "supplier_lead_time"
     assert wait["decision"]["explanation"].startswith(f"{line_ref} will not come ({status}); ")
-    events = client.get(f"/api/v1/orders/{order['id']}/events", headers=operator).json()
+    events = [e for e in client.get(f"/api/v1/orders/{order['id']}/events", headers=operator)
+              .json() if e["type"].startswith("order.")]
     assert [e["type"] for e in events] == [
         "order.placed", "order.backordered", "order.backorder_repromised"]
     assert events[-1]["data"] == {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -12,6 +13,7 @@ from ordermesh.domain.errors import InvalidInput, InvalidTransition
 from ordermesh.domain.events import Event, utcnow
 from ordermesh.domain.money import Money, total
 from ordermesh.domain.state_machines import mermaid
+from ordermesh.domain.tax import Taxable, TaxedAmounts
 
 
 class OrderStatus(StrEnum):
@@ -51,7 +53,7 @@ TRANSITIONS: dict[OrderStatus, dict[str, str]] = {
                "cancel": S.CANCELLED},
     S.BACKORDERED: {"allocate": S.ALLOCATED, "hold": S.ON_HOLD, "cancel": S.CANCELLED},
     S.ALLOCATED: {"backorder": S.BACKORDERED, "pay": S.PAID, "hold": S.ON_HOLD,
-                  "cancel": S.CANCELLED},
+                  "start_fulfilment": S.FULFILLING, "cancel": S.CANCELLED},
     S.ON_HOLD: {"release": RESUME, "cancel": S.CANCELLED},
     S.PAID: {"start_fulfilment": S.FULFILLING, "hold": S.ON_HOLD, "cancel": S.CANCELLED},
     S.FULFILLING: {"ship": S.SHIPPED},
@@ -76,6 +78,9 @@ ACTION_EVENTS: dict[str, str] = {
 }
 
 ACTIONS: tuple[str, ...] = tuple(ACTION_EVENTS)
+
+
+SHIPPING = "shipping"  # the reference of an order's shipping among the things taxed
 
 
 def format_order_number(seq: int) -> str:
@@ -117,6 +122,11 @@ class OrderLine:
     quantity: int
     unit_price: Money
     status: LineStatus = LineStatus.PENDING
+    tax: int = 0  # minor units, rounded once for the whole line
+    tax_rate: Decimal | None = None  # 0.21 for 21 %, as taxed at placement
+    tax_name: str | None = None  # "VAT 21%"
+    dispatched: int = 0  # units that left the building
+    returned: int = 0  # units credited back after dispatch
 
     def __post_init__(self) -> None:
         if self.quantity < 1:
@@ -127,6 +137,10 @@ class OrderLine:
     @property
     def total(self) -> Money:
         return self.unit_price.times(self.quantity)
+
+    @property
+    def to_dispatch(self) -> int:
+        return 0 if self.status is LineStatus.CANCELLED else self.quantity - self.dispatched
 
     def apply(self, action: str) -> None:
         """The one way a line changes status, checked against LINE_TRANSITIONS."""
@@ -153,6 +167,11 @@ class Order:
     shipping_total: Money
     status: OrderStatus = OrderStatus.PLACED
     held_from: OrderStatus | None = None
+    hold_reason: str | None = None
+    prices_include_tax: bool = True
+    shipping_tax: int = 0
+    shipping_tax_rate: Decimal | None = None
+    shipping_tax_name: str | None = None
     seq: int | None = None
     version: int = 0
     created_at: datetime = field(default_factory=utcnow)
@@ -180,8 +199,35 @@ class Order:
         return total([line.total for line in self.lines], self.currency)
 
     @property
+    def tax_total(self) -> Money:
+        return Money(sum(line.tax for line in self.lines) + self.shipping_tax, self.currency)
+
+    @property
     def grand_total(self) -> Money:
-        return self.lines_total + self.shipping_total
+        """What the customer pays: tax is inside the prices, or added on top of them."""
+        total = self.lines_total + self.shipping_total
+        return total if self.prices_include_tax else total + self.tax_total
+
+    def set_taxes(self, taxed: TaxedAmounts, prices_include_tax: bool) -> None:
+        """Take each line's tax, and the shipping's (reference "shipping"), as computed."""
+        by_reference = {line.reference: line for line in taxed.lines}
+        self.prices_include_tax = prices_include_tax
+        for line in self.lines:
+            taxed_line = by_reference[line.id]
+            line.tax, line.tax_rate, line.tax_name = (
+                taxed_line.tax, taxed_line.rate.rate, taxed_line.rate.name)
+        shipping = by_reference.get(SHIPPING)
+        self.shipping_tax = shipping.tax if shipping else 0
+        self.shipping_tax_rate = shipping.rate.rate if shipping else None
+        self.shipping_tax_name = shipping.rate.name if shipping else None
+
+    def taxables(self, shipping_tax_class: str, tax_classes: dict[str, str]) -> list[Taxable]:
+        """The order's lines, and its shipping, as things to tax."""
+        items = [Taxable(line.id, line.unit_price.amount, line.quantity, tax_classes[line.sku])
+                 for line in self.lines]
+        if self.shipping_total.amount:
+            items.append(Taxable(SHIPPING, self.shipping_total.amount, 1, shipping_tax_class))
+        return items
 
     def record_placed(self, actor: str) -> None:
         self._record("order.placed", actor, {
@@ -205,6 +251,7 @@ class Order:
             assert self.held_from is not None, "an order on hold knows where it came from"
             target, self.held_from = self.held_from, None
         self.held_from = previous if action == "hold" else None
+        self.hold_reason = data.get("reason") if action == "hold" else None
         self.status = OrderStatus(target)
         if action == "cancel":  # a cancelled order's lines are cancelled with it
             for line in self.lines:

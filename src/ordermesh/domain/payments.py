@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 
 from ordermesh.domain.errors import InvalidInput, InvalidTransition
@@ -24,6 +25,7 @@ class Kind(StrEnum):
 
 
 class Outcome(StrEnum):
+    PENDING = "pending"  # asked, no final answer yet (in flight, or to come by webhook)
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
@@ -80,11 +82,13 @@ class Totals:
         return self.captured - self.refunded
 
 
-def totals(transactions: Iterable[Transaction]) -> Totals:
-    """What succeeded, in minor units. A later authorization replaces a failed one."""
+def totals(transactions: Iterable[Transaction], pending: bool = False) -> Totals:
+    """What succeeded, in minor units; with `pending`, what may still succeed is counted too,
+    so a new call is checked against every call that could move money."""
+    counted = {Outcome.SUCCEEDED, Outcome.PENDING} if pending else {Outcome.SUCCEEDED}
     sums = dict.fromkeys(Kind, 0)
     for t in transactions:
-        if t.outcome is Outcome.SUCCEEDED:
+        if t.outcome in counted:
             sums[t.kind] += t.amount.amount
     return Totals(sums[Kind.AUTHORIZE], sums[Kind.CAPTURE], sums[Kind.VOID], sums[Kind.REFUND])
 
@@ -117,7 +121,7 @@ def check(transactions: Iterable[Transaction], kind: Kind, amount: Money) -> Non
         raise InvalidInput(f"this payment is in {currencies.pop()}, not {amount.currency}")
     if amount.amount < 1:
         raise InvalidInput("an amount to move is at least one minor unit")
-    t = totals(transactions)
+    t = totals(transactions, pending=True)
     if kind is Kind.VOID and amount.amount != t.capturable:
         raise InvalidInput(f"a void releases all that is not captured: {t.capturable}",
                            limit=t.capturable)
@@ -125,3 +129,66 @@ def check(transactions: Iterable[Transaction], kind: Kind, amount: Money) -> Non
     if kind in limit and amount.amount > limit[kind]:
         raise InvalidInput(f"cannot {kind} {amount.amount}: only {limit[kind]} can be",
                            limit=limit[kind])
+
+
+# What a gateway answers. Adapters translate their gateway's objects into these.
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """What may be shown of a card: never its number."""
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayAnswer:
+    outcome: Outcome
+    reference: str | None  # the gateway's id of what was done (authorization, capture, refund)
+    failure: str | None = None  # card_declined, insufficient_funds, expired_card, ...
+    fee: int | None = None  # minor units, when the gateway says at once
+    card: Card | None = None
+    authorized_until: datetime | None = None  # when an authorization lapses
+
+
+class GatewayUnavailable(Exception):
+    """The call did not get an answer (timeout, network, 5xx): it may or may not have been
+    done, so it is asked again with the same idempotency key."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayNotice:
+    """A webhook, verified and read: a later answer to an earlier call."""
+
+    id: str  # the gateway's event id: a notice is applied once
+    kind: Kind
+    authorization: str  # the authorization it concerns
+    answer: GatewayAnswer
+    amount: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutItem:
+    """One movement a payout consists of: a capture (positive), a refund (negative), or a fee
+    or adjustment on its own."""
+
+    type: str  # capture | refund | fee | adjustment
+    gateway_reference: str  # the capture's or refund's reference, as the gateway answered it
+    amount: int
+    fee: int
+
+    @property
+    def net(self) -> int:
+        return self.amount - self.fee
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    id: str
+    currency: str
+    amount: int  # what reached the settlement account
+    arrival_date: date
+    items: tuple[PayoutItem, ...]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -87,6 +88,24 @@ def _safe_url(settings: Settings) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+@app.command("ap-ageing")
+def ap_ageing(
+    as_of: Annotated[datetime | None, typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], help="The day to age at (default: today, UTC)")] = None,
+) -> None:
+    """Print the accounts-payable ageing as CSV: what is owed to each supplier, by days past due."""
+    from ordermesh.adapters.db import payables_queries
+
+    day = as_of.date() if as_of else datetime.now(UTC).date()
+    engine = bootstrap().engine
+    try:
+        with engine.connect() as conn:
+            report, names = payables_queries.ageing(conn, day)
+    finally:
+        engine.dispose()
+    typer.echo(report.to_csv(names), nl=False)
 
 
 @app.command("create-key")

@@ -17,7 +17,20 @@ from tenacity import (
 
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.services import commands as c
-from ordermesh.services.handlers import holds, orders, purchasing, replenishment, resourcing, setup, stock
+from ordermesh.services.handlers import (
+    holds,
+    invoicing,
+    money,
+    orders,
+    payables,
+    payments,
+    purchasing,
+    replenishment,
+    resourcing,
+    setup,
+    stock,
+)
+from ordermesh.services.handlers.payments import MoneySetup
 from ordermesh.services.ports import UnitOfWork
 
 R = TypeVar("R")
@@ -33,7 +46,6 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.UpdateLocation: setup.update_location,
     c.AdjustStockLevel: stock.adjust_stock_level,
     c.SyncStock: stock.sync_stock,
-    c.PlaceOrder: orders.place_order,
     c.ChangeOrderStatus: orders.change_order_status,
     c.CreateSupplier: purchasing.create_supplier,
     c.UpdateSupplier: purchasing.update_supplier,
@@ -47,6 +59,27 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.HoldCart: holds.hold_cart,
     c.ReleaseCartHold: holds.release_cart_hold,
     c.ExpireCartHolds: holds.expire_cart_holds,
+    c.CreateSupplierBill: payables.create_supplier_bill,
+    c.ApproveSupplierBill: payables.approve_supplier_bill,
+    c.RejectSupplierBill: payables.reject_supplier_bill,
+    c.RecordSupplierPayment: payables.record_supplier_payment,
+    c.PutTaxRate: money.put_tax_rate,
+    c.RemoveTaxRate: money.remove_tax_rate,
+}
+
+# Handlers that also need the payment gateways and the seller's details.
+MONEY_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, MoneySetup], Any]] = {
+    c.PlaceOrder: orders.place_order,
+    c.AuthorizePayment: payments.authorize_payment,
+    c.CapturePayment: payments.capture_payment,
+    c.VoidPayment: payments.void_payment,
+    c.RefundPayment: invoicing.refund_payment,
+    c.DispatchShipment: invoicing.dispatch_shipment,
+    c.ApplyGatewayNotice: payments.apply_gateway_notice,
+    c.RecoverPayments: payments.recover_payments,
+    c.ReleaseUnpaidOrders: money.release_unpaid_orders,
+    c.FlagExpiringAuthorizations: money.flag_expiring_authorizations,
+    c.ImportPayouts: money.import_payouts,
 }
 
 
@@ -56,8 +89,10 @@ class MessageBus:
         uow_factory: Callable[[], UnitOfWork],
         retry_reason: Callable[[BaseException], str | None] = lambda exc: None,
         attempts: int = 8,
+        setup: MoneySetup | None = None,
     ) -> None:
         self.uow_factory = uow_factory
+        self.setup = setup or MoneySetup()
         self.retry_reason = retry_reason
         self.attempts = attempts
         # How often commands were run again, and why: a number operators and tests watch.
@@ -72,7 +107,9 @@ class MessageBus:
             self.retried[self._reason(exc) or "unknown"] += 1
 
     def handle(self, command: c.Command) -> Any:
-        handler = HANDLERS[type(command)]
+        money_handler = MONEY_HANDLERS.get(type(command))
+        handler = (HANDLERS[type(command)] if money_handler is None
+                   else lambda cmd, uow: money_handler(cmd, uow, self.setup))
         retrying = Retrying(
             retry=retry_if_exception(lambda exc: self._reason(exc) is not None),
             stop=stop_after_attempt(self.attempts),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ordermesh.domain.geo import Point
 from ordermesh.domain.inventory import StockUpdate
+from ordermesh.domain.payables import DEFAULT_TOLERANCE, Tolerance
 
 
 @dataclass(frozen=True)
@@ -188,3 +189,140 @@ class ExpireCartHolds(Command):
 
     now: datetime | None = None  # None: the clock
     limit: int = 200
+
+
+@dataclass(frozen=True)
+class CreateSupplierBill(Command):
+    """Enter the supplier's bill for a purchase order; it is matched against what was ordered
+    and received and held for review if it does not match."""
+
+    number: str  # the supplier's own bill number
+    purchase_order: str  # id or number
+    bill_date: date
+    lines: tuple[tuple[int, int, int], ...]  # (PO line_no, quantity, unit cost in minor units)
+    currency: str | None = None  # if given, must be the purchase order's
+    tolerance: Tolerance = DEFAULT_TOLERANCE
+
+
+@dataclass(frozen=True)
+class ApproveSupplierBill(Command):
+    bill_id: str
+    reason: str | None = None  # required for a held bill
+
+
+@dataclass(frozen=True)
+class RejectSupplierBill(Command):
+    bill_id: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordSupplierPayment(Command):
+    """Record a payment of (part of) what a bill still owes; never more."""
+
+    bill_id: str
+    amount: int  # minor units
+    paid_on: date
+    reference: str  # the bank transfer, say: one reference pays a bill once
+    currency: str | None = None  # if given, must be the bill's
+
+
+# -- money ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PutTaxRate(Command):
+    tax_class: str
+    country: str
+    region: str | None
+    rate: str  # decimal text: "0.21"
+    name: str
+
+
+@dataclass(frozen=True)
+class RemoveTaxRate(Command):
+    tax_class: str
+    country: str
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizePayment(Command):
+    """Authorize the order's total; with a new token after a refusal, or the order's own."""
+
+    order_id: str
+    token: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class CapturePayment(Command):
+    order_id: str
+    reference: str  # what the capture is for: the same reference never captures twice
+    amount: int | None = None  # None: all that is authorized and not captured
+    final: bool = False  # the last capture: what is left of the authorization is released
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class VoidPayment(Command):
+    order_id: str
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundPayment(Command):
+    """Give money back, with the credit note that documents it: for returned units
+    (line number -> units, and the shipping), or an amount (a price adjustment)."""
+
+    order_id: str
+    reference: str  # the same reference never refunds twice
+    reason: str
+    lines: tuple[tuple[int, int], ...] = ()
+    include_shipping: bool = False
+    amount: int | None = None
+    invoice: str | None = None  # the invoice corrected (id or number); default: the latest
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class DispatchShipment(Command):
+    """Units leave the building: stock goes down, the shipment is invoiced and captured as the
+    channel's policy says."""
+
+    order_id: str
+    reference: str  # the shipment's own reference: dispatching it again changes nothing
+    lines: tuple[tuple[int, int], ...]  # (line number, units)
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplyGatewayNotice(Command):
+    gateway: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RecoverPayments(Command):
+    older_than_seconds: float = 60.0
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ReleaseUnpaidOrders(Command):
+    """Cancel orders held for a failed payment longer than their channel allows."""
+
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class FlagExpiringAuthorizations(Command):
+    within_hours: int = 24
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ImportPayouts(Command):
+    gateway: str
+    since: date

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -23,7 +24,8 @@ from ordermesh.domain.orders import (
 )
 
 SET_LINE_STATUS = (update(t.order_lines).where(t.order_lines.c.id == bindparam("b_id"))
-                   .values(status=bindparam("b_status")))
+                   .values(status=bindparam("b_status"), dispatched=bindparam("b_dispatched"),
+                           returned=bindparam("b_returned")))
 
 
 class SqlOrders:
@@ -44,7 +46,10 @@ class SqlOrders:
             "pickup_location_code": order.fulfilment.pickup_location,
             "currency": order.currency, "lines_total": order.lines_total.amount,
             "shipping_total": order.shipping_total.amount,
-            "grand_total": order.grand_total.amount, "version": order.version,
+            "grand_total": order.grand_total.amount, "tax_total": order.tax_total.amount,
+            "prices_include_tax": order.prices_include_tax, "shipping_tax": order.shipping_tax,
+            "shipping_tax_rate": _text(order.shipping_tax_rate),
+            "shipping_tax_name": order.shipping_tax_name, "version": order.version,
             "created_at": order.created_at, "updated_at": order.created_at,
         })
         assert result.inserted_primary_key is not None
@@ -52,7 +57,9 @@ class SqlOrders:
         self.conn.execute(insert(t.order_lines), [
             {"id": ln.id, "order_seq": order.seq, "line_no": ln.line_no, "sku": ln.sku,
              "quantity": ln.quantity, "unit_price": ln.unit_price.amount,
-             "line_total": ln.total.amount, "status": str(ln.status)}
+             "line_total": ln.total.amount, "tax_amount": ln.tax, "tax_rate": _text(ln.tax_rate),
+             "tax_name": ln.tax_name, "dispatched": ln.dispatched, "returned": ln.returned,
+             "status": str(ln.status)}
             for ln in order.lines
         ])
         self.seen.append(order)
@@ -96,17 +103,21 @@ class SqlOrders:
             update(t.orders).where(o.seq == order.seq, o.version == order.version)
             .values(status=str(order.status),
                     held_from=str(order.held_from) if order.held_from else None,
+                    hold_reason=order.hold_reason,
                     version=order.version + 1, updated_at=utcnow()))
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
         order.version += 1
-        self.conn.execute(SET_LINE_STATUS, [{"b_id": line.id, "b_status": str(line.status)}
-                                            for line in order.lines])
+        self.conn.execute(SET_LINE_STATUS, [
+            {"b_id": line.id, "b_status": str(line.status), "b_dispatched": line.dispatched,
+             "b_returned": line.returned}
+            for line in order.lines])
 
 
 def _order(row: Any, line_rows: list[Any]) -> Order:
     lines = [OrderLine(ln.id, ln.line_no, ln.sku, ln.quantity, Money(ln.unit_price, row.currency),
-                       LineStatus(ln.status)) for ln in line_rows]
+                       LineStatus(ln.status), ln.tax_amount, _decimal(ln.tax_rate), ln.tax_name,
+                       ln.dispatched, ln.returned) for ln in line_rows]
     return Order(
         id=row.id, channel=row.channel_code, external_reference=row.external_reference,
         customer=Customer(row.customer_email, row.customer_name, row.customer_phone),
@@ -115,9 +126,20 @@ def _order(row: Any, line_rows: list[Any]) -> Order:
         fulfilment=Fulfilment(row.fulfilment_method, row.pickup_location_code),
         currency=row.currency, lines=lines,
         shipping_total=Money(row.shipping_total, row.currency), status=OrderStatus(row.status),
-        held_from=OrderStatus(row.held_from) if row.held_from else None, seq=row.seq,
+        held_from=OrderStatus(row.held_from) if row.held_from else None,
+        hold_reason=row.hold_reason, prices_include_tax=row.prices_include_tax,
+        shipping_tax=row.shipping_tax, shipping_tax_rate=_decimal(row.shipping_tax_rate),
+        shipping_tax_name=row.shipping_tax_name, seq=row.seq,
         version=row.version, created_at=row.created_at,
     )
+
+
+def _text(rate: Decimal | None) -> str | None:
+    return None if rate is None else str(rate)
+
+
+def _decimal(rate: str | None) -> Decimal | None:
+    return None if rate is None else Decimal(rate)
 
 
 class SqlIdempotencyKeys:

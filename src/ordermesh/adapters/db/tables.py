@@ -18,6 +18,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.dialects import postgresql
 
@@ -51,6 +53,14 @@ channels = Table(
     Column("allow_split", Boolean, nullable=False, default=True),
     Column("allow_backorder", Boolean, nullable=False, default=True),
     Column("cart_hold_minutes", Integer, nullable=True),
+    # Money: how the channel prices (tax in or on top), which gateway takes its payments, when
+    # the money is captured and the invoice issued, and how long a failed payment keeps stock.
+    Column("prices_include_tax", Boolean, nullable=False, server_default=true()),
+    Column("shipping_tax_class", String(32), nullable=False, server_default="standard"),
+    Column("payment_gateway", String(32), nullable=True, server_default="test"),
+    Column("capture_on", String(16), nullable=False, server_default="dispatch"),
+    Column("invoice_on", String(16), nullable=False, server_default="dispatch"),
+    Column("payment_failure_release_minutes", Integer, nullable=False, server_default="60"),
 )
 
 api_keys = Table(
@@ -172,6 +182,12 @@ orders = Table(
     Column("lines_total", BigInteger, nullable=False),
     Column("shipping_total", BigInteger, nullable=False),
     Column("grand_total", BigInteger, nullable=False),
+    Column("tax_total", BigInteger, nullable=False, server_default="0"),
+    Column("prices_include_tax", Boolean, nullable=False, server_default=true()),
+    Column("shipping_tax", BigInteger, nullable=False, server_default="0"),
+    Column("shipping_tax_rate", String(16), nullable=True),
+    Column("shipping_tax_name", String(64), nullable=True),
+    Column("hold_reason", String(32), nullable=True),
     Column("version", Integer, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
@@ -191,6 +207,11 @@ order_lines = Table(
     Column("quantity", Integer, nullable=False),
     Column("unit_price", BigInteger, nullable=False),
     Column("line_total", BigInteger, nullable=False),
+    Column("tax_amount", BigInteger, nullable=False, server_default="0"),
+    Column("tax_rate", String(16), nullable=True),
+    Column("tax_name", String(64), nullable=True),
+    Column("dispatched", Integer, nullable=False, server_default="0"),
+    Column("returned", Integer, nullable=False, server_default="0"),
     Column("status", String(16), nullable=False),
     UniqueConstraint("order_seq", "line_no", name="uq_order_lines_order_line_no"),
     CheckConstraint("quantity > 0", name="quantity_positive"),
@@ -355,4 +376,198 @@ document_counters = Table(
     Column("year", Integer, primary_key=True),
     Column("last", BigInteger, nullable=False),
     CheckConstraint("last >= 1", name="last_positive"),
+)
+
+# Tax rates by class and destination, as data. A national rate has region "" (an empty string,
+# not NULL, so the unique constraint holds on PostgreSQL too); rate is decimal text ("0.21").
+tax_rates = Table(
+    "tax_rates", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("tax_class", String(32), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("region", String(8), nullable=False, server_default=""),
+    Column("rate", String(16), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("tax_class", "country", "region", name="uq_tax_rates_class_place"),
+)
+
+# One authorization of an order's amount at a gateway. Only the gateway's token and what may be
+# shown of the card are kept: brand, last four digits, expiry. Never the card number.
+payments = Table(
+    "payments", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_seq", SeqId, ForeignKey("orders.seq"), nullable=False),
+    Column("gateway", String(32), nullable=False),
+    Column("token", String(200), nullable=False),
+    Column("authorization_reference", String(200), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("card_brand", String(32), nullable=True),
+    Column("card_last4", String(4), nullable=True),
+    Column("card_exp_month", Integer, nullable=True),
+    Column("card_exp_year", Integer, nullable=True),
+    Column("authorized_until", Timestamp, nullable=True),
+    Column("expiry_flagged_at", Timestamp, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    Index("ix_payments_order_seq", "order_seq"),
+)
+
+# Every call to a gateway: written as pending before the call, completed with its answer after.
+# The idempotency key is sent with the call, so a retry after a crash never moves money twice.
+payment_transactions = Table(
+    "payment_transactions", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("payment_id", String(36), ForeignKey("payments.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("reference", String(200), nullable=True),
+    Column("final", Boolean, nullable=False, server_default=false()),  # a capture that closes
+    Column("gateway_reference", String(200), nullable=True),
+    Column("failure_code", String(64), nullable=True),
+    Column("fee", BigInteger, nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("completed_at", Timestamp, nullable=True),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    Index("ix_payment_transactions_payment_id", "payment_id"),
+    Index("ix_payment_transactions_gateway_reference", "gateway_reference"),
+    Index("ix_payment_transactions_outcome_created_at", "outcome", "created_at"),
+)
+
+# Invoices and credit notes. Written once and never updated: a correction is a credit note that
+# refers to the invoice. (order, kind, reference) is unique, so one shipment is invoiced once.
+invoices = Table(
+    "invoices", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("number", String(32), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("series", String(16), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("order_seq", SeqId, ForeignKey("orders.seq"), nullable=False),
+    Column("corrects_id", String(36), ForeignKey("invoices.id"), nullable=True),
+    Column("reference", String(200), nullable=False),
+    Column("reason", String(200), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("net", BigInteger, nullable=False),
+    Column("tax", BigInteger, nullable=False),
+    Column("gross", BigInteger, nullable=False),
+    Column("prices_include_tax", Boolean, nullable=False),
+    Column("seller", Json, nullable=False),
+    Column("buyer", Json, nullable=False),
+    Column("tax_breakdown", Json, nullable=False),
+    Column("payment_terms", String(200), nullable=False),
+    Column("payment_transaction_id", SeqId, ForeignKey("payment_transactions.id"), nullable=True),
+    Column("issued_on", Date, nullable=False),
+    Column("issued_at", Timestamp, nullable=False),
+    UniqueConstraint("series", "year", "seq", name="uq_invoices_series_year_seq"),
+    UniqueConstraint("order_seq", "kind", "reference", name="uq_invoices_order_kind_reference"),
+    CheckConstraint("gross = net + tax", name="gross_is_net_plus_tax"),
+    Index("ix_invoices_corrects_id", "corrects_id"),
+)
+
+invoice_lines = Table(
+    "invoice_lines", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("invoice_id", String(36), ForeignKey("invoices.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("order_line_id", String(36), ForeignKey("order_lines.id"), nullable=True),
+    Column("sku", String(64), nullable=True),
+    Column("description", String(300), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", BigInteger, nullable=False),
+    Column("net", BigInteger, nullable=False),
+    Column("tax", BigInteger, nullable=False),
+    Column("gross", BigInteger, nullable=False),
+    Column("tax_rate", String(16), nullable=False),
+    Column("tax_name", String(64), nullable=False),
+    UniqueConstraint("invoice_id", "position", name="uq_invoice_lines_invoice_position"),
+    CheckConstraint("gross = net + tax", name="gross_is_net_plus_tax"),
+    Index("ix_invoice_lines_order_line_id", "order_line_id"),
+)
+
+# Payouts the gateways made to the retailer's settlement account, as imported, and what each
+# consisted of. Reconciliation matches the items to our own transactions.
+payouts = Table(
+    "payouts", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("gateway", String(32), nullable=False),
+    Column("gateway_payout_id", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("arrival_date", Date, nullable=False),
+    Column("imported_at", Timestamp, nullable=False),
+    UniqueConstraint("gateway", "gateway_payout_id", name="uq_payouts_gateway_payout"),
+)
+
+payout_items = Table(
+    "payout_items", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("payout_id", String(36), ForeignKey("payouts.id"), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("gateway_reference", String(200), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("net", BigInteger, nullable=False),
+    CheckConstraint("net = amount - fee", name="net_is_amount_less_fee"),
+    Index("ix_payout_items_payout_id", "payout_id"),
+    Index("ix_payout_items_gateway_reference", "gateway_reference"),
+)
+
+# Supplier payables: the supplier's bill for a purchase order, its lines (each a PO line), the
+# three-way match's findings as they were when the bill arrived, and the payments made.
+supplier_bills = Table(
+    "supplier_bills", metadata,
+    Column("seq", SeqId, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("supplier_code", String(64), ForeignKey("suppliers.code"), nullable=False),
+    Column("number", String(64), nullable=False),  # the supplier's own bill number
+    Column("po_seq", SeqId, ForeignKey("purchase_orders.seq"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("bill_date", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("findings", Json, nullable=False),
+    Column("review_reason", String(500), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("supplier_code", "number", name="uq_supplier_bills_supplier_number"),
+    CheckConstraint("status IN ('matched', 'held', 'approved', 'partially_paid', 'paid', 'rejected')",
+                    name="status"),
+    CheckConstraint("due_on >= bill_date", name="due_not_before_bill_date"),
+    Index("ix_supplier_bills_status_seq", "status", "seq"),
+    Index("ix_supplier_bills_po_seq", "po_seq"),
+)
+
+supplier_bill_lines = Table(
+    "supplier_bill_lines", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("bill_seq", SeqId, ForeignKey("supplier_bills.seq"), nullable=False),
+    Column("po_line_id", SeqId, ForeignKey("purchase_order_lines.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),  # the purchase order line's number
+    Column("sku", String(64), ForeignKey("products.sku"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_cost", BigInteger, nullable=False),
+    UniqueConstraint("bill_seq", "line_no", name="uq_supplier_bill_lines_bill_line_no"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("unit_cost >= 0", name="unit_cost_not_negative"),
+    Index("ix_supplier_bill_lines_po_line_id", "po_line_id"),
+)
+
+supplier_payments = Table(
+    "supplier_payments", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("bill_seq", SeqId, ForeignKey("supplier_bills.seq"), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # minor units of the bill's currency
+    Column("paid_on", Date, nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("bill_seq", "reference", name="uq_supplier_payments_bill_reference"),
+    CheckConstraint("amount > 0", name="amount_positive"),
 )

@@ -9,14 +9,17 @@ from sqlalchemy.engine import Connection, Engine
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.hold_repository import SqlCartHolds
+from ordermesh.adapters.db.money_repository import SqlInvoices, SqlPayments, SqlPayouts, SqlTax
 from ordermesh.adapters.db.numbering_repository import SqlNumbering
 from ordermesh.adapters.db.order_repository import SqlIdempotencyKeys, SqlOrders
+from ordermesh.adapters.db.payables_repository import SqlSupplierBills
 from ordermesh.adapters.db.purchasing_repository import SqlPurchaseOrders, SqlSuppliers
 from ordermesh.adapters.db.replenishment_repository import SqlReplenishment
 from ordermesh.adapters.db.repositories import SqlAccess, SqlCatalogue, SqlStock
 from ordermesh.adapters.db.sourcing_repository import SqlAllocations, SqlBackorders, SqlSourcing
 from ordermesh.domain.holds import CartHold
 from ordermesh.domain.orders import Order
+from ordermesh.domain.payables import SupplierBill
 from ordermesh.domain.purchasing import PurchaseOrder
 from ordermesh.services import ports
 
@@ -36,6 +39,11 @@ class SqlUnitOfWork:
     purchase_orders: ports.PurchaseOrders
     replenishment: ports.Replenishment
     holds: ports.CartHolds
+    supplier_bills: ports.SupplierBills
+    tax: ports.Tax
+    payments: ports.Payments
+    invoices: ports.Invoices
+    payouts: ports.Payouts
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -59,6 +67,12 @@ class SqlUnitOfWork:
         self.replenishment = SqlReplenishment(self.conn)
         self._holds = SqlCartHolds(self.conn)
         self.holds = self._holds
+        self._supplier_bills = SqlSupplierBills(self.conn)
+        self.supplier_bills = self._supplier_bills
+        self.tax = SqlTax(self.conn)
+        self.payments = SqlPayments(self.conn)
+        self.invoices = SqlInvoices(self.conn)
+        self.payouts = SqlPayouts(self.conn)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -68,8 +82,9 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         # every aggregate this transaction loaded or added: its events are written with it
-        aggregates: list[Order | PurchaseOrder | CartHold] = [
-            *self._orders.seen, *self._purchase_orders.seen, *self._holds.seen]
+        aggregates: list[Order | PurchaseOrder | CartHold | SupplierBill] = [
+            *self._orders.seen, *self._purchase_orders.seen, *self._holds.seen,
+            *self._supplier_bills.seen]
         pending = [event for aggregate in aggregates for event in aggregate.events]
         if pending:
             self.conn.execute(insert(t.events), [

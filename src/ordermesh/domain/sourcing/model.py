@@ -166,12 +166,14 @@ class AllocationStatus(StrEnum):
     RELEASED = "released"  # given back: the order was cancelled
     MOVED = "moved"  # a stock count fell below it; sourced again elsewhere
     REJECTED = "rejected"  # its location cannot fulfil it; never asked for the line again
+    DISPATCHED = "dispatched"  # its units left the location
 
 
 A = AllocationStatus
 ALLOCATION_TRANSITIONS: dict[AllocationStatus, dict[str, AllocationStatus]] = {
-    A.ACTIVE: {"release": A.RELEASED, "move": A.MOVED, "reject": A.REJECTED},
-    A.RELEASED: {}, A.MOVED: {}, A.REJECTED: {},
+    A.ACTIVE: {"release": A.RELEASED, "move": A.MOVED, "reject": A.REJECTED,
+               "dispatch": A.DISPATCHED},
+    A.RELEASED: {}, A.MOVED: {}, A.REJECTED: {}, A.DISPATCHED: {},
 }
 
 

@@ -16,6 +16,7 @@ from ordermesh.entrypoints.api.routers import (
     cart_holds,
     catalogue,
     orders,
+    payables,
     purchasing,
     replenishment,
     stock,
@@ -39,6 +40,7 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
     for module in (orders, availability, catalogue, stock, access, purchasing, cart_holds):
         app.include_router(module.router, responses=problem_responses())
     app.include_router(replenishment.router, responses=problem_responses())
+    app.include_router(payables.router, responses=problem_responses())
     app.add_middleware(InputGuard)
     install_log_redaction()
 

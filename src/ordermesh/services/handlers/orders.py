@@ -18,8 +18,11 @@ from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.money import Money
 from ordermesh.domain.orders import Customer, Fulfilment, Order, OrderLine
 from ordermesh.domain.sourcing import Demand
+from ordermesh.domain.tax import apply_tax
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.holds import convert_hold
+from ordermesh.services.handlers.invoicing import invoice_whole_order
+from ordermesh.services.handlers.payments import MoneySetup, begin_authorization, perform
 from ordermesh.services.handlers.sourcing import (
     apply_plan,
     give_back_shipments,
@@ -37,7 +40,12 @@ class PlacedOrder:
     replayed: bool = False
 
 
-def place_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> PlacedOrder:
+def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = None) -> PlacedOrder:
+    """Capture an order: source it, reserve its stock, tax it, write its invoice when the
+    channel invoices on placement, and write its authorization (asked of the gateway right
+    after the commit)."""
+    setup = setup or MoneySetup()
+    authorization: str | None = None
     with uow:
         if cmd.idempotency_key:
             seen = uow.idempotency.find(cmd.channel, cmd.idempotency_key)
@@ -49,8 +57,10 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> PlacedOrder:
         if ref and (existing := uow.orders.find_by_external_reference(cmd.channel, ref)):
             raise DuplicateOrder(f"order {ref!r} of channel {cmd.channel!r} was captured before",
                                  order_id=existing)
-        _products_for(cmd.order["lines"], uow)
+        products = _products_for(cmd.order["lines"], uow)
         order = _build_order(cmd, uow)
+        channel = uow.access.channel(cmd.channel) or {}
+        _tax(order, products, channel, uow)
         hold_id = cmd.order.get("cart_hold")
         # the hold's units are given back first, so the order is sourced with them available
         hold = convert_hold(uow, hold_id, order, cmd.actor) if hold_id else None
@@ -69,11 +79,53 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> PlacedOrder:
         apply_plan(order, result, network, uow, cmd.actor, today)
         order.apply("backorder" if result.waits else "allocate", cmd.actor,
                     **plan_summary(order, result))
+        if channel.get("invoice_on") == "placement":
+            invoice_whole_order(uow, setup, order, cmd.actor)
+        gateway = channel.get("payment_gateway")
+        if order.payment_token and gateway in setup.gateways:
+            authorization = begin_authorization(uow, order, None, cmd.actor)
+        elif order.payment_token and gateway:
+            order.note("payment.not_attempted", cmd.actor, gateway=gateway,
+                       reason="the gateway is not configured")
         uow.orders.save(order)
         if cmd.idempotency_key:
             uow.idempotency.attach(cmd.channel, cmd.idempotency_key, order.id)
         uow.commit()
+    if authorization is not None:
+        perform(uow, setup, authorization, cmd.actor)
     return PlacedOrder(order.id)
+
+
+def _tax(order: Order, products: dict[str, dict[str, Any]], channel: dict[str, Any],
+         uow: UnitOfWork) -> None:
+    """Tax every line and the shipping by the destination's rates. Until a single rate is set
+    up, Ordermesh taxes nothing (a new installation); after that a missing rate refuses the
+    order rather than selling untaxed."""
+    inclusive = bool(channel.get("prices_include_tax", True))
+    table = uow.tax.table()
+    if not table.rates:
+        order.prices_include_tax = inclusive
+        return
+    country, region = _destination(order, uow)
+    classes = {sku: str(p["tax_class"]) for sku, p in products.items()}
+    taxables = order.taxables(str(channel.get("shipping_tax_class") or "standard"), classes)
+    order.set_taxes(apply_tax(taxables, table, country, region, inclusive), inclusive)
+
+
+def _destination(order: Order, uow: UnitOfWork) -> tuple[str, str | None]:
+    """Where the goods go: the shipping address, or the pickup location's address. A region
+    is taken as an ISO 3166-2 code ("US-CA"), its country prefix added where it is missing."""
+    if order.fulfilment.pickup_location is not None:
+        location = uow.catalogue.location(order.fulfilment.pickup_location) or {}
+        address = location.get("address") or {}
+    else:
+        address = order.shipping_address or {}
+    country = str(address.get("country", "")).upper()
+    region = address.get("region")
+    if not region:
+        return country, None
+    region = str(region).strip().upper()
+    return country, region if region.startswith(f"{country}-") else f"{country}-{region}"
 
 
 def _replay(seen: tuple[str, str | None], request_hash: str) -> PlacedOrder:

@@ -1,0 +1,1 @@
+"""Payment gateways: adapters of the PaymentGateway port to real payment providers."""

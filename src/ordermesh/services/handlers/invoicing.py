@@ -1,0 +1,276 @@
+"""Invoices, credit notes, dispatch and refunds: the documents, and the money that goes with
+them, written in the same transaction as the change they document."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from ordermesh.domain.errors import IdempotencyKeyReused, InvalidInput, InvalidTransition, NotFound
+from ordermesh.domain.events import utcnow
+from ordermesh.domain.inventory import lock_rank
+from ordermesh.domain.invoicing import (
+    SERIES,
+    Amounts,
+    DocumentKind,
+    Party,
+    adjustment,
+    document_number,
+    returned,
+    shipment,
+    whole_order,
+)
+from ordermesh.domain.orders import Order, OrderStatus
+from ordermesh.domain.payments import Kind
+from ordermesh.services import commands as c
+from ordermesh.services.handlers.payments import (
+    MoneyMove,
+    MoneySetup,
+    begin_capture,
+    begin_refund,
+    perform,
+    transactions_of,
+)
+from ordermesh.services.ports import UnitOfWork
+
+SHIPMENT_SCOPE = "shipment"  # idempotency scope of dispatches, keyed by order and reference
+
+
+def party_json(party: Party) -> dict[str, Any]:
+    return {"name": party.name, "address": dict(party.address), "email": party.email,
+            "tax_id": party.tax_id}
+
+
+def issue(uow: UnitOfWork, setup: MoneySetup, order: Order, kind: DocumentKind,
+          amounts: Amounts, reference: str, actor: str, *, transaction_id: int | None = None,
+          corrects: dict[str, Any] | None = None, reason: str | None = None) -> dict[str, Any]:
+    """Issue an invoice or credit note with the next gapless number of its series and year.
+    Issued once per (order, kind, reference): asking again gives the document issued."""
+    assert order.seq is not None
+    known = uow.invoices.find(order.seq, kind, reference)
+    if known is not None:
+        return known
+    now = utcnow()
+    seq = uow.numbering.next(SERIES[kind], now.year)
+    number = document_number(kind, now.year, seq)
+    buyer = Party(order.customer.name, order.billing_address, order.customer.email)
+    values = {
+        "id": str(uuid.uuid4()), "number": number, "kind": str(kind),
+        "series": SERIES[kind], "year": now.year, "seq": seq, "order_seq": order.seq,
+        "corrects_id": corrects["id"] if corrects else None, "reference": reference,
+        "reason": reason, "currency": order.currency, "net": amounts.net, "tax": amounts.tax,
+        "gross": amounts.gross, "prices_include_tax": order.prices_include_tax,
+        "seller": party_json(setup.seller), "buyer": party_json(buyer),
+        "tax_breakdown": [{"rate": str(r.rate), "name": r.name, "net": r.net, "tax": r.tax}
+                          for r in amounts.by_rate()],
+        "payment_terms": "Paid by card" if transaction_id is not None else setup.payment_terms,
+        "payment_transaction_id": transaction_id, "issued_on": now.date(), "issued_at": now,
+    }
+    uow.invoices.add(values, [
+        {"order_line_id": line.order_line_id, "sku": line.sku, "description": line.description,
+         "quantity": line.quantity, "unit_price": line.unit_price, "net": line.net,
+         "tax": line.tax, "gross": line.gross, "tax_rate": str(line.tax_rate),
+         "tax_name": line.tax_name} for line in amounts.lines])
+    order.note("invoice.issued" if kind is DocumentKind.INVOICE else "credit_note.issued", actor,
+               invoice_id=values["id"], number=number, gross=amounts.gross, tax=amounts.tax,
+               currency=order.currency, reference=reference,
+               **({"corrects": corrects["number"]} if corrects else {}))
+    return values
+
+
+def _names(uow: UnitOfWork, order: Order) -> dict[str, str]:
+    products = uow.catalogue.products({line.sku for line in order.lines})
+    return {sku: str(p["name"]) for sku, p in products.items()}
+
+
+def invoice_whole_order(uow: UnitOfWork, setup: MoneySetup, order: Order, actor: str) -> None:
+    """The invoice of a channel that invoices when the order is placed."""
+    issue(uow, setup, order, DocumentKind.INVOICE, whole_order(order, _names(uow, order)),
+          "order", actor)
+
+
+def _lines(pairs: tuple[tuple[int, int], ...]) -> dict[int, int]:
+    quantities: dict[int, int] = {}
+    for line_no, units in pairs:
+        if line_no in quantities:
+            raise InvalidInput(f"line {line_no} is named twice", line_no=line_no)
+        quantities[line_no] = units
+    return quantities
+
+
+def _request_hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
+                      setup: MoneySetup) -> tuple[str, MoneyMove | None]:
+    """Dispatch units of an order's reserved lines: the stock leaves its locations, and the
+    shipment is invoiced and its amount captured when the channel says so. Returns the order id
+    and the capture, if one was made."""
+    quantities = _lines(cmd.lines)
+    key: str | None = None
+    with uow:
+        order = uow.orders.get(cmd.order_id)
+        if order is None or (cmd.channel is not None and order.channel != cmd.channel):
+            raise NotFound(f"order {cmd.order_id!r} not found")
+        scope_key = f"{order.id}:{cmd.reference}"
+        request_hash = _request_hash(sorted(quantities.items()))
+        seen = uow.idempotency.find(SHIPMENT_SCOPE, scope_key)
+        if seen is not None:
+            if seen[0] != request_hash:
+                raise IdempotencyKeyReused(f"shipment {cmd.reference!r} was dispatched with "
+                                           "other lines")
+            key = _key_of(uow, order, f"capture:shipment:{cmd.reference}")
+        else:
+            if order.status not in (OrderStatus.ALLOCATED, OrderStatus.PAID,
+                                    OrderStatus.FULFILLING):
+                raise InvalidTransition(f"an order that is {order.status} is not dispatched",
+                                        current_status=str(order.status), action="dispatch")
+            uow.idempotency.claim(SHIPMENT_SCOPE, scope_key, request_hash)
+            amounts = shipment(order, quantities, _names(uow, order))
+            _take_stock(uow, order, quantities, cmd.actor)
+            final = all(line.to_dispatch == 0 for line in order.lines)
+            channel = uow.access.channel(order.channel) or {}
+            key, txn_id = _capture_for(uow, order, amounts.gross, cmd.reference, final,
+                                       channel, cmd.actor)
+            if channel.get("invoice_on", "dispatch") == "dispatch":
+                issue(uow, setup, order, DocumentKind.INVOICE, amounts,
+                      f"shipment:{cmd.reference}", cmd.actor, transaction_id=txn_id)
+            if order.status is not OrderStatus.FULFILLING:
+                order.apply("start_fulfilment", cmd.actor)
+            order.note("order.dispatched", cmd.actor, reference=cmd.reference,
+                       lines=[{"line_no": n, "units": u} for n, u in sorted(quantities.items())])
+            if final:
+                order.apply("ship", cmd.actor)
+            uow.orders.save(order)
+            uow.commit()
+    move = perform(uow, setup, key, cmd.actor) if key else None
+    return order.id, move
+
+
+def _capture_for(uow: UnitOfWork, order: Order, amount: int, reference: str, final: bool,
+                 channel: dict[str, Any], actor: str) -> tuple[str | None, int | None]:
+    """The pending capture of a shipment, when the channel captures on dispatch and the order
+    has an authorization to capture from."""
+    if channel.get("capture_on", "dispatch") != "dispatch" or amount == 0:
+        return None, None
+    assert order.seq is not None
+    payments = uow.payments.for_order(order.seq)
+    if not payments or Kind.CAPTURE not in _actions(payments[-1]):
+        order.note("payment.capture_skipped", actor, reference=reference, amount=amount,
+                   reason="no authorization to capture from")
+        return None, None
+    key = begin_capture(uow, order, amount, f"shipment:{reference}", final, actor)
+    known = uow.payments.transaction(key)
+    assert known is not None
+    return key, int(known["id"])
+
+
+def _actions(payment: dict[str, Any]) -> frozenset[Kind]:
+    from ordermesh.domain.payments import ACTIONS, payment_status
+
+    return ACTIONS[payment_status(transactions_of(payment))]
+
+
+def _key_of(uow: UnitOfWork, order: Order, what: str) -> str | None:
+    """The key of the order's transaction for `what` ("capture:shipment:S1", "refund:R1")."""
+    assert order.seq is not None
+    for payment in uow.payments.for_order(order.seq):
+        key = f"{payment['id']}:{what}"
+        if uow.payments.transaction(key) is not None:
+            return key
+    return None
+
+
+def _take_stock(uow: UnitOfWork, order: Order, quantities: dict[int, int], actor: str) -> None:
+    """The units leave the locations they were reserved at: on hand and reserved both go down
+    (so what is available does not change), and the allocations end as dispatched."""
+    assert order.seq is not None
+    by_no = {line.line_no: line for line in order.lines}
+    wanted = {by_no[n].id: units for n, units in quantities.items()}
+    uow.stock.lock_levels({by_no[n].sku for n in quantities})
+    priorities = uow.catalogue.location_priorities()
+    active = sorted((a for a in uow.allocations.active_for_order(order.seq)
+                     if a["line_id"] in wanted),
+                    key=lambda a: lock_rank(a["sku"], a["location_code"], priorities))
+    now = utcnow()
+    for allocation in active:
+        take = min(allocation["quantity"], wanted[allocation["line_id"]])
+        if take == 0:
+            continue
+        wanted[allocation["line_id"]] -= take
+        sku, location = allocation["sku"], allocation["location_code"]
+        uow.stock.change_on_hand(sku, location, -take, counted_at=None, moved_at=now)
+        uow.stock.release(sku, location, take)
+        uow.stock.record_movement(sku, location, on_hand_delta=-take, reserved_delta=-take,
+                                  reason="dispatched", reference=order.number, actor=actor)
+        uow.allocations.shrink(allocation["id"], allocation["quantity"] - take, "dispatch")
+    short = {line_id: units for line_id, units in wanted.items() if units}
+    if short:
+        raise InvalidInput("the units to dispatch are not all reserved", lines=sorted(short))
+    for line_no, units in quantities.items():
+        by_no[line_no].dispatched += units
+
+
+def refund_payment(cmd: c.RefundPayment, uow: UnitOfWork, setup: MoneySetup) -> MoneyMove:
+    """Refund with the credit note that documents it, in one transaction; then the gateway.
+    The same reference asked again gives the same refund and credit note."""
+    if cmd.amount is not None and (cmd.lines or cmd.include_shipping):
+        raise InvalidInput("a refund is of returned lines or of an amount, not both")
+    with uow:
+        order = uow.orders.get(cmd.order_id)
+        if order is None or (cmd.channel is not None and order.channel != cmd.channel):
+            raise NotFound(f"order {cmd.order_id!r} not found")
+        assert order.seq is not None
+        known = uow.invoices.find(order.seq, DocumentKind.CREDIT_NOTE, cmd.reference)
+        if known is not None:
+            key = _key_of(uow, order, f"refund:{cmd.reference}")
+            if key is None:
+                raise InvalidInput(f"credit note {known['number']} has no refund")
+        else:
+            key = _refund(cmd, uow, setup, order)
+            uow.orders.save(order)
+            uow.commit()
+    return perform(uow, setup, key, cmd.actor)
+
+
+def _refund(cmd: c.RefundPayment, uow: UnitOfWork, setup: MoneySetup, order: Order) -> str:
+    assert order.seq is not None
+    invoices = [i for i in uow.invoices.for_order(order.seq)]
+    invoice = _invoice_to_correct(uow, order, cmd.invoice)
+    if cmd.amount is not None:
+        rate, name = _main_rate(invoice)
+        amounts = adjustment(cmd.amount, rate, name, order.prices_include_tax)
+    else:
+        amounts = returned(order, _lines(cmd.lines), _names(uow, order), cmd.include_shipping)
+        for line_no, units in cmd.lines:  # each unit is credited once
+            next(ln for ln in order.lines if ln.line_no == line_no).returned += units
+    billed = sum(i["gross"] for i in invoices if i["kind"] == DocumentKind.INVOICE)
+    left = billed - sum(i["gross"] for i in invoices if i["kind"] == DocumentKind.CREDIT_NOTE)
+    if amounts.gross > left:
+        raise InvalidInput(f"order {order.number} has {left} invoiced and not credited, "
+                           f"not {amounts.gross}", limit=left)
+    key, txn_id = begin_refund(uow, order, amounts.gross, cmd.reference, cmd.actor)
+    issue(uow, setup, order, DocumentKind.CREDIT_NOTE, amounts, cmd.reference, cmd.actor,
+          transaction_id=txn_id, corrects=invoice, reason=cmd.reason)
+    return key
+
+
+def _invoice_to_correct(uow: UnitOfWork, order: Order, wanted: str | None) -> dict[str, Any]:
+    assert order.seq is not None
+    invoices = [i for i in uow.invoices.for_order(order.seq) if i["kind"] == DocumentKind.INVOICE]
+    if wanted is not None:
+        invoices = [i for i in invoices if wanted in (i["id"], i["number"])]
+    if not invoices:
+        raise InvalidInput(f"order {order.number} has no invoice to credit"
+                           + (f" named {wanted!r}" if wanted else ""))
+    return invoices[-1]
+
+
+def _main_rate(invoice: dict[str, Any]) -> tuple[Decimal, str]:
+    """The rate most of the invoice was taxed at: what a price adjustment to it is taxed at."""
+    row = max(invoice["tax_breakdown"], key=lambda r: (r["net"] + r["tax"], Decimal(r["rate"])))
+    return Decimal(row["rate"]), str(row["name"])

@@ -1,0 +1,440 @@
+"""Taking the money: authorize, capture, void and refund through a payment gateway.
+
+A gateway is another system, so no database transaction is held open while it is asked. Every
+money movement takes three steps:
+1. one transaction checks the order and the amounts and writes the transaction row as pending,
+   with the idempotency key the gateway will get (and whatever goes with it: the dispatch, the
+   invoice, the credit note);
+2. the gateway is called, outside any transaction, with that key;
+3. one transaction writes the gateway's answer and what follows from it (a hold, a release,
+   events in the order's timeline).
+A crash or a lost answer between 1 and 3 leaves the row pending; asking the gateway again with
+the same key (a retry of the command, or the recovery job) gets the first answer and never moves
+the money twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from ordermesh.domain.errors import IdempotencyKeyReused, InvalidInput, InvalidTransition, NotFound
+from ordermesh.domain.events import utcnow
+from ordermesh.domain.invoicing import Party
+from ordermesh.domain.money import Money
+from ordermesh.domain.orders import TRANSITIONS, Order, OrderStatus, format_order_number
+from ordermesh.domain.payments import (
+    GatewayAnswer,
+    GatewayUnavailable,
+    Kind,
+    Outcome,
+    PaymentStatus,
+    Transaction,
+    check,
+    payment_status,
+    totals,
+)
+from ordermesh.services import commands as c
+from ordermesh.services.ports import PaymentGateway, UnitOfWork
+
+PAYMENT_FAILED = "payment_failed"  # the hold reason of an order whose payment was refused
+
+
+@dataclass(frozen=True)
+class MoneySetup:
+    """What the money handlers need besides the database: the gateways by name, and the
+    seller named on invoices."""
+
+    gateways: Mapping[str, PaymentGateway] = field(default_factory=dict)
+    seller: Party = field(default_factory=lambda: Party("Ordermesh retailer", {}))
+    payment_terms: str = "Due on receipt"
+
+
+@dataclass(frozen=True)
+class MoneyMove:
+    payment_id: str
+    transaction_id: int
+    kind: str
+    amount: int
+    outcome: str  # pending: the answer is still to come (webhook, or the recovery job)
+    failure: str | None = None
+
+
+# -- reading payments -----------------------------------------------------------------------
+
+
+def transactions_of(payment: Mapping[str, Any]) -> list[Transaction]:
+    return [Transaction(Kind(row["kind"]), Money(row["amount"], row["currency"]),
+                        Outcome(row["outcome"]), row["idempotency_key"], row["gateway_reference"],
+                        row["failure_code"]) for row in payment["transactions"]]
+
+
+def status_of(payment: Mapping[str, Any]) -> PaymentStatus:
+    return payment_status(transactions_of(payment))
+
+
+def _order(uow: UnitOfWork, order_id: str, channel: str | None = None) -> Order:
+    order = uow.orders.get(order_id)
+    if order is None or (channel is not None and order.channel != channel):
+        raise NotFound(f"order {order_id!r} not found")
+    return order
+
+
+def _current(uow: UnitOfWork, order: Order) -> dict[str, Any] | None:
+    assert order.seq is not None
+    payments = uow.payments.for_order(order.seq)
+    return payments[-1] if payments else None
+
+
+def _payment_for(uow: UnitOfWork, order: Order, kind: Kind) -> dict[str, Any]:
+    """The order's current payment, if it allows `kind` now."""
+    payment = _current(uow, order)
+    if payment is None:
+        raise InvalidTransition(f"order {order.number} has no payment to {kind}",
+                                action=str(kind))
+    return payment
+
+
+def _gateway(setup: MoneySetup, name: str) -> PaymentGateway:
+    gateway = setup.gateways.get(name)
+    if gateway is None:
+        raise InvalidInput(f"payment gateway {name!r} is not configured", gateway=name)
+    return gateway
+
+
+def _same_request(known: Mapping[str, Any], amount: int) -> None:
+    if known["amount"] != amount:
+        raise IdempotencyKeyReused(
+            f"this reference was used for {known['kind']} of {known['amount']}, not {amount}")
+
+
+def _move(txn: Mapping[str, Any]) -> MoneyMove:
+    return MoneyMove(txn["payment_id"], txn["id"], txn["kind"], txn["amount"], txn["outcome"],
+                     txn["failure_code"])
+
+
+# -- step 1 of each movement --------------------------------------------------------------
+
+
+def authorize_payment(cmd: c.AuthorizePayment, uow: UnitOfWork, setup: MoneySetup) -> MoneyMove:
+    with uow:
+        order = _order(uow, cmd.order_id, cmd.channel)
+        key = begin_authorization(uow, order, cmd.token, cmd.actor)
+        uow.orders.save(order)
+        uow.commit()
+    return perform(uow, setup, key, cmd.actor)
+
+
+def begin_authorization(uow: UnitOfWork, order: Order, token: str | None, actor: str) -> str:
+    """Write a new payment for the order's total with its pending authorization; its key."""
+    assert order.seq is not None
+    channel = uow.access.channel(order.channel) or {}
+    gateway = channel.get("payment_gateway")
+    if not gateway:
+        raise InvalidInput(f"channel {order.channel!r} takes no payments through a gateway")
+    token = token or order.payment_token
+    if not token:
+        raise InvalidInput("a payment token is needed to authorize a payment")
+    if order.status is OrderStatus.CANCELLED:
+        raise InvalidTransition("a cancelled order takes no payment",
+                                current_status=str(order.status), action="authorize")
+    current = _current(uow, order)
+    if current is not None and status_of(current) not in (PaymentStatus.FAILED,
+                                                          PaymentStatus.VOIDED):
+        raise InvalidTransition(f"the order's payment is {status_of(current)}",
+                                current_status=str(status_of(current)), action="authorize")
+    payment_id = str(uuid.uuid4())
+    key = f"{payment_id}:authorize"
+    amount = order.grand_total
+    uow.payments.add({"id": payment_id, "order_seq": order.seq, "gateway": gateway,
+                      "token": token, "currency": amount.currency, "amount": amount.amount,
+                      "created_at": utcnow()})
+    uow.payments.add_transaction({"payment_id": payment_id, "kind": str(Kind.AUTHORIZE),
+                                  "amount": amount.amount, "currency": amount.currency,
+                                  "idempotency_key": key, "actor": actor})
+    order.note("payment.authorization_requested", actor, payment_id=payment_id,
+               gateway=gateway, amount=amount.amount, currency=amount.currency)
+    return key
+
+
+def capture_payment(cmd: c.CapturePayment, uow: UnitOfWork, setup: MoneySetup) -> MoneyMove:
+    with uow:
+        order = _order(uow, cmd.order_id, cmd.channel)
+        key = begin_capture(uow, order, cmd.amount, cmd.reference, cmd.final, cmd.actor)
+        uow.orders.save(order)
+        uow.commit()
+    return perform(uow, setup, key, cmd.actor)
+
+
+def begin_capture(uow: UnitOfWork, order: Order, amount: int | None, reference: str,
+                  final: bool, actor: str) -> str:
+    """Write a pending capture of `amount` (None: all that is authorized and not captured)."""
+    payment = _payment_for(uow, order, Kind.CAPTURE)
+    key = f"{payment['id']}:capture:{reference}"
+    transactions = transactions_of(payment)
+    if amount is None:
+        amount = totals(transactions, pending=True).capturable
+    known = uow.payments.transaction(key)
+    if known is not None:
+        _same_request(known, amount)
+        return key
+    check(transactions, Kind.CAPTURE, Money(amount, order.currency))
+    uow.payments.add_transaction({"payment_id": payment["id"], "kind": str(Kind.CAPTURE),
+                                  "amount": amount, "currency": order.currency,
+                                  "idempotency_key": key, "reference": reference,
+                                  "final": final, "actor": actor})
+    order.note("payment.capture_requested", actor, payment_id=payment["id"], amount=amount,
+               reference=reference)
+    return key
+
+
+def void_payment(cmd: c.VoidPayment, uow: UnitOfWork, setup: MoneySetup) -> MoneyMove | None:
+    """Release what was authorized and never captured; None if there is nothing to release."""
+    with uow:
+        order = _order(uow, cmd.order_id, cmd.channel)
+        key = begin_void(uow, order, cmd.actor)
+        if key is None:
+            return None
+        uow.orders.save(order)
+        uow.commit()
+    return perform(uow, setup, key, cmd.actor)
+
+
+def begin_void(uow: UnitOfWork, order: Order, actor: str) -> str | None:
+    payment = _current(uow, order)
+    if payment is None:
+        return None
+    transactions = transactions_of(payment)
+    capturable = totals(transactions, pending=True).capturable
+    if capturable == 0 or Kind.VOID not in _actions(transactions):
+        return None
+    key = f"{payment['id']}:void"
+    if uow.payments.transaction(key) is None:
+        check(transactions, Kind.VOID, Money(capturable, order.currency))
+        uow.payments.add_transaction({"payment_id": payment["id"], "kind": str(Kind.VOID),
+                                      "amount": capturable, "currency": order.currency,
+                                      "idempotency_key": key, "actor": actor})
+        order.note("payment.void_requested", actor, payment_id=payment["id"], amount=capturable)
+    return key
+
+
+def _actions(transactions: list[Transaction]) -> frozenset[Kind]:
+    from ordermesh.domain.payments import ACTIONS
+
+    return ACTIONS[payment_status(transactions)]
+
+
+def begin_refund(uow: UnitOfWork, order: Order, amount: int, reference: str,
+                 actor: str) -> tuple[str, int]:
+    """Write a pending refund; its key and transaction id."""
+    assert order.seq is not None
+    candidates = [p for p in uow.payments.for_order(order.seq)
+                  if totals(transactions_of(p), pending=True).refundable > 0]
+    if not candidates:
+        raise InvalidTransition(f"order {order.number} has no captured payment to refund",
+                                action="refund")
+    payment = candidates[-1]
+    key = f"{payment['id']}:refund:{reference}"
+    known = uow.payments.transaction(key)
+    if known is not None:
+        _same_request(known, amount)
+        return key, int(known["id"])
+    check(transactions_of(payment), Kind.REFUND, Money(amount, order.currency))
+    txn_id = uow.payments.add_transaction({
+        "payment_id": payment["id"], "kind": str(Kind.REFUND), "amount": amount,
+        "currency": order.currency, "idempotency_key": key, "reference": reference,
+        "actor": actor})
+    order.note("payment.refund_requested", actor, payment_id=payment["id"], amount=amount,
+               reference=reference)
+    return key, txn_id
+
+
+# -- steps 2 and 3 ----------------------------------------------------------------------------
+
+GATEWAY_ATTEMPTS = 3
+
+
+def _ask(call: Callable[[], GatewayAnswer]) -> GatewayAnswer | None:
+    """The gateway's answer, asking again (same key) when none came; None if it never did."""
+    retrying = Retrying(retry=retry_if_exception_type(GatewayUnavailable),
+                        stop=stop_after_attempt(GATEWAY_ATTEMPTS),
+                        wait=wait_exponential(multiplier=0.05, max=0.5), reraise=True)
+    try:
+        return retrying(call)
+    except GatewayUnavailable:
+        return None
+
+
+def perform(uow: UnitOfWork, setup: MoneySetup, key: str, actor: str) -> MoneyMove:
+    """Ask the gateway for a pending transaction (again, if it was asked before) and record
+    the answer. An answer that does not come leaves the transaction pending."""
+    with uow:
+        txn = uow.payments.transaction(key)
+        assert txn is not None, f"transaction {key} was written in step 1"
+        payment = uow.payments.get(txn["payment_id"])
+        assert payment is not None
+    if txn["outcome"] != Outcome.PENDING:
+        return _move(txn)
+    gateway = _gateway(setup, payment["gateway"])
+    amount = Money(txn["amount"], txn["currency"])
+    auth = payment["authorization_reference"]
+    kind = Kind(txn["kind"])
+    if kind is Kind.AUTHORIZE:
+        if auth is not None:  # asked before, the answer is to come by webhook
+            return _move(txn)
+        order_number = format_order_number(payment["order_seq"])
+        answer = _ask(lambda: gateway.authorize(payment["token"], amount, key, order_number))
+    elif kind is Kind.CAPTURE:
+        answer = _ask(lambda: gateway.capture(auth, amount, key, bool(txn["final"])))
+    elif kind is Kind.VOID:
+        answer = _ask(lambda: gateway.void(auth, key))
+    else:
+        answer = _ask(lambda: gateway.refund(auth, amount, key))
+    if answer is None:
+        return _move(txn)
+    return record(uow, setup, key, answer, actor)
+
+
+def record(uow: UnitOfWork, setup: MoneySetup, key: str, answer: GatewayAnswer,
+           actor: str) -> MoneyMove:
+    """Step 3: the gateway's answer to a pending transaction, and what follows from it."""
+    follow_up: str | None = None
+    with uow:
+        txn = uow.payments.transaction(key)
+        assert txn is not None
+        payment = uow.payments.get(txn["payment_id"])
+        assert payment is not None
+        order = _order(uow, format_order_number(payment["order_seq"]))
+        if txn["outcome"] != Outcome.PENDING:  # answered already (a webhook, another worker)
+            return _move(txn)
+        kind = Kind(txn["kind"])
+        if answer.outcome is Outcome.PENDING:
+            if kind is Kind.AUTHORIZE and answer.reference:
+                uow.payments.authorized(payment["id"], {"authorization_reference": answer.reference})
+            if answer.reference:
+                uow.payments.set_reference(txn["id"], answer.reference)
+            order.note("payment.pending", actor, payment_id=payment["id"], kind=str(kind))
+            uow.orders.save(order)
+            uow.commit()
+            return _move({**txn, "gateway_reference": answer.reference})
+        uow.payments.complete(txn["id"], answer.outcome, answer.reference, answer.failure,
+                              answer.fee)
+        follow_up = _follow(uow, order, payment, txn, kind, answer, actor)
+        uow.orders.save(order)
+        uow.commit()
+    done = {**txn, "outcome": str(answer.outcome), "failure_code": answer.failure}
+    if follow_up == "capture_all":
+        capture_payment(c.CapturePayment(actor=actor, order_id=order.id, amount=None,
+                                         reference="placement", final=True), uow, setup)
+    return _move(done)
+
+
+def _follow(uow: UnitOfWork, order: Order, payment: dict[str, Any], txn: dict[str, Any],
+            kind: Kind, answer: GatewayAnswer, actor: str) -> str | None:
+    """What an answer means for the order: events, a hold or a release, a capture to come."""
+    ok = answer.outcome is Outcome.SUCCEEDED
+    facts: dict[str, Any] = {"payment_id": payment["id"], "amount": txn["amount"],
+                             "currency": txn["currency"]}
+    if answer.reference:
+        facts["gateway_reference"] = answer.reference
+    if not ok:
+        facts["failure"] = answer.failure
+    if kind is Kind.AUTHORIZE:
+        card = answer.card
+        uow.payments.authorized(payment["id"], {
+            "authorization_reference": answer.reference,
+            "authorized_until": answer.authorized_until,
+            "card_brand": card and card.brand, "card_last4": card and card.last4,
+            "card_exp_month": card and card.exp_month, "card_exp_year": card and card.exp_year})
+        if card is not None:
+            facts["card"] = {"brand": card.brand, "last4": card.last4}
+        order.note("payment.authorized" if ok else "payment.authorization_failed", actor, **facts)
+        if not ok and "hold" in TRANSITIONS[order.status]:
+            order.apply("hold", actor, reason=PAYMENT_FAILED)
+        if ok and order.status is OrderStatus.ON_HOLD and order.hold_reason == PAYMENT_FAILED:
+            order.apply("release", actor, reason="payment_authorized")
+        channel = uow.access.channel(order.channel) or {}
+        if ok and channel.get("capture_on") == "placement":
+            return "capture_all"
+        return None
+    if kind is Kind.CAPTURE:
+        facts.update(fee=answer.fee, reference=txn["reference"])
+        order.note("payment.captured" if ok else "payment.capture_failed", actor, **facts)
+        if ok:
+            _after_capture(uow, order, payment, txn, actor)
+        return None
+    if kind is Kind.VOID:
+        order.note("payment.voided" if ok else "payment.void_failed", actor, **facts)
+        return None
+    facts["reference"] = txn["reference"]
+    order.note("payment.refunded" if ok else "payment.refund_failed", actor, **facts)
+    return None
+
+
+def _after_capture(uow: UnitOfWork, order: Order, payment: dict[str, Any],
+                   txn: dict[str, Any], actor: str) -> None:
+    """A final capture closes the authorization: what is left of it is released (recorded as
+    a void the gateway made with the capture). A fully captured order before fulfilment is
+    paid."""
+    current = uow.payments.get(payment["id"])
+    assert current is not None
+    left = totals(transactions_of(current), pending=True).capturable
+    if txn["final"] and left > 0:
+        uow.payments.add_transaction({
+            "payment_id": payment["id"], "kind": str(Kind.VOID), "amount": left,
+            "currency": txn["currency"], "idempotency_key": f"{txn['idempotency_key']}:rest",
+            "reference": txn["reference"], "outcome": str(Outcome.SUCCEEDED),
+            "gateway_reference": txn["gateway_reference"], "actor": actor,
+            "completed_at": utcnow()})
+        order.note("payment.released", actor, payment_id=payment["id"], amount=left,
+                   reason="final_capture")
+    if left == 0 and order.status is OrderStatus.ALLOCATED:
+        order.apply("pay", actor)
+
+
+# -- later answers, and answers that never came ----------------------------------------------
+
+
+def apply_gateway_notice(cmd: c.ApplyGatewayNotice, uow: UnitOfWork,
+                         setup: MoneySetup) -> MoneyMove | None:
+    """A webhook: verified by the gateway's adapter, then applied to the pending transaction
+    it answers. A notice for something already answered changes nothing."""
+    gateway = _gateway(setup, cmd.gateway)
+    notice = gateway.parse_webhook(cmd.body, cmd.headers)
+    with uow:
+        payment = uow.payments.by_authorization(cmd.gateway, notice.authorization)
+    if payment is None:
+        return None  # not one of ours (another system on the same gateway account)
+    pending = [t for t in payment["transactions"]
+               if t["kind"] == notice.kind and t["outcome"] == Outcome.PENDING]
+    if not pending:
+        return None
+    return record(uow, setup, pending[0]["idempotency_key"], notice.answer, cmd.actor)
+
+
+def recover_payments(cmd: c.RecoverPayments, uow: UnitOfWork, setup: MoneySetup) -> int:
+    """Ask again, with the same key, for every transaction left pending longer than
+    `older_than_seconds`; an authorization whose answer comes by webhook is looked up."""
+    with uow:
+        stale = uow.payments.pending(utcnow() - timedelta(seconds=cmd.older_than_seconds),
+                                     cmd.limit)
+    answered = 0
+    for txn in stale:
+        with uow:
+            payment = uow.payments.get(txn["payment_id"])
+        assert payment is not None
+        if txn["kind"] == Kind.AUTHORIZE and payment["authorization_reference"]:
+            gateway = _gateway(setup, payment["gateway"])
+            answer = _ask(partial(gateway.status, payment["authorization_reference"]))
+            move = (record(uow, setup, txn["idempotency_key"], answer, cmd.actor)
+                    if answer is not None else _move(txn))
+        else:
+            move = perform(uow, setup, txn["idempotency_key"], cmd.actor)
+        answered += move.outcome != Outcome.PENDING
+    return answered
