@@ -28,7 +28,8 @@ def test_placed_order_is_reserved_listed_and_has_a_timeline(client: TestClient, 
     order = response.json()
     assert order["status"] == "allocated"
     assert order["number"].startswith("OM-")
-    assert order["totals"] == {"currency": "EUR", "lines": 3998, "shipping": 0, "grand": 3998}
+    assert order["totals"] == {"currency": "EUR", "lines": 3998, "shipping": 0, "tax": 0,
+                               "shipping_tax": 0, "prices_include_tax": True, "grand": 3998}
     (allocation,) = order["lines"][0]["allocations"]
     assert {k: allocation[k] for k in ("location", "quantity", "status", "source")} == {
         "location": "WH-1", "quantity": 2, "status": "active", "source": "stock"}

@@ -15,8 +15,10 @@ from ordermesh.entrypoints.api.routers import (
     availability,
     cart_holds,
     catalogue,
+    finance,
     orders,
     payables,
+    payments,
     purchasing,
     replenishment,
     stock,
@@ -41,6 +43,8 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
         app.include_router(module.router, responses=problem_responses())
     app.include_router(replenishment.router, responses=problem_responses())
     app.include_router(payables.router, responses=problem_responses())
+    for router in (payments.router, payments.webhooks, finance.router):
+        app.include_router(router, responses=problem_responses())
     app.add_middleware(InputGuard)
     install_log_redaction()
 

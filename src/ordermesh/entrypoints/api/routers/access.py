@@ -41,7 +41,7 @@ def update_channel(code: str, body: ChannelPatch, principal: AdminKey, bus: Bus,
                    db: Db) -> dict[str, Any]:
     """Change a channel's sourcing settings: rules, visible locations, buffer, splits,
     backorders, cart holds."""
-    changes = changes_of(body, {"visible_locations", "cart_hold_minutes"})
+    changes = changes_of(body, {"visible_locations", "cart_hold_minutes", "payment_gateway"})
     bus.handle(c.UpdateChannel(principal.actor, code, changes))
     with read_connection(db) as conn:
         return next(ch for ch in queries.list_channels(conn) if ch["code"] == code)

@@ -132,8 +132,11 @@ def _change(action: str, order_id: str, body: StatusChangeIn | None, principal: 
 @router.post("/{order_id}/cancel", response_model=OrderOut)
 def cancel_order(order_id: str, principal: ChannelOrOperatorKey, bus: Bus, db: Db,
                  body: StatusChangeIn | None = None) -> dict[str, Any]:
-    """Cancel an order and release its reservations. A channel may cancel its own orders."""
-    return _change("cancel", order_id, body, principal, bus, db)
+    """Cancel an order and release its reservations, and the part of its payment that was
+    authorized and never captured. A channel may cancel its own orders."""
+    order = _change("cancel", order_id, body, principal, bus, db)
+    bus.handle(c.VoidPayment(principal.actor, order_id, principal.channel_scope))
+    return order
 
 
 @router.post("/{order_id}/hold", response_model=OrderOut)

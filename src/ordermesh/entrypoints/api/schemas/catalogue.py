@@ -166,6 +166,20 @@ class ChannelPatch(Strict):
     allow_backorder: StrictBool | None = None
     cart_hold_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] | None = Field(
         None, description="How long a cart reservation holds stock; null: no cart holds")
+    prices_include_tax: StrictBool | None = Field(
+        None, description="Prices of this channel include tax (taken out of them), or tax is "
+        "added on top")
+    shipping_tax_class: Code | None = Field(None, description="The tax class of shipping")
+    payment_gateway: Literal["test", "stripe"] | None = Field(
+        None, description="The gateway that takes the channel's payments; null: none (orders "
+        "are paid outside Ordermesh)")
+    capture_on: Literal["dispatch", "placement"] | None = Field(
+        None, description="Capture each shipment's amount when it is dispatched, or the whole "
+        "order when it is authorized (POS, marketplaces)")
+    invoice_on: Literal["dispatch", "placement"] | None = Field(
+        None, description="One invoice per shipment, or one for the order when it is placed")
+    payment_failure_release_minutes: Annotated[StrictInt, Field(ge=1, le=43200)] | None = Field(
+        None, description="How long an order held for a failed payment keeps its stock")
 
 
 class ChannelOut(BaseModel):
@@ -179,6 +193,12 @@ class ChannelOut(BaseModel):
     allow_split: bool
     allow_backorder: bool
     cart_hold_minutes: int | None
+    prices_include_tax: bool
+    shipping_tax_class: str
+    payment_gateway: str | None
+    capture_on: str
+    invoice_on: str
+    payment_failure_release_minutes: int
 
 
 class ApiKeyIn(Strict):

@@ -137,6 +137,11 @@ class LineOut(BaseModel):
     quantity: int
     unit_price: int
     line_total: int
+    tax_amount: int = Field(description="The line's tax, rounded once for the whole line")
+    tax_rate: str | None
+    tax_name: str | None
+    dispatched: int
+    returned: int
     status: str
     allocations: list[AllocationOut] = []
     waits: list[WaitOut] = Field([], description="Quantities waiting for supply, and until when")
@@ -146,6 +151,10 @@ class TotalsOut(BaseModel):
     currency: str
     lines: int
     shipping: int
+    tax: int = Field(description="Tax of the lines and the shipping")
+    shipping_tax: int
+    prices_include_tax: bool = Field(description="Tax is inside the line and shipping prices "
+                                     "(else added on top in grand)")
     grand: int
 
 
@@ -168,6 +177,7 @@ class OrderOut(OrderSummaryOut):
     shipping_address: dict[str, Any] | None
     delivery_instructions: str | None
     payment_token: str | None
+    hold_reason: str | None
     fulfilment: dict[str, Any]
     totals: TotalsOut
     lines: list[LineOut]
@@ -195,10 +205,13 @@ def order_view(row: dict[str, Any]) -> dict[str, Any]:
         "shipping_address": row["shipping_address"],
         "delivery_instructions": row["delivery_instructions"],
         "payment_token": row["payment_token"],
+        "hold_reason": row["hold_reason"],
         "fulfilment": {"method": row["fulfilment_method"],
                        "location": row["pickup_location_code"]},
         "totals": {"currency": row["currency"], "lines": row["lines_total"],
-                   "shipping": row["shipping_total"], "grand": row["grand_total"]},
+                   "shipping": row["shipping_total"], "tax": row["tax_total"],
+                   "shipping_tax": row["shipping_tax"],
+                   "prices_include_tax": row["prices_include_tax"], "grand": row["grand_total"]},
         "lines": [{**ln, "allocations": [{**a, "location": a["location_code"]}
                                          for a in ln["allocations"]]} for ln in row["lines"]],
     }
