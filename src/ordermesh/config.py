@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     # Money jobs of the worker.
     worker_payment_jobs_seconds: PositiveFloat = 30.0
+    worker_import_payouts_seconds: PositiveFloat = 3600.0
     # The worker's timed jobs (`ordermesh worker`, or `ordermesh serve --with-worker`).
     worker_expire_cart_holds_seconds: PositiveFloat = 30.0
     worker_batch_size: PositiveInt = 200  # rows per transaction in a job

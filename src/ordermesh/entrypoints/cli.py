@@ -68,7 +68,7 @@ def serve(
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Run each job once, then exit")] = False,
 ) -> None:
-    """Run the timed jobs (today: expire cart holds, every 30 s by default) until SIGTERM or
+    """Run the timed jobs (expire cart holds, settle payments, import payouts) until SIGTERM or
     SIGINT; the schedule and each run's result are logged."""
     from ordermesh.entrypoints.worker import run_worker
 
@@ -106,6 +106,48 @@ def ap_ageing(
     finally:
         engine.dispose()
     typer.echo(report.to_csv(names), nl=False)
+
+
+@app.command("import-payouts")
+def import_payouts(
+    gateway: Annotated[str, typer.Option(help="test or stripe")] = "test",
+    since: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="The first arrival day (default: 14 days ago)")] = None,
+) -> None:
+    """Fetch the gateway's payouts and what each consisted of; each payout is stored once."""
+    from datetime import timedelta
+
+    from ordermesh.services.commands import ImportPayouts
+
+    day = since.date() if since else datetime.now(UTC).date() - timedelta(days=14)
+    ordermesh = bootstrap()
+    try:
+        imported = ordermesh.bus.handle(ImportPayouts("cli", gateway, day))
+    finally:
+        ordermesh.engine.dispose()
+    typer.echo(f"{len(imported)} new payout(s) from {gateway}")
+
+
+@app.command()
+def reconciliation(
+    since: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="The first payout day")],
+    gateway: Annotated[str | None, typer.Option(help="Only this gateway")] = None,
+    settled_within_days: Annotated[int, typer.Option(
+        help="Our captures and refunds older than this and in no payout are listed")] = 7,
+) -> None:
+    """Print the reconciliation report as CSV: each payout against our captures, refunds and
+    fees (difference 0 when it reconciles), then every finding to review."""
+    from ordermesh.adapters.db import money_queries
+    from ordermesh.adapters.documents.reconciliation import reconciliation_csv
+
+    engine = bootstrap().engine
+    try:
+        with engine.connect() as conn:
+            checks, late = money_queries.reconciliation(conn, gateway, since.date(),
+                                                        settled_within_days)
+    finally:
+        engine.dispose()
+    typer.echo(reconciliation_csv(checks, late), nl=False)
 
 
 @app.command("create-key")

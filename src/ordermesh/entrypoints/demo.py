@@ -40,6 +40,7 @@ from ordermesh.entrypoints.demo_data import (
     STORE_RANGE,
     STORE_SAFETY_STOCK,
     SUPPLIERS,
+    TAX_RATES,
     WAREHOUSE,
     Category,
     ItemType,
@@ -65,6 +66,8 @@ def seed_demo(bus: MessageBus, seed: int = 7) -> dict[str, str]:
     the keys, and when it exists already nothing is issued and the answer is an empty dict.
     Every earlier step skips what exists, so a seed that stopped half-way completes on a re-run.
     """
+    for tax_class, country, rate, rate_name in TAX_RATES:
+        bus.handle(c.PutTaxRate(ACTOR, tax_class, country, None, rate, rate_name))
     for code, name in CHANNELS[1:]:
         _unless_exists(bus, c.CreateChannel(ACTOR, code, name))
         if code in CHANNEL_SETTINGS:

@@ -175,11 +175,21 @@ DC_REORDER_QUANTITY = 24
 
 # Sourcing settings per channel (the web channel keeps the defaults). The call centre ships at
 # the lowest cost; the shop floor takes no backorders; the app may hold a cart for 15 minutes.
+# Money: every channel prices with tax included (Dutch consumer prices); the shop floor is paid
+# at the till, so it captures and invoices when the sale is made.
 CHANNEL_SETTINGS: dict[str, dict[str, Any]] = {
     "mobile": {"cart_hold_minutes": 15},
-    "pos": {"allow_backorder": False},
+    "pos": {"allow_backorder": False, "capture_on": "placement", "invoice_on": "placement"},
     "call_centre": {"sourcing_rules": ["fewest_shipments", "lowest_cost", "priority"]},
 }
+
+# VAT by class in the countries the demo ships to: (class, country, rate, name).
+TAX_RATES: tuple[tuple[str, str, str, str], ...] = (
+    ("standard", "NL", "0.21", "BTW 21%"), ("reduced", "NL", "0.09", "BTW 9%"),
+    ("zero", "NL", "0", "BTW 0%"),
+    ("standard", "BE", "0.21", "BTW 21%"), ("reduced", "BE", "0.06", "BTW 6%"),
+    ("standard", "DE", "0.19", "MwSt 19%"), ("reduced", "DE", "0.07", "MwSt 7%"),
+)
 
 CHANNELS: tuple[tuple[str, str], ...] = (
     ("web", "Webshop"),

@@ -19,7 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from ordermesh.adapters.payments.test_gateway import TestGateway
 from ordermesh.bootstrap import App, bootstrap
 from ordermesh.config import Settings
 from ordermesh.services import commands as c
@@ -45,9 +47,41 @@ def expire_cart_holds(app: App) -> str:
             return f"expired {total} cart hold(s)"
 
 
+def settle_payments(app: App) -> str:
+    """The money jobs: ask again for answers that never came, give the stock of orders whose
+    payment failed back after their channel's time, flag (and renew) authorizations about to
+    lapse. The built-in test gateway's own day runs here too: its asynchronous answers are
+    sent as signed webhooks, and what is due is paid out."""
+    batch = app.settings.worker_batch_size
+    answered = app.bus.handle(c.RecoverPayments(ACTOR, older_than_seconds=60, limit=batch))
+    released = app.bus.handle(c.ReleaseUnpaidOrders(ACTOR, limit=batch))
+    flagged = app.bus.handle(c.FlagExpiringAuthorizations(ACTOR, within_hours=24, limit=batch))
+    summary = (f"{answered} late answer(s), {len(released)} unpaid order(s) released, "
+               f"{len(flagged)} authorization(s) about to lapse")
+    test = app.bus.setup.gateways.get("test")
+    if isinstance(test, TestGateway):
+        def deliver(body: bytes, headers: dict[str, str]) -> None:
+            app.bus.handle(c.ApplyGatewayNotice("gateway:test", "test", body, headers))
+
+        sent = test.deliver_webhooks(deliver)
+        payouts = test.settle(datetime.now(UTC).date())
+        summary += f"; test gateway: {sent} webhook(s), {len(payouts)} payout(s)"
+    return summary
+
+
+def import_payouts(app: App) -> str:
+    """Fetch every gateway's payouts of the last two weeks (each is stored once)."""
+    since = datetime.now(UTC).date() - timedelta(days=14)
+    counts = [f"{name}: {len(app.bus.handle(c.ImportPayouts(ACTOR, name, since)))}"
+              for name in app.bus.setup.gateways]
+    return "payouts imported: " + ", ".join(counts)
+
+
 def schedule(settings: Settings) -> list[Job]:
     return [Job("expire cart holds", settings.worker_expire_cart_holds_seconds,
-                expire_cart_holds)]
+                expire_cart_holds),
+            Job("settle payments", settings.worker_payment_jobs_seconds, settle_payments),
+            Job("import payouts", settings.worker_import_payouts_seconds, import_payouts)]
 
 
 class Worker:
