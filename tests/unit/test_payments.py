@@ -37,7 +37,8 @@ HISTORIES: dict[PaymentStatus, list[Transaction]] = {
     S.AUTHORIZED: [tx(K.AUTHORIZE, 1000)],
     S.PARTIALLY_CAPTURED: [tx(K.AUTHORIZE, 1000), tx(K.CAPTURE, 400)],
     S.CAPTURED: [tx(K.AUTHORIZE, 1000), tx(K.CAPTURE, 400), tx(K.VOID, 600)],
-    S.PARTIALLY_REFUNDED: [tx(K.AUTHORIZE, 1000), tx(K.CAPTURE, 1000), tx(K.REFUND, 300)],
+    # a first shipment captured and part of it refunded; the rest may still be captured
+    S.PARTIALLY_REFUNDED: [tx(K.AUTHORIZE, 1000), tx(K.CAPTURE, 400), tx(K.REFUND, 100)],
     S.REFUNDED: [tx(K.AUTHORIZE, 1000), tx(K.CAPTURE, 1000), tx(K.REFUND, 1000)],
     S.VOIDED: [tx(K.AUTHORIZE, 1000), tx(K.VOID, 1000)],
 }
@@ -63,6 +64,18 @@ def test_every_status_and_action(status: PaymentStatus, kind: Kind) -> None:
     else:
         with pytest.raises(InvalidTransition):
             check(HISTORIES[status], kind, amount)
+
+
+def test_after_a_refund_what_is_left_of_the_authorization_is_still_captured() -> None:
+    history = [tx(K.AUTHORIZE, 1000), tx(K.CAPTURE, 400), tx(K.REFUND, 400)]
+    assert payment_status(history) is S.PARTIALLY_REFUNDED  # 600 still to capture
+    check(history, K.CAPTURE, Money(600, "EUR"))
+    history.append(tx(K.CAPTURE, 600))
+    assert payment_status(history) is S.PARTIALLY_REFUNDED
+    with pytest.raises(InvalidInput):  # all of it captured: nothing more
+        check(history, K.CAPTURE, Money(1, "EUR"))
+    history.append(tx(K.REFUND, 600))
+    assert payment_status(history) is S.REFUNDED
 
 
 def test_amounts_never_exceed_what_is_there() -> None:

@@ -60,7 +60,9 @@ ACTIONS: dict[PaymentStatus, frozenset[Kind]] = {
     P.AUTHORIZED: frozenset({Kind.CAPTURE, Kind.VOID}),
     P.PARTIALLY_CAPTURED: frozenset({Kind.CAPTURE, Kind.VOID, Kind.REFUND}),
     P.CAPTURED: frozenset({Kind.REFUND}),
-    P.PARTIALLY_REFUNDED: frozenset({Kind.REFUND}),
+    # what is still authorized may be captured (or released) after a refund of an earlier
+    # shipment; the amounts decide whether anything is left
+    P.PARTIALLY_REFUNDED: frozenset({Kind.CAPTURE, Kind.VOID, Kind.REFUND}),
     P.REFUNDED: frozenset(),
     P.VOIDED: frozenset(),
 }
@@ -101,7 +103,8 @@ def payment_status(transactions: Iterable[Transaction]) -> PaymentStatus:
         failed = any(x.kind is Kind.AUTHORIZE and x.outcome is Outcome.FAILED for x in transactions)
         return P.FAILED if failed else P.PENDING
     if t.refunded:
-        return P.REFUNDED if t.refunded >= t.captured else P.PARTIALLY_REFUNDED
+        done = t.refunded >= t.captured and t.capturable == 0
+        return P.REFUNDED if done else P.PARTIALLY_REFUNDED
     if t.captured:
         return P.CAPTURED if t.capturable == 0 else P.PARTIALLY_CAPTURED
     return P.VOIDED if t.voided else P.AUTHORIZED

@@ -24,7 +24,7 @@ from ordermesh.domain.invoicing import (
     whole_order,
 )
 from ordermesh.domain.orders import Order, OrderStatus
-from ordermesh.domain.payments import Kind
+from ordermesh.domain.payments import Kind, totals
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.payments import (
     MoneyMove,
@@ -163,6 +163,13 @@ def _capture_for(uow: UnitOfWork, order: Order, amount: int, reference: str, fin
         order.note("payment.capture_skipped", actor, reference=reference, amount=amount,
                    reason="no authorization to capture from")
         return None, None
+    left = totals(transactions_of(payments[-1]), pending=True).capturable
+    if left < amount:  # captured by hand before, or authorized for less: flagged for review
+        order.note("payment.capture_short", actor, reference=reference, amount=amount,
+                   capturable=left)
+        if left == 0:
+            return None, None
+        amount = left
     key = begin_capture(uow, order, amount, f"shipment:{reference}", final, actor)
     known = uow.payments.transaction(key)
     assert known is not None
@@ -244,6 +251,10 @@ def _refund(cmd: c.RefundPayment, uow: UnitOfWork, setup: MoneySetup, order: Ord
     if cmd.amount is not None:
         rate, name = _main_rate(invoice)
         amounts = adjustment(cmd.amount, rate, name, order.prices_include_tax)
+        open_on_invoice = invoice["gross"] - uow.invoices.credited(invoice["id"])
+        if amounts.gross > open_on_invoice:
+            raise InvalidInput(f"invoice {invoice['number']} has {open_on_invoice} not credited, "
+                               f"not {amounts.gross}", limit=open_on_invoice)
     else:
         amounts = returned(order, _lines(cmd.lines), _names(uow, order), cmd.include_shipping)
         for line_no, units in cmd.lines:  # each unit is credited once

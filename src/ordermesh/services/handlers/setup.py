@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from ordermesh.domain.errors import AlreadyExists, InvalidInput, NotFound
 from ordermesh.domain.events import utcnow
@@ -45,6 +46,7 @@ def update_channel(cmd: c.UpdateChannel, uow: UnitOfWork) -> str:
             raise NotFound(f"channel {cmd.code!r} does not exist")
         if "sourcing_rules" in cmd.changes:
             preferences(cmd.changes["sourcing_rules"])
+        _check_money_policy(cmd.changes)
         visible = cmd.changes.get("visible_locations")
         unknown = sorted(code for code in set(visible or ()) if uow.catalogue.location(code) is None)
         if unknown:
@@ -52,6 +54,21 @@ def update_channel(cmd: c.UpdateChannel, uow: UnitOfWork) -> str:
         uow.access.update_channel(cmd.code, cmd.changes)
         uow.commit()
     return cmd.code
+
+
+MONEY_POINTS = ("dispatch", "placement")  # when a channel captures, and when it invoices
+
+
+def _check_money_policy(changes: dict[str, Any]) -> None:
+    for name in ("capture_on", "invoice_on"):
+        if name in changes and changes[name] not in MONEY_POINTS:
+            raise InvalidInput(f"{name} is one of {', '.join(MONEY_POINTS)}, not "
+                               f"{changes[name]!r}", field=name)
+    minutes = changes.get("payment_failure_release_minutes")
+    if minutes is not None and (type(minutes) is not int or minutes < 1):
+        raise InvalidInput("payment_failure_release_minutes is a whole number of at least 1")
+    if "prices_include_tax" in changes and type(changes["prices_include_tax"]) is not bool:
+        raise InvalidInput("prices_include_tax is true or false")
 
 
 def create_api_key(cmd: c.CreateApiKey, uow: UnitOfWork) -> IssuedKey:
