@@ -29,8 +29,10 @@ from ordermesh.services import commands as c
 from ordermesh.services.handlers.payments import (
     MoneyMove,
     MoneySetup,
+    Pending,
     begin_capture,
     begin_refund,
+    finish,
     perform,
     transactions_of,
 )
@@ -111,7 +113,6 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
     shipment is invoiced and its amount captured when the channel says so. Returns the order id
     and the capture, if one was made."""
     quantities = _lines(cmd.lines)
-    key: str | None = None
     with uow:
         order = uow.orders.get(cmd.order_id)
         if order is None or (cmd.channel is not None and order.channel != cmd.channel):
@@ -123,7 +124,8 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
             if seen[0] != request_hash:
                 raise IdempotencyKeyReused(f"shipment {cmd.reference!r} was dispatched with "
                                            "other lines")
-            key = _key_of(uow, order, f"capture:shipment:{cmd.reference}")
+            pending: Pending | str | None = _key_of(uow, order,
+                                                    f"capture:shipment:{cmd.reference}")
         else:
             if order.status not in (OrderStatus.ALLOCATED, OrderStatus.PAID,
                                     OrderStatus.FULFILLING):
@@ -134,11 +136,12 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
             _take_stock(uow, order, quantities, cmd.actor)
             final = all(line.to_dispatch == 0 for line in order.lines)
             channel = uow.access.channel(order.channel) or {}
-            key, txn_id = _capture_for(uow, order, amounts.gross, cmd.reference, final,
-                                       channel, cmd.actor)
+            pending = _capture_for(uow, order, amounts.gross, cmd.reference, final, channel,
+                                   cmd.actor)
             if channel.get("invoice_on", "dispatch") == "dispatch":
                 issue(uow, setup, order, DocumentKind.INVOICE, amounts,
-                      f"shipment:{cmd.reference}", cmd.actor, transaction_id=txn_id)
+                      f"shipment:{cmd.reference}", cmd.actor,
+                      transaction_id=pending.transaction_id if pending else None)
             if order.status is not OrderStatus.FULFILLING:
                 order.apply("start_fulfilment", cmd.actor)
             order.note("order.dispatched", cmd.actor, reference=cmd.reference,
@@ -147,33 +150,33 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
                 order.apply("ship", cmd.actor)
             uow.orders.save(order)
             uow.commit()
-    move = perform(uow, setup, key, cmd.actor) if key else None
-    return order.id, move
+    if pending is None:
+        return order.id, None
+    if isinstance(pending, str):  # dispatched before: its capture, answered or asked again
+        return order.id, perform(uow, setup, pending, cmd.actor)
+    return order.id, finish(uow, setup, pending, cmd.actor)
 
 
 def _capture_for(uow: UnitOfWork, order: Order, amount: int, reference: str, final: bool,
-                 channel: dict[str, Any], actor: str) -> tuple[str | None, int | None]:
+                 channel: dict[str, Any], actor: str) -> Pending | None:
     """The pending capture of a shipment, when the channel captures on dispatch and the order
     has an authorization to capture from."""
     if channel.get("capture_on", "dispatch") != "dispatch" or amount == 0:
-        return None, None
+        return None
     assert order.seq is not None
     payments = uow.payments.for_order(order.seq)
     if not payments or Kind.CAPTURE not in _actions(payments[-1]):
         order.note("payment.capture_skipped", actor, reference=reference, amount=amount,
                    reason="no authorization to capture from")
-        return None, None
+        return None
     left = totals(transactions_of(payments[-1]), pending=True).capturable
     if left < amount:  # captured by hand before, or authorized for less: flagged for review
         order.note("payment.capture_short", actor, reference=reference, amount=amount,
                    capturable=left)
         if left == 0:
-            return None, None
+            return None
         amount = left
-    key = begin_capture(uow, order, amount, f"shipment:{reference}", final, actor)
-    known = uow.payments.transaction(key)
-    assert known is not None
-    return key, int(known["id"])
+    return begin_capture(uow, order, amount, f"shipment:{reference}", final, actor)
 
 
 def _actions(payment: dict[str, Any]) -> frozenset[Kind]:
@@ -238,13 +241,16 @@ def refund_payment(cmd: c.RefundPayment, uow: UnitOfWork, setup: MoneySetup) -> 
             if key is None:
                 raise InvalidInput(f"credit note {known['number']} has no refund")
         else:
-            key = _refund(cmd, uow, setup, order)
+            pending = _refund(cmd, uow, setup, order)
             uow.orders.save(order)
             uow.commit()
-    return perform(uow, setup, key, cmd.actor)
+    if known is not None:
+        assert key is not None
+        return perform(uow, setup, key, cmd.actor)
+    return finish(uow, setup, pending, cmd.actor)
 
 
-def _refund(cmd: c.RefundPayment, uow: UnitOfWork, setup: MoneySetup, order: Order) -> str:
+def _refund(cmd: c.RefundPayment, uow: UnitOfWork, setup: MoneySetup, order: Order) -> Pending:
     assert order.seq is not None
     invoices = [i for i in uow.invoices.for_order(order.seq)]
     invoice = _invoice_to_correct(uow, order, cmd.invoice)
@@ -264,10 +270,10 @@ def _refund(cmd: c.RefundPayment, uow: UnitOfWork, setup: MoneySetup, order: Ord
     if amounts.gross > left:
         raise InvalidInput(f"order {order.number} has {left} invoiced and not credited, "
                            f"not {amounts.gross}", limit=left)
-    key, txn_id = begin_refund(uow, order, amounts.gross, cmd.reference, cmd.actor)
+    pending = begin_refund(uow, order, amounts.gross, cmd.reference, cmd.actor)
     issue(uow, setup, order, DocumentKind.CREDIT_NOTE, amounts, cmd.reference, cmd.actor,
-          transaction_id=txn_id, corrects=invoice, reason=cmd.reason)
-    return key
+          transaction_id=pending.transaction_id, corrects=invoice, reason=cmd.reason)
+    return pending
 
 
 def _invoice_to_correct(uow: UnitOfWork, order: Order, wanted: str | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from ordermesh.services.handlers.payments import (
     MoneySetup,
     _gateway,
     begin_authorization,
-    perform,
+    finish,
     status_of,
 )
 from ordermesh.services.ports import UnitOfWork
@@ -103,14 +103,14 @@ def _renew(uow: UnitOfWork, setup: MoneySetup, order_id: str, actor: str) -> Non
         uow.orders.save(order)
         uow.commit()
     if old_void is not None:
-        perform(uow, setup, old_void, actor)
+        finish(uow, setup, old_void, actor)
     with uow:
         order = uow.orders.get(order_id)
         assert order is not None
         key = begin_authorization(uow, order, old["token"], actor)
         uow.orders.save(order)
         uow.commit()
-    perform(uow, setup, key, actor)
+    finish(uow, setup, key, actor)
 
 
 def import_payouts(cmd: c.ImportPayouts, uow: UnitOfWork, setup: MoneySetup) -> list[str]:

@@ -22,7 +22,7 @@ from ordermesh.domain.tax import apply_tax
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.holds import convert_hold
 from ordermesh.services.handlers.invoicing import invoice_whole_order
-from ordermesh.services.handlers.payments import MoneySetup, begin_authorization, perform
+from ordermesh.services.handlers.payments import MoneySetup, Pending, begin_authorization, finish
 from ordermesh.services.handlers.sourcing import (
     apply_plan,
     give_back_shipments,
@@ -45,7 +45,7 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
     channel invoices on placement, and write its authorization (asked of the gateway right
     after the commit)."""
     setup = setup or MoneySetup()
-    authorization: str | None = None
+    authorization: Pending | None = None
     with uow:
         if cmd.idempotency_key:
             seen = uow.idempotency.find(cmd.channel, cmd.idempotency_key)
@@ -92,7 +92,7 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
             uow.idempotency.attach(cmd.channel, cmd.idempotency_key, order.id)
         uow.commit()
     if authorization is not None:
-        perform(uow, setup, authorization, cmd.actor)
+        finish(uow, setup, authorization, cmd.actor)
     return PlacedOrder(order.id)
 
 

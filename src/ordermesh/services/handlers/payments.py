@@ -15,6 +15,7 @@ the money twice.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from ordermesh.domain.payments import (
 )
 from ordermesh.services import commands as c
 from ordermesh.services.ports import PaymentGateway, UnitOfWork
+
+log = logging.getLogger("ordermesh.payments")
 
 PAYMENT_FAILED = "payment_failed"  # the hold reason of an order whose payment was refused
 
@@ -114,6 +117,43 @@ def _same_request(known: Mapping[str, Any], amount: int) -> None:
             f"this reference was used for {known['kind']} of {known['amount']}, not {amount}")
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A transaction written as pending in step 1, with what steps 2 and 3 need of it."""
+
+    key: str
+    transaction_id: int
+    payment_id: str
+    kind: Kind
+    amount: int
+    currency: str
+    gateway: str
+    token: str
+    authorization: str | None
+    final: bool
+    order_seq: int
+
+    def move(self, outcome: str = Outcome.PENDING, failure: str | None = None) -> MoneyMove:
+        return MoneyMove(self.payment_id, self.transaction_id, str(self.kind), self.amount,
+                         str(outcome), failure)
+
+
+def _pending(payment: Mapping[str, Any], txn: Mapping[str, Any]) -> Pending:
+    return Pending(txn["idempotency_key"], int(txn["id"]), payment["id"], Kind(txn["kind"]),
+                   txn["amount"], txn["currency"], payment["gateway"], payment["token"],
+                   payment["authorization_reference"], bool(txn["final"]), payment["order_seq"])
+
+
+def pending_of(uow: UnitOfWork, key: str) -> tuple[Pending, Mapping[str, Any]]:
+    """A transaction by its key, read in a transaction of its own; and its row."""
+    with uow:
+        txn = uow.payments.transaction(key)
+        assert txn is not None, f"transaction {key} was written in step 1"
+        payment = uow.payments.get(txn["payment_id"])
+        assert payment is not None
+    return _pending(payment, txn), txn
+
+
 def _move(txn: Mapping[str, Any]) -> MoneyMove:
     return MoneyMove(txn["payment_id"], txn["id"], txn["kind"], txn["amount"], txn["outcome"],
                      txn["failure_code"])
@@ -125,14 +165,15 @@ def _move(txn: Mapping[str, Any]) -> MoneyMove:
 def authorize_payment(cmd: c.AuthorizePayment, uow: UnitOfWork, setup: MoneySetup) -> MoneyMove:
     with uow:
         order = _order(uow, cmd.order_id, cmd.channel)
-        key = begin_authorization(uow, order, cmd.token, cmd.actor)
+        pending = begin_authorization(uow, order, cmd.token, cmd.actor)
         uow.orders.save(order)
         uow.commit()
-    return perform(uow, setup, key, cmd.actor)
+    return finish(uow, setup, pending, cmd.actor)
 
 
-def begin_authorization(uow: UnitOfWork, order: Order, token: str | None, actor: str) -> str:
-    """Write a new payment for the order's total with its pending authorization; its key."""
+def begin_authorization(uow: UnitOfWork, order: Order, token: str | None,
+                        actor: str) -> Pending:
+    """Write a new payment for the order's total with its pending authorization."""
     assert order.seq is not None
     channel = uow.access.channel(order.channel) or {}
     gateway = channel.get("payment_gateway")
@@ -155,25 +196,26 @@ def begin_authorization(uow: UnitOfWork, order: Order, token: str | None, actor:
     uow.payments.add({"id": payment_id, "order_seq": order.seq, "gateway": gateway,
                       "token": token, "currency": amount.currency, "amount": amount.amount,
                       "created_at": utcnow()})
-    uow.payments.add_transaction({"payment_id": payment_id, "kind": str(Kind.AUTHORIZE),
-                                  "amount": amount.amount, "currency": amount.currency,
-                                  "idempotency_key": key, "actor": actor})
+    txn_id = uow.payments.add_transaction({
+        "payment_id": payment_id, "kind": str(Kind.AUTHORIZE), "amount": amount.amount,
+        "currency": amount.currency, "idempotency_key": key, "actor": actor})
     order.note("payment.authorization_requested", actor, payment_id=payment_id,
                gateway=gateway, amount=amount.amount, currency=amount.currency)
-    return key
+    return Pending(key, txn_id, payment_id, Kind.AUTHORIZE, amount.amount, amount.currency,
+                   gateway, token, None, False, order.seq)
 
 
 def capture_payment(cmd: c.CapturePayment, uow: UnitOfWork, setup: MoneySetup) -> MoneyMove:
     with uow:
         order = _order(uow, cmd.order_id, cmd.channel)
-        key = begin_capture(uow, order, cmd.amount, cmd.reference, cmd.final, cmd.actor)
+        pending = begin_capture(uow, order, cmd.amount, cmd.reference, cmd.final, cmd.actor)
         uow.orders.save(order)
         uow.commit()
-    return perform(uow, setup, key, cmd.actor)
+    return finish(uow, setup, pending, cmd.actor)
 
 
 def begin_capture(uow: UnitOfWork, order: Order, amount: int | None, reference: str,
-                  final: bool, actor: str) -> str:
+                  final: bool, actor: str) -> Pending:
     """Write a pending capture of `amount` (None: all that is authorized and not captured)."""
     payment = _payment_for(uow, order, Kind.CAPTURE)
     key = f"{payment['id']}:capture:{reference}"
@@ -183,30 +225,30 @@ def begin_capture(uow: UnitOfWork, order: Order, amount: int | None, reference: 
     known = uow.payments.transaction(key)
     if known is not None:
         _same_request(known, amount)
-        return key
+        return _pending(payment, known)
     check(transactions, Kind.CAPTURE, Money(amount, order.currency))
-    uow.payments.add_transaction({"payment_id": payment["id"], "kind": str(Kind.CAPTURE),
-                                  "amount": amount, "currency": order.currency,
-                                  "idempotency_key": key, "reference": reference,
-                                  "final": final, "actor": actor})
+    values = {"payment_id": payment["id"], "kind": str(Kind.CAPTURE), "amount": amount,
+              "currency": order.currency, "idempotency_key": key, "reference": reference,
+              "final": final, "actor": actor}
+    txn_id = uow.payments.add_transaction(values)
     order.note("payment.capture_requested", actor, payment_id=payment["id"], amount=amount,
                reference=reference)
-    return key
+    return _pending(payment, {**values, "id": txn_id})
 
 
 def void_payment(cmd: c.VoidPayment, uow: UnitOfWork, setup: MoneySetup) -> MoneyMove | None:
     """Release what was authorized and never captured; None if there is nothing to release."""
     with uow:
         order = _order(uow, cmd.order_id, cmd.channel)
-        key = begin_void(uow, order, cmd.actor)
-        if key is None:
+        pending = begin_void(uow, order, cmd.actor)
+        if pending is None:
             return None
         uow.orders.save(order)
         uow.commit()
-    return perform(uow, setup, key, cmd.actor)
+    return finish(uow, setup, pending, cmd.actor)
 
 
-def begin_void(uow: UnitOfWork, order: Order, actor: str) -> str | None:
+def begin_void(uow: UnitOfWork, order: Order, actor: str) -> Pending | None:
     payment = _current(uow, order)
     if payment is None:
         return None
@@ -215,13 +257,15 @@ def begin_void(uow: UnitOfWork, order: Order, actor: str) -> str | None:
     if capturable == 0 or Kind.VOID not in _actions(transactions):
         return None
     key = f"{payment['id']}:void"
-    if uow.payments.transaction(key) is None:
-        check(transactions, Kind.VOID, Money(capturable, order.currency))
-        uow.payments.add_transaction({"payment_id": payment["id"], "kind": str(Kind.VOID),
-                                      "amount": capturable, "currency": order.currency,
-                                      "idempotency_key": key, "actor": actor})
-        order.note("payment.void_requested", actor, payment_id=payment["id"], amount=capturable)
-    return key
+    known = uow.payments.transaction(key)
+    if known is not None:
+        return _pending(payment, known)
+    check(transactions, Kind.VOID, Money(capturable, order.currency))
+    values = {"payment_id": payment["id"], "kind": str(Kind.VOID), "amount": capturable,
+              "currency": order.currency, "idempotency_key": key, "actor": actor, "final": False}
+    txn_id = uow.payments.add_transaction(values)
+    order.note("payment.void_requested", actor, payment_id=payment["id"], amount=capturable)
+    return _pending(payment, {**values, "id": txn_id})
 
 
 def _actions(transactions: list[Transaction]) -> frozenset[Kind]:
@@ -231,8 +275,8 @@ def _actions(transactions: list[Transaction]) -> frozenset[Kind]:
 
 
 def begin_refund(uow: UnitOfWork, order: Order, amount: int, reference: str,
-                 actor: str) -> tuple[str, int]:
-    """Write a pending refund; its key and transaction id."""
+                 actor: str) -> Pending:
+    """Write a pending refund."""
     assert order.seq is not None
     candidates = [p for p in uow.payments.for_order(order.seq)
                   if totals(transactions_of(p), pending=True).refundable > 0]
@@ -244,15 +288,15 @@ def begin_refund(uow: UnitOfWork, order: Order, amount: int, reference: str,
     known = uow.payments.transaction(key)
     if known is not None:
         _same_request(known, amount)
-        return key, int(known["id"])
+        return _pending(payment, known)
     check(transactions_of(payment), Kind.REFUND, Money(amount, order.currency))
-    txn_id = uow.payments.add_transaction({
-        "payment_id": payment["id"], "kind": str(Kind.REFUND), "amount": amount,
-        "currency": order.currency, "idempotency_key": key, "reference": reference,
-        "actor": actor})
+    values = {"payment_id": payment["id"], "kind": str(Kind.REFUND), "amount": amount,
+              "currency": order.currency, "idempotency_key": key, "reference": reference,
+              "actor": actor, "final": False}
+    txn_id = uow.payments.add_transaction(values)
     order.note("payment.refund_requested", actor, payment_id=payment["id"], amount=amount,
                reference=reference)
-    return key, txn_id
+    return _pending(payment, {**values, "id": txn_id})
 
 
 # -- steps 2 and 3 ----------------------------------------------------------------------------
@@ -271,61 +315,72 @@ def _ask(call: Callable[[], GatewayAnswer]) -> GatewayAnswer | None:
         return None
 
 
-def perform(uow: UnitOfWork, setup: MoneySetup, key: str, actor: str) -> MoneyMove:
+def finish(uow: UnitOfWork, setup: MoneySetup, pending: Pending, actor: str) -> MoneyMove:
+    """Steps 2 and 3 after step 1 committed. Whatever goes wrong here leaves the transaction
+    pending for the recovery job, and is not raised: the command's own change is done, and
+    running it again from the start must not be the answer to a failure after its commit."""
+    try:
+        return perform(uow, setup, pending, actor)
+    except Exception:
+        log.exception("payment %s: no answer recorded yet; the recovery job asks again",
+                      pending.key)
+        return pending.move()
+
+
+def perform(uow: UnitOfWork, setup: MoneySetup, pending: Pending | str,
+            actor: str) -> MoneyMove:
     """Ask the gateway for a pending transaction (again, if it was asked before) and record
     the answer. An answer that does not come leaves the transaction pending."""
-    with uow:
-        txn = uow.payments.transaction(key)
-        assert txn is not None, f"transaction {key} was written in step 1"
-        payment = uow.payments.get(txn["payment_id"])
-        assert payment is not None
-    if txn["outcome"] != Outcome.PENDING:
-        return _move(txn)
-    gateway = _gateway(setup, payment["gateway"])
-    amount = Money(txn["amount"], txn["currency"])
-    auth = payment["authorization_reference"]
-    kind = Kind(txn["kind"])
-    if kind is Kind.AUTHORIZE:
-        if auth is not None:  # asked before, the answer is to come by webhook
+    if isinstance(pending, str):
+        pending, txn = pending_of(uow, pending)
+        if txn["outcome"] != Outcome.PENDING:
             return _move(txn)
-        order_number = format_order_number(payment["order_seq"])
-        answer = _ask(lambda: gateway.authorize(payment["token"], amount, key, order_number))
-    elif kind is Kind.CAPTURE:
-        answer = _ask(lambda: gateway.capture(auth, amount, key, bool(txn["final"])))
-    elif kind is Kind.VOID:
-        answer = _ask(lambda: gateway.void(auth, key))
+    p = pending
+    gateway = _gateway(setup, p.gateway)
+    amount = Money(p.amount, p.currency)
+    auth = p.authorization or ""
+    if p.kind is Kind.AUTHORIZE:
+        if p.authorization is not None:  # asked before, the answer is to come by webhook
+            return p.move()
+        order_number = format_order_number(p.order_seq)
+        answer = _ask(lambda: gateway.authorize(p.token, amount, p.key, order_number))
+    elif p.kind is Kind.CAPTURE:
+        answer = _ask(lambda: gateway.capture(auth, amount, p.key, p.final))
+    elif p.kind is Kind.VOID:
+        answer = _ask(lambda: gateway.void(auth, p.key))
     else:
-        answer = _ask(lambda: gateway.refund(auth, amount, key))
+        answer = _ask(lambda: gateway.refund(auth, amount, p.key))
     if answer is None:
-        return _move(txn)
-    return record(uow, setup, key, answer, actor)
+        return p.move()
+    return record(uow, setup, p, answer, actor)
 
 
-def record(uow: UnitOfWork, setup: MoneySetup, key: str, answer: GatewayAnswer,
+def record(uow: UnitOfWork, setup: MoneySetup, pending: Pending, answer: GatewayAnswer,
            actor: str) -> MoneyMove:
-    """Step 3: the gateway's answer to a pending transaction, and what follows from it."""
+    """Step 3: the gateway's answer to a pending transaction, and what follows from it. The
+    order is locked first, so of two answers to one transaction (a webhook and the recovery
+    job) the second sees the first and changes nothing."""
     follow_up: str | None = None
     with uow:
-        txn = uow.payments.transaction(key)
+        order = _order(uow, format_order_number(pending.order_seq))
+        txn = uow.payments.transaction(pending.key)
         assert txn is not None
-        payment = uow.payments.get(txn["payment_id"])
-        assert payment is not None
-        order = _order(uow, format_order_number(payment["order_seq"]))
-        if txn["outcome"] != Outcome.PENDING:  # answered already (a webhook, another worker)
+        if txn["outcome"] != Outcome.PENDING:
             return _move(txn)
-        kind = Kind(txn["kind"])
+        kind = pending.kind
         if answer.outcome is Outcome.PENDING:
             if kind is Kind.AUTHORIZE and answer.reference:
-                uow.payments.authorized(payment["id"], {"authorization_reference": answer.reference})
+                uow.payments.authorized(pending.payment_id,
+                                        {"authorization_reference": answer.reference})
             if answer.reference:
                 uow.payments.set_reference(txn["id"], answer.reference)
-            order.note("payment.pending", actor, payment_id=payment["id"], kind=str(kind))
+            order.note("payment.pending", actor, payment_id=pending.payment_id, kind=str(kind))
             uow.orders.save(order)
             uow.commit()
             return _move({**txn, "gateway_reference": answer.reference})
         uow.payments.complete(txn["id"], answer.outcome, answer.reference, answer.failure,
                               answer.fee)
-        follow_up = _follow(uow, order, payment, txn, kind, answer, actor)
+        follow_up = _follow(uow, order, {"id": pending.payment_id}, txn, kind, answer, actor)
         uow.orders.save(order)
         uow.commit()
     done = {**txn, "outcome": str(answer.outcome), "failure_code": answer.failure}
@@ -415,7 +470,7 @@ def apply_gateway_notice(cmd: c.ApplyGatewayNotice, uow: UnitOfWork,
                if t["kind"] == notice.kind and t["outcome"] == Outcome.PENDING]
     if not pending:
         return None
-    return record(uow, setup, pending[0]["idempotency_key"], notice.answer, cmd.actor)
+    return record(uow, setup, _pending(payment, pending[0]), notice.answer, cmd.actor)
 
 
 def recover_payments(cmd: c.RecoverPayments, uow: UnitOfWork, setup: MoneySetup) -> int:
@@ -429,12 +484,13 @@ def recover_payments(cmd: c.RecoverPayments, uow: UnitOfWork, setup: MoneySetup)
         with uow:
             payment = uow.payments.get(txn["payment_id"])
         assert payment is not None
+        pending = _pending(payment, txn)
         if txn["kind"] == Kind.AUTHORIZE and payment["authorization_reference"]:
             gateway = _gateway(setup, payment["gateway"])
             answer = _ask(partial(gateway.status, payment["authorization_reference"]))
-            move = (record(uow, setup, txn["idempotency_key"], answer, cmd.actor)
+            move = (record(uow, setup, pending, answer, cmd.actor)
                     if answer is not None else _move(txn))
         else:
-            move = perform(uow, setup, txn["idempotency_key"], cmd.actor)
+            move = perform(uow, setup, pending, cmd.actor)
         answered += move.outcome != Outcome.PENDING
     return answered
