@@ -41,7 +41,8 @@ def money_setup(settings: Settings, gateways: dict[str, PaymentGateway] | None =
 
             gateways["stripe"] = StripeGateway(settings.stripe_api_key,
                                                settings.stripe_webhook_secret,
-                                               api_base=settings.stripe_api_base)
+                                               api_base=settings.stripe_api_base,
+                                               multicapture=settings.stripe_multicapture)
     address = {"line1": settings.retailer_address or None,
                "country": settings.retailer_country or None}
     seller = Party(settings.retailer_name, address, tax_id=settings.retailer_tax_id or None)

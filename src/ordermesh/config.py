@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     stripe_api_key: str = ""
     stripe_webhook_secret: str = ""
     stripe_api_base: str | None = None
+    stripe_multicapture: bool = True  # ask for several captures per authorization
     # Money jobs of the worker.
     worker_payment_jobs_seconds: PositiveFloat = 30.0
     worker_import_payouts_seconds: PositiveFloat = 3600.0

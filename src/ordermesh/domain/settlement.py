@@ -66,20 +66,24 @@ class PayoutCheck:
 
 
 def check_payout(gateway: str, payout: str, arrival_date: date, currency: str, paid_out: int,
-                 items: Iterable[Item], ours: Mapping[str, Ours]) -> PayoutCheck:
+                 items: Iterable[Item], ours: Mapping[str, list[Ours]]) -> PayoutCheck:
+    """Each capture or refund the payout lists is matched to one of ours with the same
+    reference, kind and amount (a gateway may make several captures under one reference: each
+    is matched once)."""
     items = list(items)
+    unmatched = {ref: list(movements) for ref, movements in ours.items()}
     findings: list[Finding] = []
     captured = refunded = fees = other = 0
     for item in items:
         fees += item.fee
         if item.type in ("capture", "refund"):
             sign = 1 if item.type == "capture" else -1
-            mine = ours.get(item.reference)
             if item.type == "capture":
                 captured += item.amount
             else:
                 refunded -= item.amount
-            if mine is None or mine.kind != item.type:
+            mine = _match(unmatched.get(item.reference, []), item.type, item.amount * sign)
+            if mine is None:
                 findings.append(Finding(payout, item.reference, "unknown_movement", None,
                                         item.amount))
                 continue
@@ -98,6 +102,16 @@ def check_payout(gateway: str, payout: str, arrival_date: date, currency: str, p
     if result.difference:
         findings.append(Finding(payout, payout, "total_differs", result.expected, paid_out))
     return result
+
+
+def _match(candidates: list[Ours], kind: str, amount: int) -> Ours | None:
+    """Take the movement of this kind and amount, else any of this kind (its amount then
+    differs); None if there is none left."""
+    same_kind = [o for o in candidates if o.kind == kind]
+    found = next((o for o in same_kind if o.amount == amount), None) or next(iter(same_kind), None)
+    if found is not None:
+        candidates.remove(found)
+    return found
 
 
 def not_settled(ours: Iterable[Ours]) -> list[Finding]:

@@ -132,7 +132,9 @@ def reconciliation(conn: Connection, gateway: str | None, since: date,
     and refunds from `since` that no payout lists although `settled_within_days` passed."""
     payouts = payouts_since(conn, gateway, since)
     refs = {item["gateway_reference"] for p in payouts for item in p["items"]}
-    ours = {ref: _ours(row) for ref, row in transactions_by_reference(conn, refs).items()}
+    ours: dict[str, list[Ours]] = {}
+    for row in transactions_by_reference(conn, refs):
+        ours.setdefault(row.gateway_reference, []).append(_ours(row))
     checks = [check_payout(p["gateway"], p["gateway_payout_id"], p["arrival_date"],
                            p["currency"], p["amount"],
                            [Item(i["type"], i["gateway_reference"], i["amount"], i["fee"])

@@ -207,15 +207,15 @@ def payouts_since(conn: Connection, gateway: str | None, since: date) -> list[di
     return [{**payout, "items": items.get(payout["id"], [])} for payout in found]
 
 
-def transactions_by_reference(conn: Connection, references: Iterable[str]) -> dict[str, Any]:
-    """Our succeeded captures and refunds, by the gateway's reference for them."""
+def transactions_by_reference(conn: Connection, references: Iterable[str]) -> list[Any]:
+    """Our succeeded captures and refunds with these gateway references."""
     refs = list(references)
     if not refs:
-        return {}
-    rows = conn.execute(select(t.payment_transactions, _p.gateway, _p.order_seq).join(
-        t.payments, _p.id == _x.payment_id).where(_x.gateway_reference.in_(refs),
-                                                   _x.kind.in_(["capture", "refund"])))
-    return {row.gateway_reference: row for row in rows}
+        return []
+    return list(conn.execute(select(t.payment_transactions, _p.gateway, _p.order_seq).join(
+        t.payments, _p.id == _x.payment_id).where(
+        _x.gateway_reference.in_(refs), _x.kind.in_(["capture", "refund"]),
+        _x.outcome == "succeeded").order_by(_x.id)))
 
 
 def unsettled(conn: Connection, gateway: str | None, since: datetime,
