@@ -17,7 +17,8 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/ordermesh migrate
 	$(BIN)/ordermesh demo
-	$(BIN)/ordermesh serve --host 127.0.0.1 --port 8000 --with-worker
+	ORDERMESH_TEST_GATEWAY_ENABLED=$${ORDERMESH_TEST_GATEWAY_ENABLED:-true} \
+	  $(BIN)/ordermesh serve --host 127.0.0.1 --port 8000 --with-worker
 
 test: install
 	$(BIN)/pytest -n 2 --dist loadgroup

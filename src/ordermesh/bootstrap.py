@@ -32,10 +32,12 @@ def bootstrap(settings: Settings | None = None) -> App:
 
 
 def money_setup(settings: Settings, gateways: dict[str, PaymentGateway] | None = None) -> MoneySetup:
-    """The gateways by name (the test gateway always; Stripe when a key is set) and the seller
-    named on invoices."""
+    """The gateways by name (the test gateway when enabled; Stripe when a key is set) and the
+    seller named on invoices."""
     if gateways is None:
-        gateways = {"test": make_test_gateway(settings)}
+        gateways = {}
+        if settings.test_gateway_enabled:
+            gateways["test"] = make_test_gateway(settings)
         if settings.stripe_api_key:
             from ordermesh.adapters.payments.stripe_gateway import StripeGateway
 

@@ -22,8 +22,9 @@ class Settings(BaseSettings):
     invoice_payment_terms: str = "Due on receipt"
     # The built-in test payment gateway: its own books, in its own database. Empty: a SQLite
     # file beside a SQLite database (x.db -> x-test-gateway.db), else ordermesh-test-gateway.db.
+    test_gateway_enabled: bool = False  # `make run` turns it on for the demo
     test_gateway_url: str = ""
-    test_gateway_webhook_secret: str = "whsec_b3JkZXJtZXNoLXRlc3QtZ2F0ZXdheS1zZWNyZXQ="  # noqa: S105
+    test_gateway_webhook_secret: str = ""  # empty: made at random by the gateway and kept
     test_gateway_fee_percent: Decimal = Decimal("0.029")
     test_gateway_fee_fixed: NonNegativeInt = 30
     test_gateway_authorization_days: PositiveInt = 7

@@ -43,6 +43,7 @@ TEE, MUG = 1999, 1999  # the builders' unit price
 def store(bus: MessageBus) -> MessageBus:
     """One web channel on the `test` gateway, one warehouse, two products in stock."""
     bus.handle(c.CreateChannel("test", "web", "Web"))
+    bus.handle(c.UpdateChannel("test", "web", {"payment_gateway": "test"}))
     bus.handle(c.CreateLocation("test", a_location("WH-1")))
     for sku in ("TEE-1", "MUG-1"):
         bus.handle(c.CreateProduct("test", a_product(sku)))
@@ -382,11 +383,11 @@ def test_a_refund_of_returned_units_comes_with_its_credit_note(
         store: MessageBus, engine: Engine, gateway: TestGateway) -> None:
     order_id = shipped(store)
     first_invoice, second_invoice = invoices(engine, order_id)
-    move = refund(store, order_id, "R1", (2, 1), invoice=first_invoice.number)
+    move = refund(store, order_id, "R1", (2, 1), invoice=second_invoice.number)
     assert (move.kind, move.amount, move.outcome) == ("refund", MUG, "succeeded")
     credit = [i for i in invoices(engine, order_id) if i.kind == "credit_note"]
     assert [(i.number, i.gross, i.corrects_id, i.payment_transaction_id) for i in credit] == [
-        (invoice_number(1, "CN"), MUG, first_invoice.id, move.transaction_id)]
+        (invoice_number(1, "CN"), MUG, second_invoice.id, move.transaction_id)]
     assert payment_status(store, order_id) is PaymentStatus.PARTIALLY_REFUNDED
     assert [r.amount for r in gateway_moves(gateway, "refund")] == [-MUG]
     assert {"credit_note.issued", "payment.refunded"} <= set(events(engine, order_id))
@@ -398,12 +399,16 @@ def test_a_refund_of_returned_units_comes_with_its_credit_note(
     # the returned unit is credited once: it cannot be returned again
     with pytest.raises(InvalidInput):
         refund(store, order_id, "R2", (2, 1))
-    # the rest of it, by the latest invoice by default
-    second = refund(store, order_id, "R3", (1, 2))
-    assert second.amount == 2 * TEE
+    # the T-shirts were billed one per invoice: both at once fit no single invoice
+    with pytest.raises(InvalidInput, match="return them per invoice"):
+        refund(store, order_id, "R3", (1, 2))
+    # one at a time, each credits the latest invoice that billed one still to credit
+    assert refund(store, order_id, "R3", (1, 1)).amount == TEE
+    assert refund(store, order_id, "R4", (1, 1)).amount == TEE
     credit = [i for i in invoices(engine, order_id) if i.kind == "credit_note"]
     assert [(i.number, i.corrects_id) for i in credit] == [
-        (invoice_number(1, "CN"), first_invoice.id), (invoice_number(2, "CN"), second_invoice.id)]
+        (invoice_number(1, "CN"), second_invoice.id), (invoice_number(2, "CN"), second_invoice.id),
+        (invoice_number(3, "CN"), first_invoice.id)]
 
 
 def test_a_refund_over_what_was_invoiced_is_refused_with_nothing_written(

@@ -15,8 +15,8 @@ from ordermesh.domain.invoicing import (
     Amounts,
     DocumentKind,
     adjustment,
+    credit_of,
     document_number,
-    returned,
     shipment,
     whole_order,
 )
@@ -273,57 +273,48 @@ def test_a_fully_shipped_line_ships_no_more() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(spec=order_specs, data=st.data())
-def test_a_return_credits_dispatched_units_only(spec: OrderSpec, data: st.DataObject) -> None:
-    # given an order partly shipped
+def test_returns_credit_an_invoice_line_in_any_parts_to_exactly_what_it_billed(
+        spec: OrderSpec, data: st.DataObject) -> None:
+    # given an order shipped in full, each invoice line returned in random parts
     order = build(spec)
-    line = data.draw(st.sampled_from(order.lines), label="line")
-    shipped = data.draw(st.integers(0, line.quantity), label="units shipped")
-    if shipped:
-        ship(order, {line.line_no: shipped})
-    # then returning more units than left is refused, whatever else is returned with them
-    too_many = data.draw(st.integers(shipped + 1, shipped + 25), label="units returned")
-    with pytest.raises(InvalidInput) as refused:
-        returned(order, {line.line_no: too_many}, NAMES, with_shipping=True)
-    assert refused.value.extra == {"line_no": line.line_no, "returnable": shipped}
-    with pytest.raises(InvalidInput):
-        returned(order, {line.line_no: 0}, NAMES, with_shipping=False)
-    # and up to what was dispatched is credited, reconciling, at the line's own rate
-    if shipped:
-        count = data.draw(st.integers(1, shipped), label="units returned")
-        with_shipping = data.draw(st.booleans(), label="with shipping")
-        credit = returned(order, {line.line_no: count}, NAMES, with_shipping)
-        assert_reconciles(credit)
-        first = credit.lines[0]
-        assert (first.order_line_id, first.quantity, first.tax_rate) == (line.id, count, line.tax_rate)
-        if spec.inclusive:  # the shelf price is what comes back
-            assert first.gross == line.unit_price.amount * count
-        if count == line.quantity:  # all of a line: exactly what it was invoiced for
-            assert first.tax == line.tax
-        assert len(credit.lines) == 1 + (1 if with_shipping and spec.shipping else 0)
+    invoice = ship(order, {line.line_no: line.quantity for line in order.lines})
+    for billed in invoice.lines:
+        credited, credits = 0, []
+        while credited < billed.quantity:
+            units = data.draw(st.integers(1, billed.quantity - credited), label="units returned")
+            credit = credit_of(billed, credited, units)
+            assert credit.quantity == units and credit.net + credit.tax == credit.gross
+            assert (credit.tax_rate, credit.tax_name, credit.order_line_id) == (
+                billed.tax_rate, billed.tax_name, billed.order_line_id)
+            credits.append(credit)
+            credited += units
+        # then the parts add up to the line exactly: never a rounding unit more
+        assert sum(c.net for c in credits) == billed.net
+        assert sum(c.tax for c in credits) == billed.tax
+        # and nothing more can be credited
+        with pytest.raises(InvalidInput) as refused:
+            credit_of(billed, credited, 1)
+        assert refused.value.extra["left"] == 0
 
 
-def test_a_return_of_an_unknown_line_or_of_nothing_is_refused() -> None:
+def test_a_return_of_no_units_or_of_more_than_billed_is_refused() -> None:
     order = small_order()
-    ship(order, {1: 2, 2: 3})
-    with pytest.raises(InvalidInput, match="the order has no line 7"):
-        returned(order, {7: 1}, NAMES, with_shipping=False)
-    with pytest.raises(InvalidInput, match="at least one line, or the shipping"):
-        returned(order, {}, NAMES, with_shipping=False)
-    shipping_only = returned(order, {}, NAMES, with_shipping=True)
-    assert [(line.description, line.gross) for line in shipping_only.lines] == [("Shipping", 495)]
+    (tee, *_) = ship(order, {1: 2, 2: 3}).lines
+    with pytest.raises(InvalidInput, match="2 billed units are not credited yet, not 3"):
+        credit_of(tee, 0, 3)
+    with pytest.raises(InvalidInput):
+        credit_of(tee, 0, 0)
+    with pytest.raises(InvalidInput, match="1 billed units are not credited yet, not 2"):
+        credit_of(tee, 1, 2)
 
 
 def test_returning_a_line_in_parts_never_credits_more_than_it_was_invoiced() -> None:
     order = build(OrderSpec((LineSpec(5, 3, Decimal("0.1")),), 0, inclusive=False))
-    invoiced = ship(order, {1: 3})
-    credits = []
-    for _ in range(3):  # returned one unit at a time, each recorded as the handler does
-        credits.append(returned(order, {1: 1}, NAMES, with_shipping=False))
-        order.lines[0].returned += 1
-    assert invoiced.gross == 17
-    assert sum(credit.gross for credit in credits) == invoiced.gross
-    with pytest.raises(InvalidInput, match="0 dispatched units that were not returned"):
-        returned(order, {1: 1}, NAMES, with_shipping=False)
+    (billed,) = ship(order, {1: 3}).lines
+    credits = [credit_of(billed, n, 1) for n in range(3)]  # one unit at a time
+    assert billed.gross == 17
+    assert [c.gross for c in credits] == [6, 5, 6]
+    assert sum(c.gross for c in credits) == billed.gross
 
 
 # ---------------------------------------------------------------------------------------------

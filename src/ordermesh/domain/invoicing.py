@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from ordermesh.domain.errors import InvalidInput
@@ -150,26 +150,23 @@ def whole_order(order: Order, names: Mapping[str, str]) -> Amounts:
     return Amounts(tuple(lines))
 
 
-def returned(order: Order, quantities: Mapping[int, int], names: Mapping[str, str],
-             with_shipping: bool) -> Amounts:
-    """What a credit note gives back for returned units (line number -> units), priced like
-    shipments: the returns of a line add up to exactly what it was billed."""
-    by_no = {line.line_no: line for line in order.lines}
-    lines = []
-    for line_no, count in sorted(quantities.items()):
-        line = by_no.get(line_no)
-        if line is None:
-            raise InvalidInput(f"the order has no line {line_no}")
-        returnable = line.dispatched - line.returned
-        if not 1 <= count <= returnable:
-            raise InvalidInput(f"line {line_no} has {returnable} dispatched units that were not "
-                               f"returned, not {count}", line_no=line_no, returnable=returnable)
-        lines.append(_units(order, line, line.returned, count, names.get(line.sku, line.sku)))
-    if with_shipping and order.shipping_total.amount:
-        lines.append(shipping_line(order))
-    if not lines:
-        raise InvalidInput("a return names at least one line, or the shipping")
-    return Amounts(tuple(lines))
+def credit_of(billed: DocumentLine, credited: int, units: int) -> DocumentLine:
+    """The credit for `units` more units of an invoice line of which `credited` were credited
+    before: units (c, c+k] get share(c+k) - share(c), share(x) being the line's net and tax for
+    x of its units rounded half up, exact for all of them. However a line is returned, its
+    credits add up to exactly what it was billed, never more."""
+    left = billed.quantity - credited
+    if not 1 <= units <= left:
+        raise InvalidInput(f"{billed.description}: {left} billed units are not credited yet, "
+                           f"not {units}", sku=billed.sku, left=left)
+
+    def share(amount: int, x: int) -> int:
+        return int((Decimal(amount) * x / billed.quantity).quantize(Decimal(1), ROUND_HALF_UP))
+
+    net = share(billed.net, credited + units) - share(billed.net, credited)
+    tax = share(billed.tax, credited + units) - share(billed.tax, credited)
+    return DocumentLine(billed.order_line_id, billed.sku, billed.description, units,
+                        billed.unit_price, net, tax, billed.tax_rate, billed.tax_name)
 
 
 def adjustment(amount: int, rate: Decimal, name: str, prices_include_tax: bool,

@@ -95,6 +95,21 @@ def totals(transactions: Iterable[Transaction], pending: bool = False) -> Totals
     return Totals(sums[Kind.AUTHORIZE], sums[Kind.CAPTURE], sums[Kind.VOID], sums[Kind.REFUND])
 
 
+def capturable(transactions: Iterable[Transaction]) -> int:
+    """What may still be captured, on the safe side: what was authorized, less every capture
+    and void that succeeded or may still succeed."""
+    transactions = list(transactions)
+    done, asked = totals(transactions), totals(transactions, pending=True)
+    return max(done.authorized - asked.captured - asked.voided, 0)
+
+
+def refundable(transactions: Iterable[Transaction]) -> int:
+    """What may still be refunded, on the safe side: what was captured for certain, less every
+    refund that succeeded or may still succeed."""
+    transactions = list(transactions)
+    return max(totals(transactions).captured - totals(transactions, pending=True).refunded, 0)
+
+
 def payment_status(transactions: Iterable[Transaction]) -> PaymentStatus:
     """The status, computed from what the gateway answered."""
     transactions = list(transactions)
@@ -124,11 +139,10 @@ def check(transactions: Iterable[Transaction], kind: Kind, amount: Money) -> Non
         raise InvalidInput(f"this payment is in {currencies.pop()}, not {amount.currency}")
     if amount.amount < 1:
         raise InvalidInput("an amount to move is at least one minor unit")
-    t = totals(transactions, pending=True)
-    if kind is Kind.VOID and amount.amount != t.capturable:
-        raise InvalidInput(f"a void releases all that is not captured: {t.capturable}",
-                           limit=t.capturable)
-    limit = {Kind.CAPTURE: t.capturable, Kind.REFUND: t.refundable}
+    left = capturable(transactions)
+    if kind is Kind.VOID and amount.amount != left:
+        raise InvalidInput(f"a void releases all that is not captured: {left}", limit=left)
+    limit = {Kind.CAPTURE: left, Kind.REFUND: refundable(transactions)}
     if kind in limit and amount.amount > limit[kind]:
         raise InvalidInput(f"cannot {kind} {amount.amount}: only {limit[kind]} can be",
                            limit=limit[kind])

@@ -87,6 +87,7 @@ def seed_demo(bus: MessageBus, seed: int = 7) -> dict[str, str]:
         bus.handle(c.CreateChannel(ACTOR, first_code, first_name))
     except AlreadyExists:
         return {}
+    bus.handle(c.UpdateChannel(ACTOR, first_code, CHANNEL_SETTINGS[first_code]))
     _order_running_low(bus, products, stock)
     return _issue_keys(bus)
 

@@ -177,10 +177,14 @@ DC_REORDER_QUANTITY = 24
 # the lowest cost; the shop floor takes no backorders; the app may hold a cart for 15 minutes.
 # Money: every channel prices with tax included (Dutch consumer prices); the shop floor is paid
 # at the till, so it captures and invoices when the sale is made.
+# Every channel takes its payments through the built-in test gateway (`make run` enables it).
 CHANNEL_SETTINGS: dict[str, dict[str, Any]] = {
-    "mobile": {"cart_hold_minutes": 15},
-    "pos": {"allow_backorder": False, "capture_on": "placement", "invoice_on": "placement"},
-    "call_centre": {"sourcing_rules": ["fewest_shipments", "lowest_cost", "priority"]},
+    "web": {"payment_gateway": "test"},
+    "mobile": {"cart_hold_minutes": 15, "payment_gateway": "test"},
+    "pos": {"allow_backorder": False, "capture_on": "placement", "invoice_on": "placement",
+            "payment_gateway": "test"},
+    "call_centre": {"sourcing_rules": ["fewest_shipments", "lowest_cost", "priority"],
+                    "payment_gateway": "test"},
 }
 
 # VAT by class in the countries the demo ships to: (class, country, rate, name).

@@ -72,7 +72,7 @@ MONEY_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, MoneySetup], An
     c.PlaceOrder: orders.place_order,
     c.AuthorizePayment: payments.authorize_payment,
     c.CapturePayment: payments.capture_payment,
-    c.VoidPayment: payments.void_payment,
+    c.VoidPayment: invoicing.void_payment,
     c.RefundPayment: invoicing.refund_payment,
     c.DispatchShipment: invoicing.dispatch_shipment,
     c.ApplyGatewayNotice: payments.apply_gateway_notice,

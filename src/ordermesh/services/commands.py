@@ -96,6 +96,8 @@ class ChangeOrderStatus(Command):
     reason: str | None = None
     channel: str | None = None  # set when a channel key asks: it sees only its own orders
     data: dict[str, Any] = field(default_factory=dict)
+    # only if the order is still on hold for this reason (a job acting on what it read)
+    when_held_for: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from ordermesh.adapters.db import tables as t
@@ -99,13 +99,38 @@ def invoices(conn: Connection, order_seq: int | None = None,
     for row in related.values():
         if row.corrects_id:
             credited[row.corrects_id] = credited.get(row.corrects_id, 0) + row.gross
+    latest_refund = _latest_refunds(conn, {d["order_seq"] for d in docs})
+    captured = _captured(conn, {d["order_seq"] for d in docs})
     for doc in docs:
+        outcome = doc["payment_outcome"]
+        if doc["kind"] == "credit_note":  # the last attempt at its refund
+            outcome = latest_refund.get((doc["order_seq"], doc["reference"]), outcome)
+        elif doc["payment_transaction_id"] is None and doc["reference"] == "order":
+            # invoiced on placement: paid once the order's captures cover it
+            outcome = "succeeded" if captured.get(doc["order_seq"], 0) >= doc["gross"] else None
+        doc["payment_outcome"] = outcome
         corrects = related.get(doc["corrects_id"]) if doc["corrects_id"] else None
         doc.update(lines=lines.get(doc["id"], []),
                    corrects=corrects.number if corrects is not None else None,
                    credited=credited.get(doc["id"], 0),
                    status=_status(doc, credited.get(doc["id"], 0), doc["payment_outcome"]))
     return docs
+
+
+def _latest_refunds(conn: Connection, order_seqs: set[int]) -> dict[tuple[int, str], str]:
+    rows = conn.execute(select(_p.order_seq, _x.reference, _x.outcome)
+                        .join(t.payments, _p.id == _x.payment_id)
+                        .where(_p.order_seq.in_(order_seqs), _x.kind == "refund")
+                        .order_by(_x.id))
+    return {(row.order_seq, row.reference): row.outcome for row in rows}
+
+
+def _captured(conn: Connection, order_seqs: set[int]) -> dict[int, int]:
+    rows = conn.execute(select(_p.order_seq, func.sum(_x.amount))
+                        .join(t.payments, _p.id == _x.payment_id)
+                        .where(_p.order_seq.in_(order_seqs), _x.kind == "capture",
+                               _x.outcome == "succeeded").group_by(_p.order_seq))
+    return {row[0]: int(row[1]) for row in rows}
 
 
 def invoice(conn: Connection, ref: str, channel: str | None) -> dict[str, Any] | None:

@@ -163,6 +163,15 @@ class SqlInvoices:
                                  .order_by(_i.issued_at, _i.number))
         return [dict(row._mapping) for row in rows]
 
+    def lines_for_order(self, order_seq: int) -> list[dict[str, Any]]:
+        """Every line of the order's invoices and credit notes, with its document's id, kind
+        and the invoice a credit note corrects; oldest document first."""
+        rows = self.conn.execute(
+            select(t.invoice_lines, _i.kind, _i.corrects_id, _i.number)
+            .join(t.invoices, _i.id == _il.invoice_id)
+            .where(_i.order_seq == order_seq).order_by(_i.issued_at, _i.number, _il.position))
+        return [dict(row._mapping) for row in rows]
+
     def credited(self, invoice_id: str) -> int:
         return int(self.conn.execute(select(func.coalesce(func.sum(_i.gross), 0)).where(
             _i.corrects_id == invoice_id)).scalar_one())

@@ -57,7 +57,7 @@ channels = Table(
     # the money is captured and the invoice issued, and how long a failed payment keeps stock.
     Column("prices_include_tax", Boolean, nullable=False, server_default=true()),
     Column("shipping_tax_class", String(32), nullable=False, server_default="standard"),
-    Column("payment_gateway", String(32), nullable=True, server_default="test"),
+    Column("payment_gateway", String(32), nullable=True),  # none: paid outside Ordermesh
     Column("capture_on", String(16), nullable=False, server_default="dispatch"),
     Column("invoice_on", String(16), nullable=False, server_default="dispatch"),
     Column("payment_failure_release_minutes", Integer, nullable=False, server_default="60"),

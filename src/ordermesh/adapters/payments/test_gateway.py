@@ -30,7 +30,9 @@ per currency, net of fees and refunds. Webhooks are signed per the Standard Webh
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -127,6 +129,12 @@ events = Table(
     Column("delivered", Boolean, nullable=False),
 )
 
+own = Table(
+    "test_gateway_settings", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+
 CARDS = {
     "tok_visa": Card("visa", "4242", 12, 2034),
     "tok_mastercard": Card("mastercard", "4444", 11, 2033),
@@ -149,7 +157,7 @@ class TestGatewaySettings:
     __test__ = False  # not a pytest test class
 
     database_url: str = "sqlite:///ordermesh-test-gateway.db"
-    webhook_secret: str = "whsec_b3JkZXJtZXNoLXRlc3QtZ2F0ZXdheS1zZWNyZXQ="
+    webhook_secret: str = ""  # empty: the gateway's own, made at its first start and kept
     fee_percent: Decimal = Decimal("0.029")
     fee_fixed: int = 30
     authorization_days: int = 7
@@ -178,7 +186,20 @@ class TestGateway:
         self.name = name
         self.engine: Engine = make_engine(self.settings.database_url, pool_size=5)
         metadata.create_all(self.engine)
-        self.webhook = Webhook(self.settings.webhook_secret)
+        self.webhook = Webhook(self.settings.webhook_secret or self._own_secret())
+
+    def _own_secret(self) -> str:
+        """The signing secret of this gateway's webhooks: made once, at random, and kept in
+        its books, so every process that shares them signs and verifies alike."""
+        made = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        with self.engine.begin() as conn:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(own).values(name="webhook_secret", value=made))
+            except IntegrityError:
+                pass  # another process made it first
+            return str(conn.execute(select(own.c.value).where(
+                own.c.name == "webhook_secret")).scalar_one())
 
     # -- the port --------------------------------------------------------------------------
 
@@ -219,6 +240,12 @@ class TestGateway:
             payload = self.webhook.verify(body, {k.lower(): v for k, v in headers.items()})
         except WebhookVerificationError as exc:
             raise InvalidInput(f"webhook signature refused: {exc}") from exc
+        try:
+            return self._notice(payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"the webhook's body is not a test gateway event: {exc!r}") from exc
+
+    def _notice(self, payload: Any) -> GatewayNotice:
         answer = payload["answer"]
         card = answer.get("card")
         return GatewayNotice(

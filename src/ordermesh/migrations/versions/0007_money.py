@@ -26,7 +26,7 @@ def channel_columns() -> list[sa.Column[object]]:
     return [
         sa.Column("prices_include_tax", sa.Boolean(), nullable=False, server_default=sa.true()),
         sa.Column("shipping_tax_class", sa.String(32), nullable=False, server_default="standard"),
-        sa.Column("payment_gateway", sa.String(32), nullable=True, server_default="test"),
+        sa.Column("payment_gateway", sa.String(32), nullable=True),
         sa.Column("capture_on", sa.String(16), nullable=False, server_default="dispatch"),
         sa.Column("invoice_on", sa.String(16), nullable=False, server_default="dispatch"),
         sa.Column("payment_failure_release_minutes", sa.Integer(), nullable=False, server_default="60"),

@@ -10,12 +10,14 @@ from decimal import Decimal, InvalidOperation
 
 from ordermesh.domain.errors import InvalidInput, NotFound
 from ordermesh.domain.events import utcnow
-from ordermesh.domain.orders import format_order_number
+from ordermesh.domain.orders import OrderStatus, format_order_number
 from ordermesh.domain.payments import PaymentStatus
 from ordermesh.domain.tax import TaxRate
 from ordermesh.services import commands as c
+from ordermesh.services.handlers.invoicing import void_payment
 from ordermesh.services.handlers.orders import change_order_status
 from ordermesh.services.handlers.payments import (
+    PAYMENT_FAILED,
     MoneySetup,
     _gateway,
     begin_authorization,
@@ -52,10 +54,18 @@ def release_unpaid_orders(cmd: c.ReleaseUnpaidOrders, uow: UnitOfWork,
     cancelled = []
     for order_id in due:
         cancel = c.ChangeOrderStatus(actor=cmd.actor, order_id=order_id, action="cancel",
-                                     reason="payment_not_received")
+                                     reason="payment_not_received", when_held_for=PAYMENT_FAILED)
         change_order_status(cancel, uow)
-        cancelled.append(order_id)
+        if _cancelled(uow, order_id):
+            void_payment(c.VoidPayment(cmd.actor, order_id), uow, setup)
+            cancelled.append(order_id)
     return cancelled
+
+
+def _cancelled(uow: UnitOfWork, order_id: str) -> bool:
+    with uow:
+        order = uow.orders.get(order_id)
+        return order is not None and order.status is OrderStatus.CANCELLED
 
 
 def flag_expiring_authorizations(cmd: c.FlagExpiringAuthorizations, uow: UnitOfWork,

@@ -16,7 +16,7 @@ from ordermesh.domain.errors import (
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.money import Money
-from ordermesh.domain.orders import Customer, Fulfilment, Order, OrderLine
+from ordermesh.domain.orders import Customer, Fulfilment, Order, OrderLine, OrderStatus
 from ordermesh.domain.sourcing import Demand
 from ordermesh.domain.tax import apply_tax
 from ordermesh.services import commands as c
@@ -176,6 +176,9 @@ def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
         order = uow.orders.get(cmd.order_id)
         if order is None or (cmd.channel is not None and order.channel != cmd.channel):
             raise NotFound(f"order {cmd.order_id!r} not found")
+        if cmd.when_held_for is not None and (order.status is not OrderStatus.ON_HOLD
+                                              or order.hold_reason != cmd.when_held_for):
+            return order.id  # no longer held for that reason: nothing to do
         data = {"reason": cmd.reason} if cmd.reason else {}
         skus = {line.sku for line in order.lines}
         order.apply(cmd.action, cmd.actor, **data, **cmd.data)

@@ -32,14 +32,16 @@ from ordermesh.domain.money import Money
 from ordermesh.domain.orders import TRANSITIONS, Order, OrderStatus, format_order_number
 from ordermesh.domain.payments import (
     GatewayAnswer,
+    GatewayNotice,
     GatewayUnavailable,
     Kind,
     Outcome,
     PaymentStatus,
     Transaction,
+    capturable,
     check,
     payment_status,
-    totals,
+    refundable,
 )
 from ordermesh.services import commands as c
 from ordermesh.services.ports import PaymentGateway, UnitOfWork
@@ -220,12 +222,13 @@ def begin_capture(uow: UnitOfWork, order: Order, amount: int | None, reference: 
     payment = _payment_for(uow, order, Kind.CAPTURE)
     key = f"{payment['id']}:capture:{reference}"
     transactions = transactions_of(payment)
-    if amount is None:
-        amount = totals(transactions, pending=True).capturable
     known = uow.payments.transaction(key)
-    if known is not None:
-        _same_request(known, amount)
+    if known is not None:  # asked before: the same capture (all that was left, if unnamed)
+        if amount is not None:
+            _same_request(known, amount)
         return _pending(payment, known)
+    if amount is None:
+        amount = capturable(transactions)
     check(transactions, Kind.CAPTURE, Money(amount, order.currency))
     values = {"payment_id": payment["id"], "kind": str(Kind.CAPTURE), "amount": amount,
               "currency": order.currency, "idempotency_key": key, "reference": reference,
@@ -236,35 +239,23 @@ def begin_capture(uow: UnitOfWork, order: Order, amount: int | None, reference: 
     return _pending(payment, {**values, "id": txn_id})
 
 
-def void_payment(cmd: c.VoidPayment, uow: UnitOfWork, setup: MoneySetup) -> MoneyMove | None:
-    """Release what was authorized and never captured; None if there is nothing to release."""
-    with uow:
-        order = _order(uow, cmd.order_id, cmd.channel)
-        pending = begin_void(uow, order, cmd.actor)
-        if pending is None:
-            return None
-        uow.orders.save(order)
-        uow.commit()
-    return finish(uow, setup, pending, cmd.actor)
-
-
 def begin_void(uow: UnitOfWork, order: Order, actor: str) -> Pending | None:
     payment = _current(uow, order)
     if payment is None:
         return None
     transactions = transactions_of(payment)
-    capturable = totals(transactions, pending=True).capturable
-    if capturable == 0 or Kind.VOID not in _actions(transactions):
+    left = capturable(transactions)
+    if left == 0 or Kind.VOID not in _actions(transactions):
         return None
     key = f"{payment['id']}:void"
     known = uow.payments.transaction(key)
     if known is not None:
         return _pending(payment, known)
-    check(transactions, Kind.VOID, Money(capturable, order.currency))
-    values = {"payment_id": payment["id"], "kind": str(Kind.VOID), "amount": capturable,
+    check(transactions, Kind.VOID, Money(left, order.currency))
+    values = {"payment_id": payment["id"], "kind": str(Kind.VOID), "amount": left,
               "currency": order.currency, "idempotency_key": key, "actor": actor, "final": False}
     txn_id = uow.payments.add_transaction(values)
-    order.note("payment.void_requested", actor, payment_id=payment["id"], amount=capturable)
+    order.note("payment.void_requested", actor, payment_id=payment["id"], amount=left)
     return _pending(payment, {**values, "id": txn_id})
 
 
@@ -279,7 +270,7 @@ def begin_refund(uow: UnitOfWork, order: Order, amount: int, reference: str,
     """Write a pending refund."""
     assert order.seq is not None
     candidates = [p for p in uow.payments.for_order(order.seq)
-                  if totals(transactions_of(p), pending=True).refundable > 0]
+                  if refundable(transactions_of(p)) > 0]
     if not candidates:
         raise InvalidTransition(f"order {order.number} has no captured payment to refund",
                                 action="refund")
@@ -360,7 +351,7 @@ def record(uow: UnitOfWork, setup: MoneySetup, pending: Pending, answer: Gateway
     """Step 3: the gateway's answer to a pending transaction, and what follows from it. The
     order is locked first, so of two answers to one transaction (a webhook and the recovery
     job) the second sees the first and changes nothing."""
-    follow_up: str | None = None
+    follow_up: Pending | None = None
     with uow:
         order = _order(uow, format_order_number(pending.order_seq))
         txn = uow.payments.transaction(pending.key)
@@ -369,6 +360,8 @@ def record(uow: UnitOfWork, setup: MoneySetup, pending: Pending, answer: Gateway
             return _move(txn)
         kind = pending.kind
         if answer.outcome is Outcome.PENDING:
+            if answer.reference == txn["gateway_reference"]:
+                return _move(txn)  # still pending, as known: nothing to write
             if kind is Kind.AUTHORIZE and answer.reference:
                 uow.payments.authorized(pending.payment_id,
                                         {"authorization_reference": answer.reference})
@@ -384,15 +377,17 @@ def record(uow: UnitOfWork, setup: MoneySetup, pending: Pending, answer: Gateway
         uow.orders.save(order)
         uow.commit()
     done = {**txn, "outcome": str(answer.outcome), "failure_code": answer.failure}
-    if follow_up == "capture_all":
-        capture_payment(c.CapturePayment(actor=actor, order_id=order.id, amount=None,
-                                         reference="placement", final=True), uow, setup)
+    if follow_up is not None:  # written with the answer: the recovery job finds it if need be
+        finish(uow, setup, follow_up, actor)
     return _move(done)
 
 
 def _follow(uow: UnitOfWork, order: Order, payment: dict[str, Any], txn: dict[str, Any],
-            kind: Kind, answer: GatewayAnswer, actor: str) -> str | None:
-    """What an answer means for the order: events, a hold or a release, a capture to come."""
+            kind: Kind, answer: GatewayAnswer, actor: str) -> Pending | None:
+    """What an answer means for the order: events, a hold or a release, and the movement that
+    must follow, written as pending in the same transaction (a capture of a channel that
+    captures on placement; a void of an authorization that came after its order was
+    cancelled, or that is left over once everything is dispatched and captured)."""
     ok = answer.outcome is Outcome.SUCCEEDED
     facts: dict[str, Any] = {"payment_id": payment["id"], "amount": txn["amount"],
                              "currency": txn["currency"]}
@@ -412,18 +407,20 @@ def _follow(uow: UnitOfWork, order: Order, payment: dict[str, Any], txn: dict[st
         order.note("payment.authorized" if ok else "payment.authorization_failed", actor, **facts)
         if not ok and "hold" in TRANSITIONS[order.status]:
             order.apply("hold", actor, reason=PAYMENT_FAILED)
-        if ok and order.status is OrderStatus.ON_HOLD and order.hold_reason == PAYMENT_FAILED:
+        if not ok:
+            return None
+        if order.status is OrderStatus.CANCELLED:  # answered after the order was cancelled
+            return begin_void(uow, order, actor)
+        if order.status is OrderStatus.ON_HOLD and order.hold_reason == PAYMENT_FAILED:
             order.apply("release", actor, reason="payment_authorized")
         channel = uow.access.channel(order.channel) or {}
-        if ok and channel.get("capture_on") == "placement":
-            return "capture_all"
+        if channel.get("capture_on") == "placement":
+            return begin_capture(uow, order, None, "placement", True, actor)
         return None
     if kind is Kind.CAPTURE:
         facts.update(fee=answer.fee, reference=txn["reference"])
         order.note("payment.captured" if ok else "payment.capture_failed", actor, **facts)
-        if ok:
-            _after_capture(uow, order, payment, txn, actor)
-        return None
+        return _after_capture(uow, order, payment, txn, actor) if ok else None
     if kind is Kind.VOID:
         order.note("payment.voided" if ok else "payment.void_failed", actor, **facts)
         return None
@@ -433,13 +430,15 @@ def _follow(uow: UnitOfWork, order: Order, payment: dict[str, Any], txn: dict[st
 
 
 def _after_capture(uow: UnitOfWork, order: Order, payment: dict[str, Any],
-                   txn: dict[str, Any], actor: str) -> None:
+                   txn: dict[str, Any], actor: str) -> Pending | None:
     """A final capture closes the authorization: what is left of it is released (recorded as
-    a void the gateway made with the capture). A fully captured order before fulfilment is
-    paid."""
+    a void the gateway made with the capture). When the last capture was not final because
+    another was still waiting for its answer, the rest is voided once all are answered. A
+    fully captured order before fulfilment is paid."""
     current = uow.payments.get(payment["id"])
     assert current is not None
-    left = totals(transactions_of(current), pending=True).capturable
+    transactions = transactions_of(current)
+    left = capturable(transactions)
     if txn["final"] and left > 0:
         uow.payments.add_transaction({
             "payment_id": payment["id"], "kind": str(Kind.VOID), "amount": left,
@@ -451,6 +450,12 @@ def _after_capture(uow: UnitOfWork, order: Order, payment: dict[str, Any],
                    reason="final_capture")
     if left == 0 and order.status is OrderStatus.ALLOCATED:
         order.apply("pay", actor)
+    in_flight = any(t.kind is Kind.CAPTURE and t.outcome is Outcome.PENDING for t in transactions)
+    dispatched = all(line.to_dispatch == 0 for line in order.lines)
+    if not txn["final"] and left > 0 and dispatched and not in_flight \
+            and order.status is not OrderStatus.ALLOCATED:
+        return begin_void(uow, order, actor)
+    return None
 
 
 # -- later answers, and answers that never came ----------------------------------------------
@@ -466,11 +471,31 @@ def apply_gateway_notice(cmd: c.ApplyGatewayNotice, uow: UnitOfWork,
         payment = uow.payments.by_authorization(cmd.gateway, notice.authorization)
     if payment is None:
         return None  # not one of ours (another system on the same gateway account)
-    pending = [t for t in payment["transactions"]
-               if t["kind"] == notice.kind and t["outcome"] == Outcome.PENDING]
-    if not pending:
+    txn = _noticed(payment["transactions"], notice)
+    if txn is None:
         return None
-    return record(uow, setup, _pending(payment, pending[0]), notice.answer, cmd.actor)
+    return record(uow, setup, _pending(payment, txn), notice.answer, cmd.actor)
+
+
+def _noticed(transactions: list[dict[str, Any]], notice: GatewayNotice) -> dict[str, Any] | None:
+    """The pending transaction a notice answers: the one with the gateway's reference for it;
+    else the only pending one of its kind (and amount, when the notice gives one). A notice
+    that could answer more than one is left alone: the recovery job asks for each."""
+    reference = notice.answer.reference
+    if reference and any(t["gateway_reference"] == reference and t["outcome"] != Outcome.PENDING
+                         for t in transactions):
+        return None  # answered already
+    pending = [t for t in transactions
+               if t["kind"] == notice.kind and t["outcome"] == Outcome.PENDING]
+    by_reference = [t for t in pending if reference and t["gateway_reference"] == reference]
+    if by_reference:
+        return by_reference[0]
+    if notice.kind is not Kind.AUTHORIZE:  # captures and refunds: only by reference or amount
+        if notice.amount is None:
+            return None
+        pending = [t for t in pending
+                   if t["amount"] == notice.amount and t["gateway_reference"] is None]
+    return pending[0] if len(pending) == 1 else None
 
 
 def recover_payments(cmd: c.RecoverPayments, uow: UnitOfWork, setup: MoneySetup) -> int:
@@ -481,16 +506,28 @@ def recover_payments(cmd: c.RecoverPayments, uow: UnitOfWork, setup: MoneySetup)
                                      cmd.limit)
     answered = 0
     for txn in stale:
-        with uow:
-            payment = uow.payments.get(txn["payment_id"])
-        assert payment is not None
-        pending = _pending(payment, txn)
-        if txn["kind"] == Kind.AUTHORIZE and payment["authorization_reference"]:
-            gateway = _gateway(setup, payment["gateway"])
-            answer = _ask(partial(gateway.status, payment["authorization_reference"]))
-            move = (record(uow, setup, pending, answer, cmd.actor)
-                    if answer is not None else _move(txn))
-        else:
-            move = perform(uow, setup, pending, cmd.actor)
-        answered += move.outcome != Outcome.PENDING
+        try:
+            answered += _recover(uow, setup, txn, cmd.actor).outcome != Outcome.PENDING
+        except Exception:  # one transaction that cannot be asked must not stop the others
+            log.exception("payment %s: could not ask again", txn["idempotency_key"])
     return answered
+
+
+# Gateways keep idempotency keys for a day (Stripe: 24 hours). Past that, asking again with the
+# same key could move the money a second time, so a transaction older than this is not asked
+# again: it stays pending, for an operator to settle with the gateway's dashboard.
+KEYS_KEPT = timedelta(hours=23)
+
+
+def _recover(uow: UnitOfWork, setup: MoneySetup, txn: dict[str, Any], actor: str) -> MoneyMove:
+    with uow:
+        payment = uow.payments.get(txn["payment_id"])
+    assert payment is not None
+    pending = _pending(payment, txn)
+    if txn["kind"] == Kind.AUTHORIZE and payment["authorization_reference"]:
+        gateway = _gateway(setup, payment["gateway"])
+        answer = _ask(partial(gateway.status, payment["authorization_reference"]))
+        return record(uow, setup, pending, answer, actor) if answer is not None else _move(txn)
+    if utcnow() - txn["created_at"] > KEYS_KEPT:
+        return _move(txn)
+    return perform(uow, setup, pending, actor)
