@@ -242,11 +242,19 @@ class TestGateway:
             raise InvalidInput(f"webhook signature refused: {exc}") from exc
         try:
             return self._notice(payload)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(f"the webhook's body is not a test gateway event: {exc!r}") from exc
 
     def _notice(self, payload: Any) -> GatewayNotice:
         answer = payload["answer"]
+        if not (isinstance(payload["id"], str) and isinstance(payload["authorization"], str)
+                and isinstance(answer, dict)
+                and isinstance(payload.get("amount"), int | None)
+                and isinstance(answer.get("reference"), str | None)
+                and isinstance(answer.get("failure"), str | None)
+                and isinstance(answer.get("fee"), int | None)
+                and isinstance(answer.get("card"), dict | None)):
+            raise ValueError("a field has the wrong type")
         card = answer.get("card")
         return GatewayNotice(
             id=payload["id"], kind=Kind(payload["kind"]), authorization=payload["authorization"],

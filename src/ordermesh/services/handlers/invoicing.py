@@ -24,8 +24,9 @@ from ordermesh.domain.invoicing import (
     shipment,
     whole_order,
 )
+from ordermesh.domain.money import Money
 from ordermesh.domain.orders import Order, OrderStatus
-from ordermesh.domain.payments import Kind, Outcome, capturable
+from ordermesh.domain.payments import Kind, Outcome, capturable, check
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.payments import (
     MoneyMove,
@@ -274,6 +275,9 @@ def _attempt(uow: UnitOfWork, order: Order, key: str, actor: str) -> str:
         retry = f"{key.split(':attempt')[0]}:attempt{attempt}"
         found = uow.payments.transaction(retry)
         if found is None:
+            payment = uow.payments.get(txn["payment_id"])
+            assert payment is not None
+            check(transactions_of(payment), Kind.REFUND, Money(txn["amount"], txn["currency"]))
             values = {k: txn[k] for k in ("payment_id", "kind", "amount", "currency",
                                           "reference")}
             uow.payments.add_transaction({**values, "idempotency_key": retry, "actor": actor})

@@ -420,7 +420,7 @@ def _follow(uow: UnitOfWork, order: Order, payment: dict[str, Any], txn: dict[st
     if kind is Kind.CAPTURE:
         facts.update(fee=answer.fee, reference=txn["reference"])
         order.note("payment.captured" if ok else "payment.capture_failed", actor, **facts)
-        return _after_capture(uow, order, payment, txn, actor) if ok else None
+        return _after_capture(uow, order, payment, txn, actor, ok)
     if kind is Kind.VOID:
         order.note("payment.voided" if ok else "payment.void_failed", actor, **facts)
         return None
@@ -430,7 +430,7 @@ def _follow(uow: UnitOfWork, order: Order, payment: dict[str, Any], txn: dict[st
 
 
 def _after_capture(uow: UnitOfWork, order: Order, payment: dict[str, Any],
-                   txn: dict[str, Any], actor: str) -> Pending | None:
+                   txn: dict[str, Any], actor: str, ok: bool) -> Pending | None:
     """A final capture closes the authorization: what is left of it is released (recorded as
     a void the gateway made with the capture). When the last capture was not final because
     another was still waiting for its answer, the rest is voided once all are answered. A
@@ -439,7 +439,7 @@ def _after_capture(uow: UnitOfWork, order: Order, payment: dict[str, Any],
     assert current is not None
     transactions = transactions_of(current)
     left = capturable(transactions)
-    if txn["final"] and left > 0:
+    if ok and txn["final"] and left > 0:
         uow.payments.add_transaction({
             "payment_id": payment["id"], "kind": str(Kind.VOID), "amount": left,
             "currency": txn["currency"], "idempotency_key": f"{txn['idempotency_key']}:rest",
@@ -448,11 +448,12 @@ def _after_capture(uow: UnitOfWork, order: Order, payment: dict[str, Any],
             "completed_at": utcnow()})
         order.note("payment.released", actor, payment_id=payment["id"], amount=left,
                    reason="final_capture")
-    if left == 0 and order.status is OrderStatus.ALLOCATED:
+    if ok and left == 0 and order.status is OrderStatus.ALLOCATED:
         order.apply("pay", actor)
     in_flight = any(t.kind is Kind.CAPTURE and t.outcome is Outcome.PENDING for t in transactions)
     dispatched = all(line.to_dispatch == 0 for line in order.lines)
-    if not txn["final"] and left > 0 and dispatched and not in_flight \
+    closed = txn["final"] and ok  # the gateway released the rest with the final capture
+    if not closed and left > 0 and dispatched and not in_flight \
             and order.status is not OrderStatus.ALLOCATED:
         return begin_void(uow, order, actor)
     return None
