@@ -61,6 +61,7 @@ class Options:
     postgres_url: str
     seed: int
     keep: bool
+    payments: bool = False
 
 
 @dataclass
@@ -136,6 +137,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
                                "postgresql://postgres@127.0.0.1:5432/postgres"),
         help="a PostgreSQL server URL; the database ordermesh_bench is dropped and recreated")
     parser.add_argument("--seed", type=int, default=1, help="random seed for the order mix")
+    parser.add_argument("--payments", action="store_true",
+                        help="tax the orders (NL VAT) and authorize each through the built-in "
+                        "test gateway, as a webshop with cards does")
     parser.add_argument("--keep", action="store_true",
                         help="keep the databases and server logs after a successful run")
     args = parser.parse_args(argv)
@@ -145,7 +149,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error("--orders, --clients, --lines and --workers must be at least 1")
     databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     return Options(args.orders, args.clients, args.lines, args.products, max(args.warmup, 0),
-                   args.workers, databases, args.postgres_url, args.seed, args.keep)
+                   args.workers, databases, args.postgres_url, args.seed, args.keep, args.payments)
 
 
 # --- databases ---------------------------------------------------------------------------
@@ -367,12 +371,20 @@ def address(city: str) -> dict[str, str]:
             "country": "NL"}
 
 
-def set_up_catalogue(admin: httpx.Client, products: int) -> tuple[str, dict[str, int]]:
-    """A channel and its key, the products, two ship-capable warehouses and ample stock.
+def set_up_catalogue(admin: httpx.Client, products: int,
+                     payments: bool = False) -> tuple[str, dict[str, int]]:
+    """A channel and its key, the products, two ship-capable warehouses and ample stock; with
+    `payments`, Dutch VAT and the test gateway on the channel.
 
     Returns the channel key and the price of each SKU.
     """
     expect(admin.post("/api/v1/channels", json={"code": CHANNEL, "name": "Webshop"}), 201)
+    if payments:
+        expect(admin.patch(f"/api/v1/channels/{CHANNEL}", json={"payment_gateway": "test"}), 200)
+        for tax_class, rate in (("standard", "0.21"), ("reduced", "0.09")):
+            expect(admin.put("/api/v1/tax-rates", json={
+                "tax_class": tax_class, "country": "NL", "rate": rate,
+                "name": f"VAT {rate}"}), 200)
     issued = expect(admin.post("/api/v1/api-keys", json={
         "name": "bench-webshop", "role": "channel", "channel": CHANNEL}), 201)
     prices: dict[str, int] = {}
@@ -499,6 +511,9 @@ def bench_database(database: str, opts: Options, workdir: Path) -> Result:
         env["ORDERMESH_DATABASE_URL"] = f"sqlite:///{workdir / 'ordermesh-bench.db'}"
     else:
         env["ORDERMESH_DATABASE_URL"] = fresh_postgres(opts.postgres_url)
+    if opts.payments:
+        env["ORDERMESH_TEST_GATEWAY_ENABLED"] = "true"
+        env["ORDERMESH_TEST_GATEWAY_URL"] = f"sqlite:///{workdir / f'gateway-{database}.db'}"
     print(f"[{database}] migrating a fresh database", flush=True)
     run_cli(["migrate"], env)
     admin_key = run_cli(["create-key", "--name", "bench", "--role", "admin"],
@@ -509,7 +524,7 @@ def bench_database(database: str, opts: Options, workdir: Path) -> Result:
     with running_server(env, opts.workers, log_path) as (base_url, server_group), httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {admin_key}"},
             timeout=60.0) as admin:
-        channel_key, prices = set_up_catalogue(admin, opts.products)
+        channel_key, prices = set_up_catalogue(admin, opts.products, opts.payments)
         run_id = uuid.uuid4().hex[:8]
         ordered: Counter[str] = Counter()
         if opts.warmup:
