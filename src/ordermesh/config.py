@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +35,10 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = ""
     stripe_api_base: str | None = None
     stripe_multicapture: bool = True  # ask for several captures per authorization
+    # Three-way match of supplier bills: how far a billed unit price may exceed the purchase
+    # order's (in per cent, or in minor units, whichever allows more) and still match.
+    bill_price_tolerance_percent: Annotated[Decimal, Field(ge=0, le=100)] = Decimal("0")
+    bill_price_tolerance_minor: NonNegativeInt = 0
     # Money jobs of the worker.
     worker_payment_jobs_seconds: PositiveFloat = 30.0
     worker_import_payouts_seconds: PositiveFloat = 3600.0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -222,3 +223,18 @@ def test_who_may_do_what_and_other_refusals(client: TestClient, shop: Shop,
     today = client.get("/api/v1/reports/ap-ageing", headers=operator)
     assert today.status_code == 200
     assert today.json()["as_of"] == datetime.now(UTC).date().isoformat()
+
+
+def test_the_price_tolerance_comes_from_the_settings(client: TestClient, shop: Shop,
+                                                     po: dict[str, Any]) -> None:
+    # given 10 mugs at 4.50 received, and a tolerance of 2 % on unit prices
+    receive(client, shop, po, (1, 10))
+    settings = client.app.state.ordermesh.settings  # type: ignore[attr-defined]
+    settings.bill_price_tolerance_percent = Decimal("2")
+    # when the supplier bills 4.59 (2 % over), then 4.60
+    within = enter(client, shop, po, "ACME-T1", (1, 5, 459))
+    beyond = enter(client, shop, po, "ACME-T2", (1, 5, 460))
+    # then the first matches and the second is held for its price
+    assert within.json()["status"] == "matched", within.text
+    assert beyond.json()["status"] == "held"
+    assert [f["code"] for f in beyond.json()["findings"]] == ["price_above_tolerance"]

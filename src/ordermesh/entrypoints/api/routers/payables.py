@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db import payables_queries as q
+from ordermesh.bootstrap import App
 from ordermesh.domain.errors import NotFound
-from ordermesh.domain.payables import BUCKETS, AgeingRow, BillStatus
-from ordermesh.entrypoints.api.deps import Bus, Conn, Db, OperatorKey, read_one
+from ordermesh.domain.payables import BUCKETS, AgeingRow, BillStatus, Tolerance
+from ordermesh.entrypoints.api.deps import Bus, Conn, Db, OperatorKey, get_app, read_one
 from ordermesh.entrypoints.api.pagination import decode_cursor, is_position, page
 from ordermesh.entrypoints.api.schemas.common import BusinessDate, Code, Page
 from ordermesh.entrypoints.api.schemas.orders import EventOut
@@ -35,12 +36,17 @@ def _detail(db: Engine, bill_id: str) -> dict[str, Any]:
 
 @router.post("/supplier-bills", status_code=201, response_model=SupplierBillOut)
 def create_supplier_bill(body: SupplierBillIn, principal: OperatorKey, bus: Bus,
-                         db: Db) -> JSONResponse:
+                         db: Db, app: Annotated[App, Depends(get_app)]) -> JSONResponse:
     """Enter the supplier's bill for a purchase order. It is matched against what was ordered
-    and received: `matched`, or `held` for review with its findings."""
+    and received, within the price tolerance of the settings
+    (`ORDERMESH_BILL_PRICE_TOLERANCE_PERCENT`, `..._MINOR`): `matched`, or `held` for review
+    with its findings."""
+    tolerance = Tolerance(price_percent=app.settings.bill_price_tolerance_percent,
+                          price_amount=app.settings.bill_price_tolerance_minor)
     bill_id = bus.handle(c.CreateSupplierBill(
         principal.actor, body.number, body.purchase_order, body.bill_date,
-        tuple((ln.line_no, ln.quantity, ln.unit_cost) for ln in body.lines), body.currency))
+        tuple((ln.line_no, ln.quantity, ln.unit_cost) for ln in body.lines), body.currency,
+        tolerance=tolerance))
     bill = SupplierBillOut.model_validate(_detail(db, bill_id))
     return JSONResponse(bill.model_dump(mode="json"), status_code=201,
                         headers={"Location": f"/api/v1/supplier-bills/{bill_id}"})
