@@ -69,18 +69,27 @@ class SqlCatalogue:
         self.conn.execute(update(t.locations).where(t.locations.c.code == code).values(values))
 
 
+CHANNEL = select(t.channels).where(t.channels.c.code == bindparam("b_code"))
+
+
 class SqlAccess:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._channels: dict[str, dict[str, Any] | None] = {}  # read once per transaction
 
     def channel(self, code: str) -> dict[str, Any] | None:
-        row = self.conn.execute(select(t.channels).where(t.channels.c.code == code)).first()
-        return dict(row._mapping) if row else None
+        if code not in self._channels:
+            row = self.conn.execute(CHANNEL, {"b_code": code}).first()
+            self._channels[code] = dict(row._mapping) if row else None
+        found = self._channels[code]
+        return dict(found) if found is not None else None
 
     def add_channel(self, values: dict[str, Any]) -> None:
+        self._channels.pop(values["code"], None)
         insert_or_conflict(self.conn, t.channels, values)
 
     def update_channel(self, code: str, values: dict[str, Any]) -> None:
+        self._channels.pop(code, None)
         self.conn.execute(update(t.channels).where(t.channels.c.code == code).values(values))
 
     def add_api_key(self, values: dict[str, Any]) -> None:
