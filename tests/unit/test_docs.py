@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ordermesh.domain import purchasing
+from ordermesh.domain import fulfilments, purchasing
 from ordermesh.domain.orders import TRANSITIONS, transition_diagram
 
 DOC = Path(__file__).parents[2] / "docs" / "order-lifecycle.md"
@@ -24,3 +24,7 @@ def test_every_transition_is_an_edge_of_the_diagram() -> None:
 
 def test_lifecycle_doc_shows_the_purchase_order_table() -> None:
     assert f"```mermaid\n{purchasing.transition_diagram()}\n```" in DOC.read_text()
+
+
+def test_lifecycle_doc_shows_the_fulfilment_table() -> None:
+    assert f"```mermaid\n{fulfilments.transition_diagram()}\n```" in DOC.read_text()
