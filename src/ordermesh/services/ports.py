@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, Self
 
+from ordermesh.domain.carriers import Booking, ShipmentRequest, TrackingEvent
 from ordermesh.domain.holds import CartHold
 from ordermesh.domain.inventory import StockLevel
 from ordermesh.domain.money import Money
@@ -14,6 +15,7 @@ from ordermesh.domain.orders import Order
 from ordermesh.domain.payables import SupplierBill
 from ordermesh.domain.payments import GatewayAnswer, GatewayNotice, Outcome, Payout
 from ordermesh.domain.purchasing import PurchaseOrder
+from ordermesh.domain.rate_shopping import Quote
 from ordermesh.domain.replenishment import Place, Position, Waiting
 from ordermesh.domain.sourcing import Allocation, Decision, Policy, Site, Supply, Terms, Wait
 from ordermesh.domain.tax import TaxTable
@@ -213,6 +215,20 @@ class PaymentGateway(Protocol):
     def status(self, authorization: str) -> GatewayAnswer: ...
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> GatewayNotice: ...
     def payouts(self, since: date) -> list[Payout]: ...
+
+
+class Carrier(Protocol):
+    """A carrier. Booking carries an idempotency key: the same key books once and answers with
+    the same booking. A call that gets no answer raises CarrierUnavailable."""
+
+    name: str
+
+    def rates(self, request: ShipmentRequest) -> list[Quote]: ...
+    def create_shipment(self, request: ShipmentRequest, quote: Quote,
+                        idempotency_key: str) -> Booking: ...
+    def cancel(self, shipment_id: str) -> bool: ...
+    def track(self, tracking_number: str) -> list[TrackingEvent]: ...
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[TrackingEvent]: ...
 
 
 class Numbering(Protocol):

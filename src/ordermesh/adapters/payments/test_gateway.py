@@ -310,7 +310,8 @@ class TestGateway:
         sent = 0
         for event in due:
             body = json.dumps(self._complete(event.id, event.payload)).encode()
-            timestamp = datetime.fromtimestamp(int(now.timestamp()), UTC)
+            # signed at the time it is sent (the receiver checks that), whatever the clock
+            timestamp = datetime.fromtimestamp(int(_now().timestamp()), UTC)
             signature = self.webhook.sign(event.id, timestamp, body.decode())
             send(body, {"webhook-id": event.id, "webhook-timestamp": str(int(timestamp.timestamp())),
                         "webhook-signature": signature, "content-type": "application/json"})

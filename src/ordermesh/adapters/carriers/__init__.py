@@ -1,0 +1,1 @@
+"""Carriers: the built-in courier simulator."""
