@@ -120,10 +120,13 @@ def test_webhooks_are_signed_sent_once_and_parsed(courier: Courier, clock: Clock
     def send(body: bytes, headers: dict[str, str]) -> None:
         received.extend(courier.parse_webhook(body, headers))
 
-    clock.now = datetime(2026, 12, 3, tzinfo=UTC)
-    assert courier.deliver_webhooks(send) == 3
+    clock.now = datetime(2026, 12, 5, tzinfo=UTC)  # every event has happened, even a retry
+    (number,) = booking.tracking_numbers
+    happened = courier.track(number)
+    assert courier.deliver_webhooks(send) == len(happened) >= 3
     assert courier.deliver_webhooks(send) == 0  # each event once
-    assert [e.event for e in received] == ["in_transit", "out_for_delivery", "delivered"]
+    assert received == happened
+    assert received[-1].event == "delivered"
     assert {e.tracking_number for e in received} == set(booking.tracking_numbers)
     with pytest.raises(InvalidInput):
         courier.parse_webhook(b'{"events": []}', {"webhook-id": "x", "webhook-timestamp": "1",

@@ -157,6 +157,17 @@ def test_uuids_are_not_card_numbers(text: str) -> None:
     assert not looks_like_card_number(text)
 
 
+@pytest.mark.parametrize(("text", "card"), [
+    ("auth_634656579149447e9069c65a", False),  # a gateway's id: the digits touch a letter
+    ("ch_3Pq4111111111111111", False),
+    ("4111111111111111abc", False),
+    ("tok_4111111111111111", True),  # an underscore sets the number apart
+    ("card:4111111111111111;", True),
+])
+def test_digits_touching_a_letter_are_an_identifier(text: str, card: bool) -> None:
+    assert looks_like_card_number(text) is card
+
+
 @pytest.mark.parametrize("text", [
     "f31aeb00-4982-4407-8941-965096ee86ef",
     "313874cd-dfbc-423d-b246-548991270564",

@@ -14,9 +14,7 @@ database, outside Ordermesh's transactions, and books once per idempotency key.
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,11 +36,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from stdnum import luhn
 
 from ordermesh.adapters.db.engine import make_engine
+from ordermesh.adapters.simulated import kept_secret, settings_table
 from ordermesh.domain.carriers import Booking, ShipmentRequest, TrackingEvent
 from ordermesh.domain.errors import InvalidInput
 from ordermesh.domain.rate_shopping import Quote
@@ -75,11 +73,7 @@ sent = Table(
     Column("id", String(80), primary_key=True),
     Column("delivered", Boolean, nullable=False),
 )
-own = Table(
-    "courier_settings", metadata,
-    Column("name", String(40), primary_key=True),
-    Column("value", String(200), nullable=False),
-)
+own = settings_table(metadata, "courier_settings")
 
 
 @dataclass(frozen=True)
@@ -142,18 +136,7 @@ class Courier:
         self.name = name
         self.engine: Engine = make_engine(self.settings.database_url, pool_size=5)
         metadata.create_all(self.engine)
-        self.webhook = Webhook(self.settings.webhook_secret or self._own_secret())
-
-    def _own_secret(self) -> str:
-        made = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-        with self.engine.begin() as conn:
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(own).values(name="webhook_secret", value=made))
-            except IntegrityError:
-                pass
-            return str(conn.execute(select(own.c.value).where(
-                own.c.name == "webhook_secret")).scalar_one())
+        self.webhook = Webhook(self.settings.webhook_secret or kept_secret(self.engine, own))
 
     # -- the port ----------------------------------------------------------------------------
 

@@ -30,9 +30,7 @@ per currency, net of fees and refunds. Webhooks are signed per the Standard Webh
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -60,6 +58,7 @@ from sqlalchemy.exc import IntegrityError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from ordermesh.adapters.db.engine import make_engine
+from ordermesh.adapters.simulated import kept_secret, settings_table
 from ordermesh.domain.errors import InvalidInput
 from ordermesh.domain.money import Money
 from ordermesh.domain.payments import (
@@ -129,11 +128,7 @@ events = Table(
     Column("delivered", Boolean, nullable=False),
 )
 
-own = Table(
-    "test_gateway_settings", metadata,
-    Column("name", String(40), primary_key=True),
-    Column("value", String(200), nullable=False),
-)
+own = settings_table(metadata, "test_gateway_settings")
 
 CARDS = {
     "tok_visa": Card("visa", "4242", 12, 2034),
@@ -186,20 +181,7 @@ class TestGateway:
         self.name = name
         self.engine: Engine = make_engine(self.settings.database_url, pool_size=5)
         metadata.create_all(self.engine)
-        self.webhook = Webhook(self.settings.webhook_secret or self._own_secret())
-
-    def _own_secret(self) -> str:
-        """The signing secret of this gateway's webhooks: made once, at random, and kept in
-        its books, so every process that shares them signs and verifies alike."""
-        made = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-        with self.engine.begin() as conn:
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(own).values(name="webhook_secret", value=made))
-            except IntegrityError:
-                pass  # another process made it first
-            return str(conn.execute(select(own.c.value).where(
-                own.c.name == "webhook_secret")).scalar_one())
+        self.webhook = Webhook(self.settings.webhook_secret or kept_secret(self.engine, own))
 
     # -- the port --------------------------------------------------------------------------
 

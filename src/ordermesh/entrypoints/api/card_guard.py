@@ -13,9 +13,11 @@ from stdnum import ean, luhn
 # Card numbers as people write them: 13 to 19 digits in one run, or in groups of four
 # (4-4-4-4, 4-4-4-4-3, 4-4-4-1..4) or the 4-6-5 of American Express, split by spaces, dashes,
 # dots, underscores or slashes. A leading + marks an international phone number, never a card.
-# Grouped digits touching a letter are part of an identifier such as a UUID, not a card.
+# Digits touching a letter, grouped or not, are part of an identifier (a UUID, a gateway's
+# "auth_6346565791494471e9..."), not a card; an underscore or a space still sets them apart
+# ("tok_4111111111111111" is a card number).
 CANDIDATE = re.compile(r"""
-      (?<![\d+])\d{13,19}(?!\d)
+      (?<![\dA-Za-z+])\d{13,19}(?![\dA-Za-z])
     | (?<![A-Za-z0-9+])(?:
           \d{4}[ ._/-]\d{4}[ ._/-]\d{4}[ ._/-]\d{1,4}(?:[ ._/-]\d{1,3})?
         | \d{4}[ ._/-]\d{6}[ ._/-]\d{5}
