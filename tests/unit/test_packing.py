@@ -7,7 +7,6 @@ trying the six rotations, volume and weight by summing here.
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 from itertools import permutations
 
@@ -185,7 +184,8 @@ def test_invalid_box_types_and_items_are_refused(build: object) -> None:
         build()  # type: ignore[operator]
 
 
-def test_500_units_into_20_box_types_is_quick() -> None:
+def test_500_units_into_20_box_types_are_all_packed() -> None:
+    # (how fast: benchmarks/packing.py)
     r = random.Random(5)
     types = [
         PackageType(
@@ -197,11 +197,9 @@ def test_500_units_into_20_box_types_is_quick() -> None:
         Item(f"S{n % 40}", r.randint(10, 100), r.randint(10, 100), r.randint(10, 100), r.randint(1, 2_000))
         for n in range(500)
     ]
-    started = time.perf_counter()
     result = pack(items, types)
-    elapsed = time.perf_counter() - started
     assert sum(len(p.items) for p in result) == 500
-    assert elapsed < 0.5  # typically a few ms; generous for slow CI machines
+    assert all(p.weight_grams <= p.type.max_weight_grams for p in result)
 
 
 # -- properties -------------------------------------------------------------------------------
