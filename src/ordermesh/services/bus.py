@@ -18,6 +18,7 @@ from tenacity import (
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.services import commands as c
 from ordermesh.services.handlers import (
+    fulfilment,
     holds,
     invoicing,
     money,
@@ -65,6 +66,8 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.RecordSupplierPayment: payables.record_supplier_payment,
     c.PutTaxRate: money.put_tax_rate,
     c.RemoveTaxRate: money.remove_tax_rate,
+    c.ReleaseFulfilments: fulfilment.release_fulfilments,
+    c.ChangeFulfilment: fulfilment.change_fulfilment,
 }
 
 # Handlers that also need the payment gateways and the seller's details.

@@ -328,3 +328,20 @@ class FlagExpiringAuthorizations(Command):
 class ImportPayouts(Command):
     gateway: str
     since: date
+
+
+# -- fulfilment -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseFulfilments(Command):
+    location: str | None = None  # None: every location
+    limit: int = 200  # orders per run
+
+
+@dataclass(frozen=True)
+class ChangeFulfilment(Command):
+    fulfilment_id: str
+    action: str  # an action of domain.fulfilments.TRANSITIONS
+    reason: str | None = None
+    location: str | None = None  # set when a store's staff asks: it sees only its own

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, Self
 
 from ordermesh.domain.carriers import Booking, ShipmentRequest, TrackingEvent
+from ordermesh.domain.fulfilments import Fulfilment
 from ordermesh.domain.holds import CartHold
 from ordermesh.domain.inventory import StockLevel
 from ordermesh.domain.money import Money
@@ -217,6 +218,17 @@ class PaymentGateway(Protocol):
     def payouts(self, since: date) -> list[Payout]: ...
 
 
+class Fulfilments(Protocol):
+    def add(self, fulfilment: Fulfilment, order_seq: int) -> None: ...
+    def get(self, fulfilment_id: str) -> Fulfilment | None: ...
+    def save(self, fulfilment: Fulfilment) -> None: ...
+    def unreleased(self, location: str | None, limit: int) -> list[int]: ...
+    def unreleased_allocations(self, order_seq: int,
+                               location: str | None) -> list[dict[str, Any]]: ...
+    def assign(self, allocation_ids: list[int], fulfilment_id: str | None) -> None: ...
+    def allocations_of(self, fulfilment_id: str) -> list[int]: ...
+
+
 class Carrier(Protocol):
     """A carrier. Booking carries an idempotency key: the same key books once and answers with
     the same booking. A call that gets no answer raises CarrierUnavailable."""
@@ -257,6 +269,7 @@ class UnitOfWork(Protocol):
     payments: Payments
     invoices: Invoices
     payouts: Payouts
+    fulfilments: Fulfilments
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -232,10 +232,13 @@ allocations = Table(
     Column("decision", Json, nullable=True),
     Column("created_at", Timestamp, nullable=False),
     Column("released_at", Timestamp, nullable=True),
+    # the fulfilment that takes the allocation, once released to its location
+    Column("fulfilment_id", String(36), nullable=True),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     CheckConstraint("source IN ('stock', 'transfer')", name="source"),
     Index("ix_allocations_order_seq", "order_seq"),
     Index("ix_allocations_stock", "sku", "location_code", "status"),
+    Index("ix_allocations_fulfilment_id", "fulfilment_id"),
 )
 
 # What stock could not fill now: a line's quantity waiting for supply, first come first served.
@@ -570,4 +573,31 @@ supplier_payments = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("bill_seq", "reference", name="uq_supplier_payments_bill_reference"),
     CheckConstraint("amount > 0", name="amount_positive"),
+)
+
+# What one location sends (or hands over at its counter) for an order; see domain/fulfilments.
+fulfilments = Table(
+    "fulfilments", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_seq", SeqId, ForeignKey("orders.seq"), nullable=False),
+    Column("location_code", String(64), ForeignKey("locations.code"), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("tracked_at", Timestamp, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_fulfilments_location_status", "location_code", "status"),
+    Index("ix_fulfilments_order_seq", "order_seq"),
+)
+
+fulfilment_lines = Table(
+    "fulfilment_lines", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("fulfilment_id", String(36), ForeignKey("fulfilments.id"), nullable=False),
+    Column("order_line_id", String(36), ForeignKey("order_lines.id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    Index("ix_fulfilment_lines_fulfilment_id", "fulfilment_id"),
 )

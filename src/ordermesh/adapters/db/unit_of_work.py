@@ -8,6 +8,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.fulfilment_repository import SqlFulfilments
 from ordermesh.adapters.db.hold_repository import SqlCartHolds
 from ordermesh.adapters.db.money_repository import SqlInvoices, SqlPayments, SqlPayouts, SqlTax
 from ordermesh.adapters.db.numbering_repository import SqlNumbering
@@ -17,6 +18,7 @@ from ordermesh.adapters.db.purchasing_repository import SqlPurchaseOrders, SqlSu
 from ordermesh.adapters.db.replenishment_repository import SqlReplenishment
 from ordermesh.adapters.db.repositories import SqlAccess, SqlCatalogue, SqlStock
 from ordermesh.adapters.db.sourcing_repository import SqlAllocations, SqlBackorders, SqlSourcing
+from ordermesh.domain.fulfilments import Fulfilment
 from ordermesh.domain.holds import CartHold
 from ordermesh.domain.orders import Order
 from ordermesh.domain.payables import SupplierBill
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
     payments: ports.Payments
     invoices: ports.Invoices
     payouts: ports.Payouts
+    fulfilments: ports.Fulfilments
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -73,6 +76,8 @@ class SqlUnitOfWork:
         self.payments = SqlPayments(self.conn)
         self.invoices = SqlInvoices(self.conn)
         self.payouts = SqlPayouts(self.conn)
+        self._fulfilments = SqlFulfilments(self.conn)
+        self.fulfilments = self._fulfilments
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -82,9 +87,9 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         # every aggregate this transaction loaded or added: its events are written with it
-        aggregates: list[Order | PurchaseOrder | CartHold | SupplierBill] = [
+        aggregates: list[Order | PurchaseOrder | CartHold | SupplierBill | Fulfilment] = [
             *self._orders.seen, *self._purchase_orders.seen, *self._holds.seen,
-            *self._supplier_bills.seen]
+            *self._supplier_bills.seen, *self._fulfilments.seen]
         pending = [event for aggregate in aggregates for event in aggregate.events]
         if pending:
             self.conn.execute(insert(t.events), [

@@ -16,6 +16,7 @@ from ordermesh.entrypoints.api.routers import (
     cart_holds,
     catalogue,
     finance,
+    fulfilments,
     orders,
     payables,
     payments,
@@ -43,7 +44,7 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
         app.include_router(module.router, responses=problem_responses())
     app.include_router(replenishment.router, responses=problem_responses())
     app.include_router(payables.router, responses=problem_responses())
-    for router in (payments.router, payments.webhooks, finance.router):
+    for router in (payments.router, payments.webhooks, finance.router, fulfilments.router):
         app.include_router(router, responses=problem_responses())
     app.add_middleware(InputGuard)
     install_log_redaction()
