@@ -100,6 +100,19 @@ def test_a_cancelled_fulfilment_gives_its_allocations_back(client: TestClient,
     assert client.get("/api/v1/fulfilments", headers=shop.headers("web")).status_code == 403
 
 
+def test_cancelling_an_order_cancels_its_fulfilments_in_the_building(client: TestClient,
+                                                                    shop: Shop) -> None:
+    order = place(client, shop, ("TEE-1", 2))
+    (fulfilment,) = release(client, shop)
+    act(client, shop, fulfilment, "start-picking")
+    cancelled = client.post(f"/api/v1/orders/{order['id']}/cancel",
+                            headers=shop.headers("operator"))
+    assert cancelled.json()["status"] == "cancelled"
+    one = client.get(f"/api/v1/fulfilments/{fulfilment}", headers=shop.headers("operator"))
+    assert one.json()["status"] == "cancelled"
+    assert client.get("/api/v1/pick-lists/WH-1", headers=shop.headers("operator")).json() == []
+
+
 def test_waves_released_at_once_take_each_allocation_once(client: TestClient, shop: Shop,
                                                           bus: MessageBus,
                                                           engine: Engine) -> None:

@@ -84,6 +84,13 @@ class SqlFulfilments:
         self.conn.execute(update(t.allocations).where(_a.id.in_(allocation_ids))
                           .values(fulfilment_id=fulfilment_id))
 
+    def open_for_order(self, order_seq: int) -> list[str]:
+        """The order's fulfilments that have not left or ended yet, oldest first."""
+        return [str(i) for i in self.conn.execute(select(_f.id).where(
+            _f.order_seq == order_seq, _f.status.in_(["pending", "picking", "packed",
+                                                      "ready_for_pickup"]))
+            .order_by(_f.created_at, _f.id)).scalars()]
+
     def allocations_of(self, fulfilment_id: str) -> list[int]:
         return [int(i) for i in self.conn.execute(select(_a.id).where(
             _a.fulfilment_id == fulfilment_id, _a.status == "active")).scalars()]

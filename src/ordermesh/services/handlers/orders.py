@@ -183,12 +183,23 @@ def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
         skus = {line.sku for line in order.lines}
         order.apply(cmd.action, cmd.actor, **data, **cmd.data)
         if cmd.action == "cancel":
+            _cancel_fulfilments(order, uow, cmd.actor)  # locked before the stock rows
             _release_allocations(order, uow, cmd.actor)
         uow.orders.save(order)
         if serves:
             serve_queue(uow, queue, skus, cmd.actor, utcnow().date())
         uow.commit()
     return order.id
+
+
+def _cancel_fulfilments(order: Order, uow: UnitOfWork, actor: str) -> None:
+    """The order's fulfilments still in the building are cancelled with it."""
+    assert order.seq is not None
+    for fulfilment_id in uow.fulfilments.open_for_order(order.seq):
+        fulfilment = uow.fulfilments.get(fulfilment_id)
+        if fulfilment is not None and "cancel" in fulfilment.allowed():
+            fulfilment.apply("cancel", actor, reason="order cancelled")
+            uow.fulfilments.save(fulfilment)
 
 
 def _release_allocations(order: Order, uow: UnitOfWork, actor: str) -> None:
