@@ -127,3 +127,35 @@ def test_waves_released_at_once_take_each_allocation_once(client: TestClient, sh
             t.allocations.c.fulfilment_id.is_not(None))).scalar_one()
         lines = conn.execute(select(func.count()).select_from(t.fulfilment_lines)).scalar_one()
     assert assigned == lines == 6
+
+
+def test_a_packed_fulfilment_is_dispatched_from_its_own_location_captured_and_invoiced(
+        client: TestClient, shop: Shop) -> None:
+    operator = shop.headers("operator")
+    # given 4 T-shirts allocated at the warehouse (10) ... and the store's 3 left alone
+    order = place(client, shop, ("TEE-1", 4))
+    (fulfilment,) = release(client, shop)
+    # a fulfilment not packed yet is not dispatched
+    early = client.post(f"/api/v1/fulfilments/{fulfilment}/dispatch", headers=operator)
+    assert early.status_code == 409, early.text
+    act(client, shop, fulfilment, "start-picking")
+    act(client, shop, fulfilment, "pack")
+    # when it is dispatched, twice (a retry)
+    first = client.post(f"/api/v1/fulfilments/{fulfilment}/dispatch", headers=operator)
+    again = client.post(f"/api/v1/fulfilments/{fulfilment}/dispatch", headers=operator)
+    # then it is dispatched once: captured once, invoiced once, stock out of the warehouse only
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "dispatched"
+    assert first.json()["capture"]["outcome"] == "succeeded"
+    assert again.json()["capture"] == first.json()["capture"]
+    (payment,) = client.get(f"/api/v1/orders/{order['id']}/payments", headers=operator).json()
+    assert [x["kind"] for x in payment["transactions"]] == ["authorize", "capture"]
+    assert payment["status"] == "captured"
+    invoices = client.get(f"/api/v1/orders/{order['id']}/invoices", headers=operator).json()
+    assert [(i["reference"], i["gross"]) for i in invoices] == [
+        (f"shipment:fulfilment:{fulfilment}", 4 * 1999)]
+    levels = {lv["location"]: (lv["on_hand"], lv["reserved"]) for lv in client.get(
+        "/api/v1/stock-levels?sku=TEE-1", headers=operator).json()["items"]}
+    assert levels == {"WH-1": (6, 0), "ST-AMS": (3, 0)}
+    assert client.get(f"/api/v1/orders/{order['id']}", headers=operator).json()["status"] \
+        == "shipped"

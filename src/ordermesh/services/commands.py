@@ -296,6 +296,9 @@ class DispatchShipment(Command):
     reference: str  # the shipment's own reference: dispatching it again changes nothing
     lines: tuple[tuple[int, int], ...]  # (line number, units)
     channel: str | None = None
+    # a packed fulfilment of the order: its lines are the shipment, its location the only one
+    # the stock leaves, and it becomes dispatched in the same transaction
+    fulfilment_id: str | None = None
 
 
 @dataclass(frozen=True)

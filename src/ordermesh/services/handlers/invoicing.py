@@ -120,6 +120,13 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
         order = uow.orders.get(cmd.order_id)
         if order is None or (cmd.channel is not None and order.channel != cmd.channel):
             raise NotFound(f"order {cmd.order_id!r} not found")
+        fulfilment = None
+        if cmd.fulfilment_id is not None:
+            fulfilment = uow.fulfilments.get(cmd.fulfilment_id)
+            if fulfilment is None or fulfilment.order_id != order.id:
+                raise NotFound(f"fulfilment {cmd.fulfilment_id!r} not found")
+            numbers = {line.id: line.line_no for line in order.lines}
+            quantities = {numbers[ln.order_line_id]: ln.quantity for ln in fulfilment.lines}
         scope_key = f"{order.id}:{cmd.reference}"
         request_hash = _request_hash(sorted(quantities.items()))
         seen = uow.idempotency.find(SHIPMENT_SCOPE, scope_key)
@@ -136,7 +143,11 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
                                         current_status=str(order.status), action="dispatch")
             uow.idempotency.claim(SHIPMENT_SCOPE, scope_key, request_hash)
             amounts = shipment(order, quantities, _names(uow, order))
-            _take_stock(uow, order, quantities, cmd.actor)
+            if fulfilment is not None:
+                fulfilment.apply("dispatch", cmd.actor, reference=cmd.reference)
+                uow.fulfilments.save(fulfilment)
+            _take_stock(uow, order, quantities, cmd.actor,
+                        fulfilment.id if fulfilment is not None else None)
             final = all(line.to_dispatch == 0 for line in order.lines)
             channel = uow.access.channel(order.channel) or {}
             pending = _capture_for(uow, order, amounts.gross, cmd.reference, final, channel,
@@ -207,16 +218,19 @@ def _key_of(uow: UnitOfWork, order: Order, what: str) -> str | None:
     return None
 
 
-def _take_stock(uow: UnitOfWork, order: Order, quantities: dict[int, int], actor: str) -> None:
-    """The units leave the locations they were reserved at: on hand and reserved both go down
-    (so what is available does not change), and the allocations end as dispatched."""
+def _take_stock(uow: UnitOfWork, order: Order, quantities: dict[int, int], actor: str,
+                fulfilment_id: str | None = None) -> None:
+    """The units leave the locations they were reserved at (only the allocations of the
+    fulfilment, when one is dispatched): on hand and reserved both go down (so what is
+    available does not change), and the allocations end as dispatched."""
     assert order.seq is not None
     by_no = {line.line_no: line for line in order.lines}
     wanted = {by_no[n].id: units for n, units in quantities.items()}
     uow.stock.lock_levels({by_no[n].sku for n in quantities})
     priorities = uow.catalogue.location_priorities()
     active = sorted((a for a in uow.allocations.active_for_order(order.seq)
-                     if a["line_id"] in wanted),
+                     if a["line_id"] in wanted
+                     and (fulfilment_id is None or a["fulfilment_id"] == fulfilment_id)),
                     key=lambda a: lock_rank(a["sku"], a["location_code"], priorities))
     now = utcnow()
     for allocation in active:

@@ -87,6 +87,32 @@ def get_fulfilment(fulfilment_id: str, principal: OperatorKey, conn: Conn) -> di
     return _view(found[0])
 
 
+class DispatchOut(FulfilmentOut):
+    capture: dict[str, Any] | None = Field(
+        description="The capture of the shipment's amount, when the channel captures on "
+                    "dispatch (outcome pending: the gateway's answer is still to come)")
+
+
+@router.post("/fulfilments/{fulfilment_id}/dispatch", response_model=DispatchOut)
+def dispatch(fulfilment_id: str, principal: OperatorKey, bus: Bus, db: Db) -> dict[str, Any]:
+    """A packed fulfilment leaves: its units leave its location's stock, it is invoiced and
+    its amount captured as the channel says, in one transaction with its move to
+    `dispatched`. Asked again, it changes nothing and answers the same capture."""
+    with read_connection(db) as conn:
+        found = fq.fulfilments(conn, fulfilment_id=fulfilment_id)
+    if not found:
+        raise NotFound(f"fulfilment {fulfilment_id!r} not found")
+    _, move = bus.handle(c.DispatchShipment(principal.actor, found[0]["order_id"],
+                                            f"fulfilment:{fulfilment_id}", (),
+                                            fulfilment_id=fulfilment_id))
+    with read_connection(db) as conn:
+        done = _view(fq.fulfilments(conn, fulfilment_id=fulfilment_id)[0])
+    capture = None if move is None else {
+        "payment_id": move.payment_id, "kind": move.kind, "amount": move.amount,
+        "outcome": move.outcome, "failure": move.failure}
+    return {**done, "capture": capture}
+
+
 @router.post("/fulfilments/{fulfilment_id}/{action}", response_model=FulfilmentOut)
 def change(fulfilment_id: str, action: Action, principal: OperatorKey, bus: Bus, db: Db,
            body: ChangeIn | None = None) -> dict[str, Any]:
