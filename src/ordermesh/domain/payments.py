@@ -8,10 +8,11 @@ captured, and only what was never captured can be voided.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from ordermesh.domain.errors import InvalidInput, InvalidTransition
 from ordermesh.domain.money import Money
@@ -40,6 +41,14 @@ class Transaction:
     idempotency_key: str  # the same key never moves money twice at the gateway
     gateway_reference: str | None = None
     failure: str | None = None  # e.g. "card_declined", "insufficient_funds"
+
+    @classmethod
+    def of(cls, fields: Mapping[str, Any]) -> Transaction:
+        """From stored fields: kind, amount, currency, outcome, idempotency_key and, if
+        there, gateway_reference and failure_code."""
+        return cls(Kind(fields["kind"]), Money(fields["amount"], fields["currency"]),
+                   Outcome(fields["outcome"]), fields["idempotency_key"],
+                   fields.get("gateway_reference"), fields.get("failure_code"))
 
 
 class PaymentStatus(StrEnum):
@@ -123,6 +132,11 @@ def payment_status(transactions: Iterable[Transaction]) -> PaymentStatus:
     if t.captured:
         return P.CAPTURED if t.capturable == 0 else P.PARTIALLY_CAPTURED
     return P.VOIDED if t.voided else P.AUTHORIZED
+
+
+def allowed(transactions: Iterable[Transaction]) -> frozenset[Kind]:
+    """What the payment's status allows next (the amounts may still refuse it)."""
+    return ACTIONS[payment_status(transactions)]
 
 
 def check(transactions: Iterable[Transaction], kind: Kind, amount: Money) -> None:

@@ -14,9 +14,8 @@ from ordermesh.adapters.db.money_repository import (
     transactions_by_reference,
     unsettled,
 )
-from ordermesh.domain.money import Money
 from ordermesh.domain.orders import format_order_number, parse_order_number
-from ordermesh.domain.payments import Kind, Outcome, Transaction, payment_status, totals
+from ordermesh.domain.payments import Transaction, payment_status, totals
 from ordermesh.domain.settlement import Finding, Item, Ours, PayoutCheck, check_payout, not_settled
 
 _p, _x, _i, _il = t.payments.c, t.payment_transactions.c, t.invoices.c, t.invoice_lines.c
@@ -37,8 +36,7 @@ def payments_of(conn: Connection, order_seq: int) -> list[dict[str, Any]]:
     result = []
     for payment in payments:
         txns = by_payment.get(payment["id"], [])
-        domain = [Transaction(Kind(x["kind"]), Money(x["amount"], x["currency"]),
-                              Outcome(x["outcome"]), x["idempotency_key"]) for x in txns]
+        domain = [Transaction.of(x) for x in txns]
         sums = totals(domain)
         result.append({**payment, "transactions": txns, "status": str(payment_status(domain)),
                        "authorized": sums.authorized, "captured": sums.captured,

@@ -13,8 +13,7 @@ from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.repositories import insert_or_conflict
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.domain.events import utcnow
-from ordermesh.domain.money import Money
-from ordermesh.domain.payments import Kind, Outcome, Payout, Transaction
+from ordermesh.domain.payments import Outcome, Payout
 from ordermesh.domain.tax import TaxTable, table_of
 
 _r, _p, _x = t.tax_rates.c, t.payments.c, t.payment_transactions.c
@@ -46,11 +45,6 @@ class SqlTax:
         return bool(self.conn.execute(delete(t.tax_rates).where(
             _r.tax_class == tax_class, _r.country == country,
             _r.region == (region or ""))).rowcount)
-
-
-def transaction_of(row: Any) -> Transaction:
-    return Transaction(Kind(row.kind), Money(row.amount, row.currency), Outcome(row.outcome),
-                       row.idempotency_key, row.gateway_reference, row.failure_code)
 
 
 class SqlPayments:

@@ -14,13 +14,14 @@ from ordermesh.domain.orders import OrderStatus, format_order_number
 from ordermesh.domain.payments import PaymentStatus
 from ordermesh.domain.tax import TaxRate
 from ordermesh.services import commands as c
-from ordermesh.services.handlers.invoicing import void_payment
+from ordermesh.services.handlers.credits import void_payment
 from ordermesh.services.handlers.orders import change_order_status
 from ordermesh.services.handlers.payments import (
     PAYMENT_FAILED,
     MoneySetup,
     _gateway,
     begin_authorization,
+    begin_void,
     finish,
     status_of,
 )
@@ -103,8 +104,6 @@ def _renew(uow: UnitOfWork, setup: MoneySetup, order_id: str, actor: str) -> Non
     """A new authorization of the whole order with its token. The old one is voided first (an
     order has one live authorization); a refusal of the new one holds the order for payment
     like any refused payment."""
-    from ordermesh.services.handlers.payments import begin_void
-
     with uow:
         order = uow.orders.get(order_id)
         assert order is not None and order.seq is not None

@@ -19,8 +19,6 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -32,12 +30,12 @@ from ordermesh.domain.money import Money
 from ordermesh.domain.orders import TRANSITIONS, Order, OrderStatus, format_order_number
 from ordermesh.domain.payments import (
     GatewayAnswer,
-    GatewayNotice,
     GatewayUnavailable,
     Kind,
     Outcome,
     PaymentStatus,
     Transaction,
+    allowed,
     capturable,
     check,
     payment_status,
@@ -75,9 +73,7 @@ class MoneyMove:
 
 
 def transactions_of(payment: Mapping[str, Any]) -> list[Transaction]:
-    return [Transaction(Kind(row["kind"]), Money(row["amount"], row["currency"]),
-                        Outcome(row["outcome"]), row["idempotency_key"], row["gateway_reference"],
-                        row["failure_code"]) for row in payment["transactions"]]
+    return [Transaction.of(row) for row in payment["transactions"]]
 
 
 def status_of(payment: Mapping[str, Any]) -> PaymentStatus:
@@ -217,9 +213,10 @@ def capture_payment(cmd: c.CapturePayment, uow: UnitOfWork, setup: MoneySetup) -
 
 
 def begin_capture(uow: UnitOfWork, order: Order, amount: int | None, reference: str,
-                  final: bool, actor: str) -> Pending:
-    """Write a pending capture of `amount` (None: all that is authorized and not captured)."""
-    payment = _payment_for(uow, order, Kind.CAPTURE)
+                  final: bool, actor: str, payment: dict[str, Any] | None = None) -> Pending:
+    """Write a pending capture of `amount` (None: all that is authorized and not captured)
+    from `payment` (default: the order's current one)."""
+    payment = payment or _payment_for(uow, order, Kind.CAPTURE)
     key = f"{payment['id']}:capture:{reference}"
     transactions = transactions_of(payment)
     known = uow.payments.transaction(key)
@@ -245,7 +242,7 @@ def begin_void(uow: UnitOfWork, order: Order, actor: str) -> Pending | None:
         return None
     transactions = transactions_of(payment)
     left = capturable(transactions)
-    if left == 0 or Kind.VOID not in _actions(transactions):
+    if left == 0 or Kind.VOID not in allowed(transactions):
         return None
     key = f"{payment['id']}:void"
     known = uow.payments.transaction(key)
@@ -257,12 +254,6 @@ def begin_void(uow: UnitOfWork, order: Order, actor: str) -> Pending | None:
     txn_id = uow.payments.add_transaction(values)
     order.note("payment.void_requested", actor, payment_id=payment["id"], amount=left)
     return _pending(payment, {**values, "id": txn_id})
-
-
-def _actions(transactions: list[Transaction]) -> frozenset[Kind]:
-    from ordermesh.domain.payments import ACTIONS
-
-    return ACTIONS[payment_status(transactions)]
 
 
 def begin_refund(uow: UnitOfWork, order: Order, amount: int, reference: str,
@@ -457,78 +448,3 @@ def _after_capture(uow: UnitOfWork, order: Order, payment: dict[str, Any],
             and order.status is not OrderStatus.ALLOCATED:
         return begin_void(uow, order, actor)
     return None
-
-
-# -- later answers, and answers that never came ----------------------------------------------
-
-
-def apply_gateway_notice(cmd: c.ApplyGatewayNotice, uow: UnitOfWork,
-                         setup: MoneySetup) -> MoneyMove | None:
-    """A webhook: verified by the gateway's adapter, then applied to the pending transaction
-    it answers. A notice for something already answered changes nothing."""
-    gateway = _gateway(setup, cmd.gateway)
-    notice = gateway.parse_webhook(cmd.body, cmd.headers)
-    with uow:
-        payment = uow.payments.by_authorization(cmd.gateway, notice.authorization)
-    if payment is None:
-        return None  # not one of ours (another system on the same gateway account)
-    txn = _noticed(payment["transactions"], notice)
-    if txn is None:
-        return None
-    return record(uow, setup, _pending(payment, txn), notice.answer, cmd.actor)
-
-
-def _noticed(transactions: list[dict[str, Any]], notice: GatewayNotice) -> dict[str, Any] | None:
-    """The pending transaction a notice answers: the one with the gateway's reference for it;
-    else the only pending one of its kind (and amount, when the notice gives one). A notice
-    that could answer more than one is left alone: the recovery job asks for each."""
-    reference = notice.answer.reference
-    if reference and any(t["gateway_reference"] == reference and t["outcome"] != Outcome.PENDING
-                         for t in transactions):
-        return None  # answered already
-    pending = [t for t in transactions
-               if t["kind"] == notice.kind and t["outcome"] == Outcome.PENDING]
-    by_reference = [t for t in pending if reference and t["gateway_reference"] == reference]
-    if by_reference:
-        return by_reference[0]
-    if notice.kind is not Kind.AUTHORIZE:  # captures and refunds: only by reference or amount
-        if notice.amount is None:
-            return None
-        pending = [t for t in pending
-                   if t["amount"] == notice.amount and t["gateway_reference"] is None]
-    return pending[0] if len(pending) == 1 else None
-
-
-def recover_payments(cmd: c.RecoverPayments, uow: UnitOfWork, setup: MoneySetup) -> int:
-    """Ask again, with the same key, for every transaction left pending longer than
-    `older_than_seconds`; an authorization whose answer comes by webhook is looked up."""
-    with uow:
-        stale = uow.payments.pending(utcnow() - timedelta(seconds=cmd.older_than_seconds),
-                                     cmd.limit)
-    answered = 0
-    for txn in stale:
-        try:
-            answered += _recover(uow, setup, txn, cmd.actor).outcome != Outcome.PENDING
-        except Exception:  # one transaction that cannot be asked must not stop the others
-            log.exception("payment %s: could not ask again", txn["idempotency_key"])
-    return answered
-
-
-# Gateways keep idempotency keys for a day (Stripe: 24 hours). Past that, asking again with the
-# same key could move the money a second time, so a transaction older than this is not asked
-# again: it stays pending, for an operator to settle with the gateway's dashboard.
-KEYS_KEPT = timedelta(hours=23)
-
-
-def _recover(uow: UnitOfWork, setup: MoneySetup, txn: dict[str, Any], actor: str) -> MoneyMove:
-    with uow:
-        payment = uow.payments.get(txn["payment_id"])
-    assert payment is not None
-    pending = _pending(payment, txn)
-    if txn["kind"] == Kind.AUTHORIZE and payment["authorization_reference"]:
-        gateway = _gateway(setup, payment["gateway"])
-        answer = _ask(partial(gateway.status, payment["authorization_reference"]))
-        return record(uow, setup, pending, answer, actor) if answer is not None else _move(txn)
-    if utcnow() - txn["created_at"] > KEYS_KEPT:
-        return _move(txn)
-    return perform(uow, setup, pending, actor)

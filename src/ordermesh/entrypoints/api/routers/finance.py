@@ -14,6 +14,7 @@ from ordermesh.adapters.documents.invoices import render_document_pdf
 from ordermesh.adapters.documents.reconciliation import reconciliation_csv
 from ordermesh.domain.errors import NotFound
 from ordermesh.domain.invoicing import Amounts, Document, DocumentKind, DocumentLine, Party
+from ordermesh.domain.orders import format_order_number
 from ordermesh.entrypoints.api.deps import AdminKey, AnyKey, Bus, Conn, OperatorKey
 from ordermesh.entrypoints.api.schemas.money import (
     InvoiceOut,
@@ -52,8 +53,6 @@ def get_invoice(invoice_id: str, principal: AnyKey, conn: Conn) -> dict[str, Any
 
 
 def document_of(row: dict[str, Any]) -> Document:
-    from ordermesh.domain.orders import format_order_number
-
     lines = tuple(DocumentLine(ln["order_line_id"], ln["sku"], ln["description"],
                                ln["quantity"], ln["unit_price"], ln["net"], ln["tax"],
                                Decimal(ln["tax_rate"]), ln["tax_name"]) for ln in row["lines"])

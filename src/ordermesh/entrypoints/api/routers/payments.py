@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from ordermesh.adapters.db import money_queries as mq
 from ordermesh.adapters.db import queries
@@ -123,7 +124,5 @@ async def gateway_webhook(gateway: str, request: Request) -> None:
     the signature is the authentication."""
     body = await request.body()
     bus = request.app.state.ordermesh.bus
-    from starlette.concurrency import run_in_threadpool
-
     await run_in_threadpool(bus.handle, c.ApplyGatewayNotice(
         f"gateway:{gateway}", gateway, body, dict(request.headers)))
