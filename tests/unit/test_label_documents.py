@@ -9,9 +9,7 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 
-import pypdfium2 as pdfium
 import pytest
-import zxingcpp
 from pypdf import PdfReader
 
 from ordermesh.adapters.documents.labels import (
@@ -25,8 +23,7 @@ from ordermesh.adapters.documents.labels import (
     render_packing_slip_pdf,
 )
 from ordermesh.domain.errors import InvalidInput
-
-SCALE = 4  # 288 dpi: a 0.5 pt module is 2 pixels wide, which zxing reads reliably
+from tests.pdfs import scan
 
 WAREHOUSE = PostalAddress("Ordermesh London warehouse", ("1 Dock Road", "Unit 4", "E16 1AA London"),
                           "GB")
@@ -71,20 +68,6 @@ def a_slip(line_count: int = 4, **overrides: object) -> PackingSlipDocument:
 
 def pdf_text(pdf: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-
-
-def scan(pdf: bytes) -> list[tuple[int, str, str]]:
-    """(page, format, text) of every barcode a reader finds, page by page, top to bottom."""
-    found: list[tuple[int, float, str, str]] = []
-    document = pdfium.PdfDocument(pdf)
-    try:
-        for index in range(len(document)):
-            image = document[index].render(scale=SCALE).to_pil()
-            for barcode in zxingcpp.read_barcodes(image):
-                found.append((index, barcode.position.top_left.y, barcode.format.name, barcode.text))
-    finally:
-        document.close()
-    return [(page, kind, text) for page, _, kind, text in sorted(found)]
 
 
 # ---------------------------------------------------------------------------------------------

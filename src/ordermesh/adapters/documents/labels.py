@@ -118,10 +118,7 @@ class PackingSlipLine:
 
     @property
     def barcode(self) -> tuple[str, str]:
-        """(symbology, value) of the line's barcode: ("EAN13", gtin) or ("Code128", sku)."""
-        if self.gtin is not None and is_gtin13(self.gtin):
-            return "EAN13", self.gtin
-        return "Code128", self.sku
+        return sku_barcode(self.sku, self.gtin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +151,14 @@ class PackingSlipDocument:
             if text and text.strip():
                 found.append((heading, text.strip()))
         return found
+
+
+def sku_barcode(sku: str, gtin: str | None) -> tuple[str, str]:
+    """(symbology, value) of an article's barcode: ("EAN13", gtin) when it has a valid GTIN-13,
+    else ("Code128", sku)."""
+    if gtin is not None and is_gtin13(gtin):
+        return "EAN13", gtin
+    return "Code128", sku
 
 
 def is_gtin13(value: str) -> bool:
@@ -196,7 +201,7 @@ def render_label_pdf(doc: LabelDocument) -> bytes:
 
     def caption(x: float, y: float, text: str) -> None:
         canvas.setFont("Helvetica", 6)
-        canvas.drawString(x, top(y) - 6, _cut_to_width(text, "Helvetica", 6, right - x))
+        canvas.drawString(x, top(y) - 6, cut_to_width(text, "Helvetica", 6, right - x))
 
     # sender (left) and carrier + service (right)
     caption(left, 10, "FROM")
@@ -229,14 +234,14 @@ def render_label_pdf(doc: LabelDocument) -> bytes:
         canvas.rect(left, top(254), inner, 26, stroke=0, fill=1)
         canvas.setFillColor(colors.white)
         size = _fit_size(notes, "Helvetica-Bold", 16, inner - 8, minimum=8)
-        text = _cut_to_width(notes, "Helvetica-Bold", size, inner - 8)
+        text = cut_to_width(notes, "Helvetica-Bold", size, inner - 8)
         canvas.setFont("Helvetica-Bold", size)
         canvas.drawCentredString(width / 2, top(254) + (26 - size * 0.7) / 2, text)
         canvas.setFillColor(colors.black)
 
     # tracking number: Code 128, then as text
     caption(left, 260, f"TRACKING  {doc.carrier.upper()}")
-    barcode = _code128(doc.tracking_number, width=inner, height=62, max_module=1.4)
+    barcode = code128(doc.tracking_number, width=inner, height=62, max_module=1.4)
     if barcode is None:
         raise InvalidInput(f"the tracking number {doc.tracking_number!r} is too long for a barcode "
                            "on a 4x6 inch label")
@@ -256,7 +261,7 @@ def render_label_pdf(doc: LabelDocument) -> bytes:
     if instructions:
         caption(text_left, 358, "DELIVERY INSTRUCTIONS")
         style = ParagraphStyle("instructions", fontName="Helvetica", fontSize=8, leading=9.5)
-        paragraph = _cut_paragraph(instructions, style, right - text_left, top(366) - LABEL_MARGIN)
+        paragraph = cut_paragraph(instructions, style, right - text_left, top(366) - LABEL_MARGIN)
         _, used = paragraph.wrap(right - text_left, height)
         paragraph.drawOn(canvas, text_left, top(366) - used)
 
@@ -297,7 +302,7 @@ def _draw_block(canvas: Any, x: float, y_top: float, width: float, height: float
         scale = scales[-1]
         paragraphs, heights = [], []
         for text, font, size in lines:
-            one_line = _cut_to_width(text, font, size * scale, width)
+            one_line = cut_to_width(text, font, size * scale, width)
             paragraph = Paragraph(escape(one_line), _style(font, size * scale))
             paragraphs.append(paragraph)
             heights.append(paragraph.wrap(width, height)[1])
@@ -321,7 +326,7 @@ def _fit_size(text: str, font: str, size: float, width: float, minimum: float = 
     return max(minimum, size * width / natural - 0.01)  # a hair under, so rounding cannot overflow
 
 
-def _cut_to_width(text: str, font: str, size: float, width: float) -> str:
+def cut_to_width(text: str, font: str, size: float, width: float) -> str:
     """`text` itself if it fits `width` on one line, else its longest prefix that fits with an
     ellipsis after it."""
     if stringWidth(text, font, size) <= width:
@@ -342,14 +347,14 @@ def _draw_cut_line(canvas: Any, text: str, x: float, y: float, width: float, fon
     and cut with an ellipsis beyond that. The canvas reads no markup: nothing to escape."""
     size = _fit_size(text, font, size, width, minimum=7)
     canvas.setFont(font, size)
-    shown = _cut_to_width(text, font, size, width)
+    shown = cut_to_width(text, font, size, width)
     if align_right:
         canvas.drawRightString(x, y, shown)
     else:
         canvas.drawString(x, y, shown)
 
 
-def _cut_paragraph(text: str, style: ParagraphStyle, width: float, height: float) -> Paragraph:
+def cut_paragraph(text: str, style: ParagraphStyle, width: float, height: float) -> Paragraph:
     """A Paragraph of `text` (plain, escaped here) wrapped to `width`; if it is taller than
     `height`, the longest prefix that fits, cut at a word where one is near, plus an ellipsis."""
     text = text[:LONG_TEXT]
@@ -377,7 +382,7 @@ def _cut_paragraph(text: str, style: ParagraphStyle, width: float, height: float
     return paragraph(low)
 
 
-def _code128(value: str, width: float, height: float, max_module: float) -> Any:
+def code128(value: str, width: float, height: float, max_module: float) -> Any:
     """A Code 128 drawing of `value` at the widest module (<= max_module) that fits `width` with
     its quiet zones, or None when even MIN_MODULE would not fit."""
     probe = createBarcodeDrawing("Code128", value=value, barWidth=1, barHeight=height,
@@ -435,7 +440,7 @@ def _slip_heading(doc: PackingSlipDocument) -> Table:
             Paragraph("<br/>".join(details), body), Spacer(1, 3 * mm),
             Paragraph("<br/>".join(["<b>Ship to</b>", *ship_to]), body)]
     half = SLIP_FRAME_WIDTH / 2
-    barcode = _code128(doc.order_number, width=half, height=16 * mm, max_module=1.2)
+    barcode = code128(doc.order_number, width=half, height=16 * mm, max_module=1.2)
     right: list[Any] = [barcode] if barcode is not None else []
     right.append(Paragraph(escape(doc.order_number), ParagraphStyle(
         "order-number", parent=body, alignment=TA_RIGHT, fontName="Helvetica-Bold")))
@@ -499,7 +504,7 @@ def _line_barcode(line: PackingSlipLine, cell: ParagraphStyle) -> Any:
         return createBarcodeDrawing("EAN13", value=value[:12], barWidth=1.2, barHeight=11 * mm,
                                     fontSize=8, humanReadable=True)
     if value.isascii() and value.isprintable():
-        barcode = _code128(value, width=SLIP_BARCODE_WIDTH, height=11 * mm, max_module=1.0)
+        barcode = code128(value, width=SLIP_BARCODE_WIDTH, height=11 * mm, max_module=1.0)
         if barcode is not None:
             return barcode
     return Paragraph("<i>no barcode: scan or type the SKU</i>", cell)
