@@ -18,6 +18,7 @@ run: install
 	$(BIN)/ordermesh migrate
 	$(BIN)/ordermesh demo
 	ORDERMESH_TEST_GATEWAY_ENABLED=$${ORDERMESH_TEST_GATEWAY_ENABLED:-true} \
+	ORDERMESH_COURIER_ENABLED=$${ORDERMESH_COURIER_ENABLED:-true} \
 	  $(BIN)/ordermesh serve --host 127.0.0.1 --port 8000 --with-worker
 
 test: install

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stdnum import ean
@@ -13,6 +13,19 @@ from ordermesh.services.bus import MessageBus
 
 ADDRESS = {"name": "Ann de Vries", "line1": "Keizersgracht 1", "city": "Amsterdam",
            "postal_code": "1015 CJ", "country": "NL"}
+
+
+@dataclass
+class Clock:
+    """A simulator's time (test gateway, courier), moved by the test."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
 
 
 def a_gtin(n: int) -> str:

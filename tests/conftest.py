@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from ordermesh.adapters.carriers.courier import Courier, CourierSettings
 from ordermesh.adapters.db.engine import make_engine, retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
 from ordermesh.adapters.payments.test_gateway import TestGateway, TestGatewaySettings
@@ -20,7 +21,9 @@ from ordermesh.domain.invoicing import Party
 from ordermesh.entrypoints.api.app import create_app
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers.payments import MoneySetup
+from ordermesh.services.handlers.shipping import ShippingSetup
 from tests import databases
+from tests.builders import Clock
 
 
 @pytest.fixture(scope="session")
@@ -82,9 +85,25 @@ SELLER = Party("Ordermesh Test Shop", {"line1": "1 Market Street", "city": "Amst
 
 
 @pytest.fixture
-def bus(engine: Engine, gateway: TestGateway) -> MessageBus:
+def carrier_clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def carrier(tmp_path: Path, carrier_clock: Clock) -> Iterator[Courier]:
+    """The built-in courier simulator, with its own books in a file of this test and its own
+    clock, set up as the carrier `courier`."""
+    courier = Courier(CourierSettings(database_url=f"sqlite:///{tmp_path / 'courier.db'}"),
+                      clock=carrier_clock)
+    yield courier
+    courier.engine.dispose()
+
+
+@pytest.fixture
+def bus(engine: Engine, gateway: TestGateway, carrier: Courier) -> MessageBus:
     return MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
-                      setup=MoneySetup({"test": gateway}, SELLER))
+                      setup=MoneySetup({"test": gateway}, SELLER),
+                      shipping=ShippingSetup({"courier": carrier}))
 
 
 @pytest.fixture

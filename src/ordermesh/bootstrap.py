@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from ordermesh.adapters.carriers.courier import Courier, CourierSettings
 from ordermesh.adapters.db.engine import make_engine, retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
 from ordermesh.adapters.payments.test_gateway import TestGateway, TestGatewaySettings
@@ -13,7 +14,8 @@ from ordermesh.config import Settings
 from ordermesh.domain.invoicing import Party
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers.payments import MoneySetup
-from ordermesh.services.ports import PaymentGateway
+from ordermesh.services.handlers.shipping import ShippingSetup
+from ordermesh.services.ports import Carrier, PaymentGateway
 
 
 @dataclass
@@ -27,7 +29,7 @@ def bootstrap(settings: Settings | None = None) -> App:
     settings = settings or Settings()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     bus = MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
-                     setup=money_setup(settings))
+                     setup=money_setup(settings), shipping=shipping_setup(settings))
     return App(settings, engine, bus)
 
 
@@ -51,13 +53,31 @@ def money_setup(settings: Settings, gateways: dict[str, PaymentGateway] | None =
     return MoneySetup(gateways, seller, settings.invoice_payment_terms)
 
 
+def shipping_setup(settings: Settings) -> ShippingSetup:
+    """The carriers by name: the courier simulator when enabled; EasyPost when a key is set."""
+    carriers: dict[str, Carrier] = {}
+    if settings.courier_enabled:
+        carriers["courier"] = Courier(CourierSettings(
+            database_url=settings.courier_url or beside(settings.database_url, "courier"),
+            webhook_secret=settings.courier_webhook_secret, webhooks=settings.courier_webhooks))
+    if settings.easypost_api_key:
+        from ordermesh.adapters.carriers.easypost_carrier import EasyPostCarrier
+
+        carriers["easypost"] = EasyPostCarrier(settings.easypost_api_key,
+                                               settings.easypost_webhook_secret,
+                                               timeout=settings.easypost_timeout_seconds)
+    return ShippingSetup(carriers)
+
+
+def beside(main: str, name: str) -> str:
+    """A SQLite file of a simulator's own, beside a SQLite database (x.db -> x-name.db)."""
+    if main.startswith("sqlite:///") and main.endswith(".db"):
+        return main.removesuffix(".db") + f"-{name}.db"
+    return f"sqlite:///ordermesh-{name}.db"
+
+
 def make_test_gateway(settings: Settings) -> TestGateway:
-    url = settings.test_gateway_url
-    if not url:
-        main = settings.database_url
-        url = (main.removesuffix(".db") + "-test-gateway.db"
-               if main.startswith("sqlite:///") and main.endswith(".db")
-               else "sqlite:///ordermesh-test-gateway.db")
+    url = settings.test_gateway_url or beside(settings.database_url, "test-gateway")
     return TestGateway(TestGatewaySettings(
         database_url=url,
         webhook_secret=settings.test_gateway_webhook_secret,

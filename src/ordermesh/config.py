@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = ""
     stripe_api_base: str | None = None
     stripe_multicapture: bool = True  # ask for several captures per authorization
+    # The built-in `courier` carrier simulator, in its own database like the test gateway
+    # (x.db -> x-courier.db). With webhooks off, the worker polls it instead.
+    courier_enabled: bool = False  # `make run` turns it on for the demo
+    courier_url: str = ""
+    courier_webhook_secret: str = ""
+    courier_webhooks: bool = True
+    # EasyPost, when a key is set (docs/carriers-easypost.md).
+    easypost_api_key: str = ""
+    easypost_webhook_secret: str = ""
+    easypost_timeout_seconds: PositiveInt = 30
     # Three-way match of supplier bills: how far a billed unit price may exceed the purchase
     # order's (in per cent, or in minor units, whichever allows more) and still match.
     bill_price_tolerance_percent: Annotated[Decimal, Field(ge=0, le=100)] = Decimal("0")
@@ -45,3 +55,7 @@ class Settings(BaseSettings):
     # The worker's timed jobs (`ordermesh worker`, or `ordermesh serve --with-worker`).
     worker_expire_cart_holds_seconds: PositiveFloat = 30.0
     worker_batch_size: PositiveInt = 200  # rows per transaction in a job
+    # Shipping jobs: carrier polling and webhooks of the courier simulator, waves released,
+    # pickups not collected in time.
+    worker_shipping_jobs_seconds: PositiveFloat = 60.0
+    worker_release_waves: bool = True  # False: waves are released through the API only

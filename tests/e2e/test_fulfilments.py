@@ -1,6 +1,7 @@
 """Fulfilments through the API: released per order and location from what is allocated and paid
 for, picked from a pick list, packed, and handed over at the counter; cancelled ones give their
-allocations back; a wave released twice at once releases every allocation once."""
+allocations back; a wave released twice at once releases every allocation once. Shipping
+(labels, tracking, short picks, rejections, WMS) is in test_shipping.py."""
 
 from __future__ import annotations
 
@@ -66,9 +67,14 @@ def test_a_wave_is_released_picked_packed_and_handed_over(client: TestClient,
     # and releasing again releases nothing more
     assert release(client, shop) == []
     # when the store picks, packs and hands the parcel over at its counter
-    for action in ("start-picking", "pack", "make-ready", "collect"):
+    for action in ("start-picking", "pack", "make-ready"):
         response = act(client, shop, store["id"], action)
         assert response.status_code == 200, (action, response.text)
+    code = next(e["data"]["pickup_code"] for e in client.get(
+        f"/api/v1/orders/{collected['id']}/events", headers=shop.headers("operator")).json()
+        if e["type"] == "order.ready_for_pickup")
+    response = client.post(f"/api/v1/fulfilments/{store['id']}/collect",
+                           headers=shop.headers("operator"), json={"pickup_code": code})
     assert response.json()["status"] == "collected"
     # then a shipped fulfilment cannot be made ready for pickup
     act(client, shop, warehouse["id"], "start-picking")
@@ -140,6 +146,8 @@ def test_a_packed_fulfilment_is_dispatched_from_its_own_location_captured_and_in
     assert early.status_code == 409, early.text
     act(client, shop, fulfilment, "start-picking")
     act(client, shop, fulfilment, "pack")
+    booked = client.post(f"/api/v1/fulfilments/{fulfilment}/shipment", headers=operator)
+    assert booked.status_code == 200, booked.text
     # when it is dispatched, twice (a retry)
     first = client.post(f"/api/v1/fulfilments/{fulfilment}/dispatch", headers=operator)
     again = client.post(f"/api/v1/fulfilments/{fulfilment}/dispatch", headers=operator)

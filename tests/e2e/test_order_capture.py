@@ -70,7 +70,8 @@ def test_pickup_reserves_at_the_store(client: TestClient, shop: Shop) -> None:
                     shipping_address=None)
     order = post_order(client, shop, body).json()
     assert order["lines"][0]["allocations"][0]["location"] == "ST-AMS"
-    assert order["fulfilment"] == {"method": "pickup", "location": "ST-AMS"}
+    assert order["fulfilment"] == {"method": "pickup", "location": "ST-AMS",
+                                   "status": "unfulfilled"}
 
 
 def test_short_line_of_a_backorderable_product_backorders_the_order(

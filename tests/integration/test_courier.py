@@ -17,7 +17,8 @@ from ordermesh.adapters.db.engine import normalise_url
 from ordermesh.domain.carriers import Parcel, ShipmentRequest, TrackingEvent
 from ordermesh.domain.errors import InvalidInput
 from ordermesh.domain.rate_shopping import Preference, choose
-from tests.integration.test_test_gateway import Clock, gateway_postgres  # noqa: F401
+from tests.builders import Clock
+from tests.integration.test_test_gateway import gateway_postgres  # noqa: F401
 
 MONDAY = date(2026, 11, 30)
 AMSTERDAM = {"name": "Ordermesh DC", "line1": "Industrieweg 1", "city": "Tilburg",
@@ -91,7 +92,7 @@ def test_tracking_events_happen_as_time_passes(courier: Courier, clock: Clock) -
     assert courier.track(number) == []
     clock.now = datetime(2026, 11, 30, 19, 0, tzinfo=UTC)
     assert [e.event for e in courier.track(number)] == ["in_transit"]
-    clock.now = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
+    clock.now = datetime(2026, 12, 4, 0, 0, tzinfo=UTC)  # a parcel met by an exception too
     events = courier.track(number)
     assert [e.event for e in events][-1] == "delivered"
     assert all(isinstance(e, TrackingEvent) and e.at.tzinfo for e in events)

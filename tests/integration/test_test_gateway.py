@@ -9,8 +9,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -30,23 +29,11 @@ from ordermesh.domain.payments import (
     Kind,
     Outcome,
 )
+from tests.builders import Clock
 from tests.races import together
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 EUR = "EUR"
-
-
-@dataclass
-class Clock:
-    """The gateway's time, moved by the test."""
-
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def eur(amount: int) -> Money:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -21,7 +22,9 @@ from ordermesh.domain.fulfilments import (
     FulfilmentLine,
     FulfilmentStatus,
     OrderFulfilment,
+    ParcelState,
     order_fulfilment,
+    parcel_summary,
     transition_diagram,
 )
 
@@ -166,3 +169,124 @@ def test_an_order_is_delivered_only_when_every_live_fulfilment_arrived(
     live = [s for s in statuses if s is not F.CANCELLED]
     arrived = bool(live) and all(s in (F.DELIVERED, F.COLLECTED) for s in live)
     assert (result is OF.DELIVERED) == (arrived and not waiting)
+
+
+# -- short picks, the counter, and shipments of several parcels ------------------------------
+
+
+def picking(*lines: FulfilmentLine) -> Fulfilment:
+    return Fulfilment("f-1", "o-1", "WH-1", "ship", lines or (
+        FulfilmentLine("l-1", "TEE-1", 3), FulfilmentLine("l-2", "MUG-1", 1)),
+        status=F.PICKING)
+
+
+def test_a_short_pick_keeps_what_was_found_and_answers_what_is_missing() -> None:
+    fulfilment = picking()
+    missing = fulfilment.short_pick({"l-1": 1}, "picker")
+    assert missing == {"l-1": 2}
+    assert fulfilment.status is F.PICKING
+    assert [(ln.sku, ln.quantity) for ln in fulfilment.lines] == [("TEE-1", 1), ("MUG-1", 1)]
+    assert fulfilment.events[-1].data["lines"] == [{"sku": "TEE-1", "reserved": 3, "found": 1}]
+    # a line with nothing found leaves the fulfilment
+    assert fulfilment.short_pick({"l-2": 0}, "picker") == {"l-2": 1}
+    assert [ln.sku for ln in fulfilment.lines] == ["TEE-1"]
+
+
+def test_a_pick_that_finds_nothing_cancels_the_fulfilment() -> None:
+    fulfilment = picking()
+    assert fulfilment.short_pick({"l-1": 0, "l-2": 0}, "picker") == {"l-1": 3, "l-2": 1}
+    assert fulfilment.status is F.CANCELLED
+    assert fulfilment.events[-1].data["reason"] == "nothing found at the pick"
+
+
+@pytest.mark.parametrize("found", [{"l-1": 3}, {"l-1": -1}, {"l-9": 0}, {}, {"l-1": True}])
+def test_a_short_pick_finds_fewer_than_reserved_of_lines_it_has(found: dict[str, int]) -> None:
+    fulfilment = picking()
+    with pytest.raises(InvalidInput):
+        fulfilment.short_pick(found, "picker")
+    assert fulfilment.status is F.PICKING and fulfilment.events == []
+
+
+def test_a_short_pick_happens_while_picking_only() -> None:
+    fulfilment = a_fulfilment("ship", F.PACKED)
+    with pytest.raises(InvalidTransition):
+        fulfilment.short_pick({"l-1": 1}, "picker")
+
+
+def test_the_counter_hands_over_to_the_right_code_only() -> None:
+    fulfilment = a_fulfilment("pickup", F.READY_FOR_PICKUP)
+    fulfilment.pickup_code = "493021"
+    with pytest.raises(InvalidInput):
+        fulfilment.collect("493022", "clerk")
+    assert fulfilment.status is F.READY_FOR_PICKUP
+    fulfilment.collect("493021", "clerk")
+    assert fulfilment.status is F.COLLECTED
+
+
+def test_a_fulfilment_without_a_code_is_not_handed_over() -> None:
+    fulfilment = a_fulfilment("pickup", F.READY_FOR_PICKUP)
+    with pytest.raises(InvalidInput):
+        fulfilment.collect("", "clerk")
+
+
+P = ParcelState
+
+
+@pytest.mark.parametrize(("events", "summary"), [
+    ([], None),
+    ([None, None], None),
+    (["in_transit", None], "in_transit"),
+    (["out_for_delivery", "in_transit"], "out_for_delivery"),
+    (["delivered", "in_transit"], "out_for_delivery"),
+    (["delivered", "delivered"], "delivered"),
+    (["delivered", "exception"], "exception"),
+    (["returned_to_sender", "returned_to_sender"], "returned_to_sender"),
+    (["returned_to_sender", "delivered"], "exception"),
+    (["returned_to_sender", "in_transit"], "in_transit"),
+])
+def test_a_shipment_of_several_parcels_is_where_its_parcels_are(
+        events: list[str | None], summary: str | None) -> None:
+    parcels = [P(e, None if e is None else T0) for e in events]
+    assert parcel_summary(parcels) == summary
+
+
+TRACKING = st.sampled_from(["in_transit", "out_for_delivery", "delivered", "exception"])
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), TRACKING, st.integers(0, 48)), max_size=12,
+                unique_by=lambda e: (e[0], e[2])),
+       st.randoms(use_true_random=False))
+def test_parcel_events_in_any_order_end_in_the_same_place(
+        scans: list[tuple[int, str, int]], shuffler: Any) -> None:
+    def replay(order: list[tuple[int, str, int]]) -> tuple[FulfilmentStatus, list[P]]:
+        fulfilment = dispatched()
+        parcels = [P(), P(), P()]
+        for parcel, event, hour in order:
+            at = T0 + timedelta(hours=hour)
+            if parcels[parcel].newer(at):
+                parcels[parcel] = P(event, at)
+                fulfilment.follow(parcels, "carrier")
+        return fulfilment.status, parcels
+
+    shuffled = list(scans)
+    shuffler.shuffle(shuffled)
+    in_order = sorted(scans, key=lambda s: s[2])
+    first, second = replay(in_order), replay(shuffled)
+    assert first[1] == second[1]  # each parcel keeps its newest scan
+    # the fulfilment ends where its parcels are, whichever order the scans came in, unless a
+    # late scan asked for a move the table does not make (from delivered, nothing moves)
+    if F.DELIVERED not in (first[0], second[0]):
+        assert first[0] == second[0]
+
+
+def test_following_parcels_moves_only_shipped_fulfilments_and_only_forward() -> None:
+    fulfilment = dispatched()
+    assert fulfilment.follow([P("in_transit", T0), P()], "carrier")
+    assert not fulfilment.follow([P("in_transit", T0), P("in_transit", T0)], "carrier")
+    assert fulfilment.follow([P("delivered", T0), P("delivered", T0 + timedelta(hours=1))],
+                             "carrier")
+    assert fulfilment.status is F.DELIVERED
+    assert fulfilment.tracked_at == T0 + timedelta(hours=1)
+    assert not fulfilment.follow([P("exception", T0 + timedelta(hours=2))], "carrier")
+    assert fulfilment.events[-1].type == "fulfilment.tracking_ignored"
+    assert not a_fulfilment("pickup", F.READY_FOR_PICKUP).follow([P("delivered", T0)], "c")

@@ -57,3 +57,10 @@ class ConcurrentUpdate(DomainError):
 
     code = "concurrency.conflict"
     title = "Concurrent update"
+
+
+class ServiceUnavailable(DomainError):
+    """An outside service (a carrier) did not answer; nothing was changed: ask again."""
+
+    code = "service.unavailable"
+    title = "Service unavailable"

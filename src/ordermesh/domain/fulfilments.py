@@ -12,7 +12,8 @@ stock), never assigned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hmac
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -41,8 +42,11 @@ class FulfilmentStatus(StrEnum):
 
 F = FulfilmentStatus
 TRANSITIONS: dict[FulfilmentStatus, dict[str, FulfilmentStatus]] = {
-    F.PENDING: {"start_picking": F.PICKING, "cancel": F.CANCELLED},
-    F.PICKING: {"pack": F.PACKED, "cancel": F.CANCELLED},
+    # a store accepts what it was given (it stays pending), or rejects it: sourced elsewhere
+    F.PENDING: {"accept": F.PENDING, "start_picking": F.PICKING, "reject": F.CANCELLED,
+                "cancel": F.CANCELLED},
+    # a short pick leaves it picking with fewer units; nothing found at all cancels it
+    F.PICKING: {"short_pick": F.PICKING, "pack": F.PACKED, "cancel": F.CANCELLED},
     F.PACKED: {"dispatch": F.DISPATCHED, "make_ready": F.READY_FOR_PICKUP,
                "cancel": F.CANCELLED},
     F.DISPATCHED: {"in_transit": F.IN_TRANSIT, "out_for_delivery": F.OUT_FOR_DELIVERY,
@@ -68,6 +72,8 @@ METHOD_ACTIONS: dict[str, frozenset[str]] = {
 
 # The event each action records (wire names, past tense).
 ACTION_EVENTS: dict[str, str] = {
+    "accept": "fulfilment.accepted", "reject": "fulfilment.rejected",
+    "short_pick": "fulfilment.short_picked",
     "start_picking": "fulfilment.picking_started", "pack": "fulfilment.packed",
     "dispatch": "fulfilment.dispatched", "in_transit": "fulfilment.in_transit",
     "out_for_delivery": "fulfilment.out_for_delivery", "deliver": "fulfilment.delivered",
@@ -106,6 +112,9 @@ class Fulfilment:
     tracked_at: datetime | None = None  # the carrier's time of the last tracking event applied
     version: int = 0
     events: list[Event] = field(default_factory=list)
+    pickup_code: str | None = None  # asked at the counter (pickup fulfilments)
+    ready_at: datetime | None = None  # at the counter since
+    accepted_at: datetime | None = None  # a store took it on
 
     def __post_init__(self) -> None:
         if self.method not in METHOD_ACTIONS:
@@ -127,6 +136,64 @@ class Fulfilment:
         self.events.append(Event(ACTION_EVENTS[action], "fulfilment", self.id, actor,
                                  {"order_id": self.order_id, "from": str(previous),
                                   "to": str(self.status), **data}))
+
+    def note(self, event_type: str, actor: str, **data: Any) -> None:
+        """Record something that happened to the fulfilment without moving it."""
+        self.events.append(Event(event_type, "fulfilment", self.id, actor,
+                                 {"order_id": self.order_id, **data}))
+
+    def short_pick(self, found: Mapping[str, int], actor: str) -> dict[str, int]:
+        """Fewer units were found than reserved: `found` gives, per order line id, the units
+        found of each line named. The lines shrink to what was found (a line with none found
+        leaves); answers the missing units per order line id. Nothing found at all cancels
+        the fulfilment."""
+        missing: dict[str, int] = {}
+        for line_id, units in found.items():
+            line = next((ln for ln in self.lines if ln.order_line_id == line_id), None)
+            if line is None:
+                raise InvalidInput(f"the fulfilment has no line {line_id!r}")
+            if type(units) is not int or not 0 <= units < line.quantity:
+                raise InvalidInput(f"{line.sku}: a short pick finds 0 to {line.quantity - 1} "
+                                   f"units, not {units!r}", sku=line.sku)
+            missing[line_id] = line.quantity - units
+        kept = tuple(FulfilmentLine(ln.order_line_id, ln.sku, found.get(ln.order_line_id,
+                                                                           ln.quantity))
+                     for ln in self.lines if found.get(ln.order_line_id, ln.quantity) > 0)
+        short = [{"sku": ln.sku, "reserved": ln.quantity, "found": found[ln.order_line_id]}
+                 for ln in self.lines if ln.order_line_id in found]
+        if not short:
+            raise InvalidInput("a short pick names at least one line")
+        self.apply("short_pick" if kept else "cancel", actor, lines=short,
+                   **({} if kept else {"reason": "nothing found at the pick"}))
+        if kept:
+            self.lines = kept
+        return missing
+
+    def collect(self, code: str, actor: str) -> None:
+        """Handed over at the counter to whoever shows the pickup code."""
+        if self.pickup_code is None or not hmac.compare_digest(code, self.pickup_code):
+            raise InvalidInput("the pickup code does not match", field="pickup_code")
+        self.apply("collect", actor)
+
+    def follow(self, parcels: Sequence[ParcelState], actor: str, **data: Any) -> bool:
+        """Move a shipped fulfilment to where its parcels are, as a whole (parcel_summary).
+        Each parcel already keeps only its newest event, and the summary depends only on the
+        parcels' states, so events arriving in any order end in the same place. Answers
+        whether it moved."""
+        event = parcel_summary(parcels)
+        if event is None or self.method != "ship" or self.status is EVENT_STATUS[event]:
+            return False
+        latest = max(p.at for p in parcels if p.at is not None)
+        action = TRACKING_ACTIONS[event]
+        if action not in TRANSITIONS[self.status]:
+            self.events.append(Event(
+                "fulfilment.tracking_ignored", "fulfilment", self.id, actor,
+                {"order_id": self.order_id, "event": event, "carrier_time": latest.isoformat(),
+                 "status": str(self.status), "reason": "not a move from here", **data}))
+            return False
+        self.tracked_at = latest if self.tracked_at is None else max(self.tracked_at, latest)
+        self.apply(action, actor, carrier_time=latest.isoformat(), **data)
+        return True
 
     def track(self, event: str, at: datetime, actor: str, **data: Any) -> bool:
         """A carrier's tracking event, at the carrier's time `at`: applied when it is newer
@@ -150,6 +217,46 @@ class Fulfilment:
                                   "reason": "older than the last applied" if not newer
                                   else "not a move from here", **data}))
         return False
+
+
+# The status each normalised tracking event means for a shipped fulfilment.
+EVENT_STATUS: dict[str, FulfilmentStatus] = {
+    "in_transit": F.IN_TRANSIT, "out_for_delivery": F.OUT_FOR_DELIVERY,
+    "delivered": F.DELIVERED, "exception": F.EXCEPTION,
+    "returned_to_sender": F.RETURNED_TO_SENDER,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ParcelState:
+    """A parcel's newest tracking event applied, at the carrier's time."""
+
+    event: str | None = None
+    at: datetime | None = None
+
+    def newer(self, at: datetime) -> bool:
+        return self.at is None or at > self.at
+
+
+def parcel_summary(parcels: Sequence[ParcelState]) -> str | None:
+    """Where a shipment of several parcels is, as one tracking event: delivered when every
+    parcel is; an exception while one has one; returned when all came back; out for delivery
+    once one is with the driver (or delivered); in transit once one moves; None before any
+    scan. Some delivered and the rest returned is an exception."""
+    events = [p.event for p in parcels]
+    if not parcels or all(e is None for e in events):
+        return None
+    if all(e == "delivered" for e in events):
+        return "delivered"
+    if "exception" in events:
+        return "exception"
+    if all(e == "returned_to_sender" for e in events):
+        return "returned_to_sender"
+    if all(e in ("delivered", "returned_to_sender") for e in events):
+        return "exception"  # some arrived, some came back: someone has to look
+    if "out_for_delivery" in events or "delivered" in events:
+        return "out_for_delivery"
+    return "in_transit"
 
 
 class OrderFulfilment(StrEnum):

@@ -173,6 +173,7 @@ class Order:
     shipping_tax_rate: Decimal | None = None
     shipping_tax_name: str | None = None
     seq: int | None = None
+    packaging: dict[str, Any] | None = None  # gift wrap, gift message, name on the package
     version: int = 0
     created_at: datetime = field(default_factory=utcnow)
     events: list[Event] = field(default_factory=list)

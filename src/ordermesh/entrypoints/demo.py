@@ -32,10 +32,12 @@ from ordermesh.entrypoints.demo_data import (
     CURRENCY,
     DC_REORDER_POINT,
     DC_REORDER_QUANTITY,
+    FRAGILE_ITEMS,
     GS1_COMPANY_PREFIX,
     LOCATIONS,
     LOW_STOCK_THRESHOLD,
     OUT_OF_STOCK_COUNT,
+    PACKAGE_TYPES,
     PREORDER_COUNT,
     STORE_RANGE,
     STORE_SAFETY_STOCK,
@@ -68,6 +70,8 @@ def seed_demo(bus: MessageBus, seed: int = 7) -> dict[str, str]:
     """
     for tax_class, country, rate, rate_name in TAX_RATES:
         bus.handle(c.PutTaxRate(ACTOR, tax_class, country, None, rate, rate_name))
+    for box in PACKAGE_TYPES:
+        bus.handle(c.PutPackageType(ACTOR, *box))
     for code, name in CHANNELS[1:]:
         _unless_exists(bus, c.CreateChannel(ACTOR, code, name))
         if code in CHANNEL_SETTINGS:
@@ -149,6 +153,7 @@ def _product(rng: random.Random, category: Category, n: int, item_ref: int,
         "tax_class": item.tax_class,
         "weight_grams": round(rng.randint(*item.grams), -1),
         **_dimensions(rng, item),
+        "fragile": item.noun in FRAGILE_ITEMS,
         "preorder": False,
         "release_date": None,
         "backorderable": False,

@@ -205,3 +205,15 @@ CHANNELS: tuple[tuple[str, str], ...] = (
 PREORDER_COUNT = 6
 OUT_OF_STOCK_COUNT = 8
 BACKORDERABLE_SHARE = 0.12
+
+# The boxes every location packs into: (code, name, inner length, width, height in mm, the most
+# it may weigh in g, its own weight in g). The largest holds a table lamp; none goes over the
+# courier's 31.5 kg.
+PACKAGE_TYPES: tuple[tuple[str, str, int, int, int, int, int], ...] = (
+    ("mailer", "Mailer bag", 350, 250, 60, 2_000, 40),
+    ("box-s", "Box S", 350, 250, 120, 5_000, 150),
+    ("box-m", "Box M", 450, 350, 250, 15_000, 350),
+    ("box-l", "Box L", 600, 400, 400, 30_000, 700),
+)
+# Articles packed with care: FRAGILE on their labels and packing slips.
+FRAGILE_ITEMS = frozenset({"Mug", "Table Lamp", "Scented Candle"})

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ordermesh.adapters.carriers.courier import Courier
 from ordermesh.adapters.payments.test_gateway import TestGateway
 from ordermesh.bootstrap import App, bootstrap
 from ordermesh.config import Settings
@@ -69,6 +70,29 @@ def settle_payments(app: App) -> str:
     return summary
 
 
+def ship(app: App) -> str:
+    """The shipping jobs: release a wave of fulfilments (when the worker releases them), ask
+    carriers without webhooks where their parcels are, put pickups left at the counter past
+    their time back on the shelf (voiding what was authorized for them). The built-in
+    courier's own day runs here too: its tracking events are sent as signed webhooks."""
+    batch = app.settings.worker_batch_size
+    released = (app.bus.handle(c.ReleaseFulfilments(ACTOR, limit=batch))
+                if app.settings.worker_release_waves else [])
+    polled = app.bus.handle(c.PollCarriers(ACTOR, limit=batch))
+    returned = app.bus.handle(c.ReturnUncollected(ACTOR, limit=batch))
+    for order_id in returned:
+        app.bus.handle(c.VoidPayment(ACTOR, order_id))
+    summary = (f"{len(released)} fulfilment(s) released, {polled} polled move(s), "
+               f"{len(returned)} uncollected order(s) cancelled")
+    courier = app.bus.shipping.carriers.get("courier")
+    if isinstance(courier, Courier) and courier.webhooks:
+        def deliver(body: bytes, headers: dict[str, str]) -> None:
+            app.bus.handle(c.ApplyCarrierWebhook("carrier:courier", "courier", body, headers))
+
+        summary += f"; courier: {courier.deliver_webhooks(deliver)} webhook(s)"
+    return summary
+
+
 def import_payouts(app: App) -> str:
     """Fetch every gateway's payouts of the last two weeks (each is stored once)."""
     since = datetime.now(UTC).date() - timedelta(days=14)
@@ -81,7 +105,8 @@ def schedule(settings: Settings) -> list[Job]:
     return [Job("expire cart holds", settings.worker_expire_cart_holds_seconds,
                 expire_cart_holds),
             Job("settle payments", settings.worker_payment_jobs_seconds, settle_payments),
-            Job("import payouts", settings.worker_import_payouts_seconds, import_payouts)]
+            Job("import payouts", settings.worker_import_payouts_seconds, import_payouts),
+            Job("ship", settings.worker_shipping_jobs_seconds, ship)]
 
 
 class Worker:

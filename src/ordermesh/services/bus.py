@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from tenacity import (
@@ -31,9 +32,11 @@ from ordermesh.services.handlers import (
     replenishment,
     resourcing,
     setup,
+    shipping,
     stock,
 )
 from ordermesh.services.handlers.payments import MoneySetup
+from ordermesh.services.handlers.shipping import ShippingSetup
 from ordermesh.services.ports import UnitOfWork
 
 R = TypeVar("R")
@@ -70,6 +73,20 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.RemoveTaxRate: money.remove_tax_rate,
     c.ReleaseFulfilments: fulfilment.release_fulfilments,
     c.ChangeFulfilment: fulfilment.change_fulfilment,
+    c.ShortPick: shipping.short_pick,
+    c.RejectFulfilment: shipping.reject_fulfilment,
+    c.PackFulfilment: shipping.pack_fulfilment,
+    c.ApplyTracking: shipping.apply_tracking,
+    c.ReturnUncollected: shipping.return_uncollected,
+    c.LeaseFulfilments: shipping.lease_fulfilments,
+    c.PutPackageType: shipping.put_package_type,
+}
+
+# Handlers that also need the carriers.
+SHIPPING_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, ShippingSetup], Any]] = {
+    c.BookShipment: shipping.book_shipment,
+    c.ApplyCarrierWebhook: shipping.apply_carrier_webhook,
+    c.PollCarriers: shipping.poll_carriers,
 }
 
 # Handlers that also need the payment gateways and the seller's details.
@@ -88,6 +105,11 @@ MONEY_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, MoneySetup], An
 }
 
 
+def _with(handler: Callable[[Any, UnitOfWork, Any], Any], setup: Any, cmd: Any,
+          uow: UnitOfWork) -> Any:
+    return handler(cmd, uow, setup)
+
+
 class MessageBus:
     def __init__(
         self,
@@ -95,9 +117,11 @@ class MessageBus:
         retry_reason: Callable[[BaseException], str | None] = lambda exc: None,
         attempts: int = 8,
         setup: MoneySetup | None = None,
+        shipping: ShippingSetup | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.setup = setup or MoneySetup()
+        self.shipping = shipping or ShippingSetup()
         self.retry_reason = retry_reason
         self.attempts = attempts
         # How often commands were run again, and why: a number operators and tests watch.
@@ -112,9 +136,13 @@ class MessageBus:
             self.retried[self._reason(exc) or "unknown"] += 1
 
     def handle(self, command: c.Command) -> Any:
-        money_handler = MONEY_HANDLERS.get(type(command))
-        handler = (HANDLERS[type(command)] if money_handler is None
-                   else lambda cmd, uow: money_handler(cmd, uow, self.setup))
+        handler: Callable[[Any, UnitOfWork], Any]
+        if (money_handler := MONEY_HANDLERS.get(type(command))) is not None:
+            handler = partial(_with, money_handler, self.setup)
+        elif (shipping_handler := SHIPPING_HANDLERS.get(type(command))) is not None:
+            handler = partial(_with, shipping_handler, self.shipping)
+        else:
+            handler = HANDLERS[type(command)]
         retrying = Retrying(
             retry=retry_if_exception(lambda exc: self._reason(exc) is not None),
             stop=stop_after_attempt(self.attempts),

@@ -299,6 +299,8 @@ class DispatchShipment(Command):
     # a packed fulfilment of the order: its lines are the shipment, its location the only one
     # the stock leaves, and it becomes dispatched in the same transaction
     fulfilment_id: str | None = None
+    pickup_code: str | None = None  # a pickup fulfilment is collected with its code
+    location: str | None = None  # set when a store's staff asks: it sees only its own
 
 
 @dataclass(frozen=True)
@@ -348,3 +350,110 @@ class ChangeFulfilment(Command):
     action: str  # an action of domain.fulfilments.TRANSITIONS
     reason: str | None = None
     location: str | None = None  # set when a store's staff asks: it sees only its own
+    confirmation: tuple[str, str] | None = None  # a WMS's (reference, request hash)
+
+
+@dataclass(frozen=True)
+class ShortPick(Command):
+    """Fewer units were found than reserved: the stock count goes down by the missing units
+    through the ledger, and those units are sourced again."""
+
+    fulfilment_id: str
+    found: tuple[tuple[int, int], ...]  # (order line number, units found)
+    location: str | None = None
+    confirmation: tuple[str, str] | None = None  # a WMS's (reference, request hash)
+
+
+@dataclass(frozen=True)
+class RejectFulfilment(Command):
+    """A store (or warehouse) cannot do a fulfilment: it is cancelled and its units are sourced
+    again, never from there."""
+
+    fulfilment_id: str
+    reason: str
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class PackageIn:
+    items: tuple[tuple[str, int], ...]  # (sku, units)
+    package_type: str | None = None
+    weight_grams: int | None = None  # None: the items' weights and the box's own
+
+
+@dataclass(frozen=True)
+class PackFulfilment(Command):
+    """Picked units go into packages: the ones given, or the smallest box set that holds them."""
+
+    fulfilment_id: str
+    packages: tuple[PackageIn, ...] | None = None
+    location: str | None = None
+    confirmation: tuple[str, str] | None = None  # a WMS's (reference, request hash)
+
+
+@dataclass(frozen=True)
+class ManualBooking:
+    carrier_name: str
+    tracking_numbers: tuple[str, ...]  # one per package, in package order
+    service: str = "standard"
+    tracking_url: str | None = None
+
+
+@dataclass(frozen=True)
+class BookShipment(Command):
+    """Buy the label: the packed fulfilment's packages are quoted by the carriers and booked
+    with the quote the channel prefers that keeps the promised date (or as entered by hand)."""
+
+    fulfilment_id: str
+    carrier: str | None = None  # None: every carrier set up
+    service: str | None = None
+    manual: ManualBooking | None = None
+    location: str | None = None
+    confirmation: tuple[str, str] | None = None  # a WMS's (reference, request hash)
+
+
+@dataclass(frozen=True)
+class ApplyTracking(Command):
+    carrier: str
+    events: tuple[Any, ...]  # domain.carriers.TrackingEvent
+
+
+@dataclass(frozen=True)
+class ApplyCarrierWebhook(Command):
+    carrier: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PollCarriers(Command):
+    limit: int = 200  # parcels per run
+
+
+@dataclass(frozen=True)
+class ReturnUncollected(Command):
+    """Pickups left at the counter past their time go back on the shelf (or this one)."""
+
+    limit: int = 100
+    fulfilment_id: str | None = None
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class LeaseFulfilments(Command):
+    location: str
+    owner: str  # the WMS worker
+    seconds: int = 300
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class PutPackageType(Command):
+    code: str
+    name: str
+    length_mm: int
+    width_mm: int
+    height_mm: int
+    max_weight_grams: int
+    tare_grams: int = 0
+    active: bool = True

@@ -103,6 +103,7 @@ class CourierSettings:
     services: tuple[Service, ...] = field(default=(STANDARD, EXPRESS))
     tracking_url: str = "https://courier.example/track/"
     webhook_secret: str = ""  # empty: its own, made at its first start and kept
+    webhooks: bool = True  # False: it sends none, and is polled (track) instead
 
 
 def zone(sender: Mapping[str, Any], recipient: Mapping[str, Any]) -> str:
@@ -134,6 +135,7 @@ class Courier:
         self.settings = settings or CourierSettings()
         self.clock = clock
         self.name = name
+        self.webhooks = self.settings.webhooks
         self.engine: Engine = make_engine(self.settings.database_url, pool_size=5)
         metadata.create_all(self.engine)
         self.webhook = Webhook(self.settings.webhook_secret or kept_secret(self.engine, own))

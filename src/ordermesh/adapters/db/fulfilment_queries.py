@@ -11,6 +11,7 @@ from ordermesh.adapters.db import tables as t
 from ordermesh.domain.orders import format_order_number
 
 _f, _fl, _o, _ol = t.fulfilments.c, t.fulfilment_lines.c, t.orders.c, t.order_lines.c
+_p, _s, _te = t.packages.c, t.shipments.c, t.tracking_events.c
 
 
 def fulfilments(conn: Connection, location: str | None = None, status: str | None = None,
@@ -33,8 +34,50 @@ def fulfilments(conn: Connection, location: str | None = None, status: str | Non
             .where(_fl.fulfilment_id.in_([f["id"] for f in found])).order_by(_ol.line_no)):
         lines.setdefault(row.fulfilment_id, []).append(
             {"line_no": row.line_no, "sku": row.sku, "quantity": row.quantity})
+    ids = [f["id"] for f in found]
+    packages: dict[str, list[dict[str, Any]]] = {}
+    for row in conn.execute(select(t.packages).where(_p.fulfilment_id.in_(ids))
+                            .order_by(_p.fulfilment_id, _p.number)):
+        packages.setdefault(row.fulfilment_id, []).append(dict(row._mapping))
+    shipments = {row.fulfilment_id: dict(row._mapping) for row in conn.execute(
+        select(*[c for c in t.shipments.c if c.name != "label"],
+               (_s.label.is_not(None)).label("carrier_label"))
+        .where(_s.fulfilment_id.in_(ids), _s.status == "booked"))}
     return [{**f, "order_number": format_order_number(f["o_seq"]),
-             "lines": lines.get(f["id"], [])} for f in found]
+             "lines": lines.get(f["id"], []), "packages": packages.get(f["id"], []),
+             "shipment": shipments.get(f["id"])} for f in found]
+
+
+def carrier_label(conn: Connection, fulfilment_id: str) -> bytes | None:
+    """The label the carrier made for the shipment, if it made one."""
+    value = conn.execute(select(_s.label).where(_s.fulfilment_id == fulfilment_id,
+                                                _s.status == "booked")).scalar()
+    return bytes(value) if value is not None else None
+
+
+def tracking_events(conn: Connection, fulfilment_id: str) -> list[dict[str, Any]]:
+    """The carrier events received for a fulfilment's parcels, in the carrier's time."""
+    return [dict(r._mapping) for r in conn.execute(
+        select(t.tracking_events).where(_te.fulfilment_id == fulfilment_id)
+        .order_by(_te.at, _te.id))]
+
+
+def documents_data(conn: Connection, fulfilment_id: str) -> dict[str, Any] | None:
+    """What the label and packing slip print: the order's addresses and instructions, the
+    location's address, and the products' names, GTINs and fragility."""
+    found = fulfilments(conn, fulfilment_id=fulfilment_id)
+    if not found:
+        return None
+    fulfilment = found[0]
+    order = conn.execute(select(t.orders).where(_o.seq == fulfilment["o_seq"])).one()
+    location = conn.execute(select(t.locations).where(
+        t.locations.c.code == fulfilment["location_code"])).one()
+    skus = {ln["sku"] for ln in fulfilment["lines"]}
+    products = {r.sku: dict(r._mapping) for r in conn.execute(
+        select(t.products.c.sku, t.products.c.name, t.products.c.gtin, t.products.c.fragile)
+        .where(t.products.c.sku.in_(skus)))}
+    return {"fulfilment": fulfilment, "order": dict(order._mapping),
+            "location": dict(location._mapping), "products": products}
 
 
 def pick_list(conn: Connection, location: str) -> list[dict[str, Any]]:
@@ -52,3 +95,21 @@ def pick_list(conn: Connection, location: str) -> list[dict[str, Any]]:
         entry["orders"].append({"order_number": format_order_number(row.order_seq),
                                 "fulfilment_id": row.id, "quantity": row.quantity})
     return list(by_sku.values())
+
+
+def package_types(conn: Connection) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(
+        select(t.package_types).order_by(t.package_types.c.code))]
+
+
+def pick_list_products(conn: Connection, location: str,
+                       skus: set[str]) -> tuple[str, dict[str, dict[str, Any]]] | None:
+    """The location's name and the products' names and GTINs, for a printed pick list; None
+    when there is no such location."""
+    name = conn.execute(select(t.locations.c.name).where(t.locations.c.code == location)).scalar()
+    if name is None:
+        return None
+    products = {r.sku: dict(r._mapping) for r in conn.execute(
+        select(t.products.c.sku, t.products.c.name, t.products.c.gtin)
+        .where(t.products.c.sku.in_(skus)))}
+    return str(name), products

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ordermesh.adapters.db import tables as t
@@ -14,12 +14,14 @@ from ordermesh.domain.fulfilments import Fulfilment, FulfilmentLine, FulfilmentS
 
 _f, _fl, _a, _o = t.fulfilments.c, t.fulfilment_lines.c, t.allocations.c, t.orders.c
 RELEASABLE = ("allocated", "paid", "fulfilling")  # order statuses whose stock may be worked on
+IN_THE_BUILDING = ("pending", "picking", "packed", "ready_for_pickup")
 
 
 class SqlFulfilments:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.seen: list[Fulfilment] = []
+        self._lines: dict[str, tuple[FulfilmentLine, ...]] = {}  # as read, to write changes
 
     def add(self, fulfilment: Fulfilment, order_seq: int) -> None:
         now = utcnow()
@@ -27,11 +29,12 @@ class SqlFulfilments:
             id=fulfilment.id, order_seq=order_seq, location_code=fulfilment.location,
             method=fulfilment.method, status=str(fulfilment.status),
             tracked_at=fulfilment.tracked_at, version=fulfilment.version, created_at=now,
-            updated_at=now))
+            updated_at=now, pickup_code=fulfilment.pickup_code))
         self.conn.execute(insert(t.fulfilment_lines), [
             {"fulfilment_id": fulfilment.id, "order_line_id": line.order_line_id,
              "sku": line.sku, "quantity": line.quantity} for line in fulfilment.lines])
         self.seen.append(fulfilment)
+        self._lines[fulfilment.id] = fulfilment.lines
 
     def get(self, fulfilment_id: str) -> Fulfilment | None:
         """A fulfilment, locked until the commit."""
@@ -48,18 +51,41 @@ class SqlFulfilments:
         fulfilment = Fulfilment(
             row.id, row.order_id, row.location_code, row.method,
             tuple(FulfilmentLine(ln.order_line_id, ln.sku, ln.quantity) for ln in lines),
-            FulfilmentStatus(row.status), row.tracked_at, row.version)
+            FulfilmentStatus(row.status), row.tracked_at, row.version,
+            pickup_code=row.pickup_code, ready_at=row.ready_at, accepted_at=row.accepted_at)
         self.seen.append(fulfilment)
+        self._lines[fulfilment.id] = fulfilment.lines
         return fulfilment
+
+    def order_of(self, fulfilment_id: str) -> str | None:
+        """The id of the fulfilment's order, read without a lock (to lock the order first)."""
+        return self.conn.execute(select(_o.id).join(t.fulfilments, _o.seq == _f.order_seq)
+                                 .where(_f.id == fulfilment_id)).scalar()
 
     def save(self, fulfilment: Fulfilment) -> None:
         done = self.conn.execute(update(t.fulfilments).where(
             _f.id == fulfilment.id, _f.version == fulfilment.version).values(
             status=str(fulfilment.status), tracked_at=fulfilment.tracked_at,
+            ready_at=fulfilment.ready_at, accepted_at=fulfilment.accepted_at,
             version=fulfilment.version + 1, updated_at=utcnow())).rowcount
         if done != 1:
             raise ConcurrentUpdate(f"fulfilment {fulfilment.id} was changed by someone else")
         fulfilment.version += 1
+        if self._lines.get(fulfilment.id) != fulfilment.lines:  # a short pick shrank them
+            kept = {ln.order_line_id: ln.quantity for ln in fulfilment.lines}
+            for line in self._lines.get(fulfilment.id, ()):
+                where = (_fl.fulfilment_id == fulfilment.id,
+                         _fl.order_line_id == line.order_line_id)
+                if line.order_line_id not in kept:
+                    self.conn.execute(delete(t.fulfilment_lines).where(*where))
+                elif kept[line.order_line_id] != line.quantity:
+                    self.conn.execute(update(t.fulfilment_lines).where(*where)
+                                      .values(quantity=kept[line.order_line_id]))
+            self._lines[fulfilment.id] = fulfilment.lines
+
+    def statuses_for_order(self, order_seq: int) -> list[FulfilmentStatus]:
+        return [FulfilmentStatus(s) for s in self.conn.execute(
+            select(_f.status).where(_f.order_seq == order_seq)).scalars()]
 
     def unreleased(self, location: str | None, limit: int) -> list[int]:
         """Orders with active allocations no fulfilment has taken yet (at `location`), in
@@ -87,8 +113,7 @@ class SqlFulfilments:
     def open_for_order(self, order_seq: int) -> list[str]:
         """The order's fulfilments that have not left or ended yet, oldest first."""
         return [str(i) for i in self.conn.execute(select(_f.id).where(
-            _f.order_seq == order_seq, _f.status.in_(["pending", "picking", "packed",
-                                                      "ready_for_pickup"]))
+            _f.order_seq == order_seq, _f.status.in_(IN_THE_BUILDING))
             .order_by(_f.created_at, _f.id)).scalars()]
 
     def allocations_of(self, fulfilment_id: str) -> list[int]:

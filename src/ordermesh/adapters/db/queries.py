@@ -85,6 +85,8 @@ def order_detail(conn: Connection, ref: str, channel: str | None) -> dict[str, A
             by_line.setdefault((kind, row.line_id), []).append(dict(row._mapping))
     order["lines"] = [{**dict(ln._mapping), "allocations": by_line.get(("allocations", ln.id), []),
                        "waits": by_line.get(("waits", ln.id), [])} for ln in lines]
+    order["fulfilment_statuses"] = list(conn.execute(select(t.fulfilments.c.status).where(
+        t.fulfilments.c.order_seq == order["seq"])).scalars())
     return order
 
 

@@ -17,6 +17,7 @@ from ordermesh.adapters.db.payables_repository import SqlSupplierBills
 from ordermesh.adapters.db.purchasing_repository import SqlPurchaseOrders, SqlSuppliers
 from ordermesh.adapters.db.replenishment_repository import SqlReplenishment
 from ordermesh.adapters.db.repositories import SqlAccess, SqlCatalogue, SqlStock
+from ordermesh.adapters.db.shipping_repository import SqlShipping
 from ordermesh.adapters.db.sourcing_repository import SqlAllocations, SqlBackorders, SqlSourcing
 from ordermesh.domain.fulfilments import Fulfilment
 from ordermesh.domain.holds import CartHold
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
     invoices: ports.Invoices
     payouts: ports.Payouts
     fulfilments: ports.Fulfilments
+    shipping: ports.Shipping
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -78,6 +80,7 @@ class SqlUnitOfWork:
         self.payouts = SqlPayouts(self.conn)
         self._fulfilments = SqlFulfilments(self.conn)
         self.fulfilments = self._fulfilments
+        self.shipping = SqlShipping(self.conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

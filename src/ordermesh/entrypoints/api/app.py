@@ -22,6 +22,7 @@ from ordermesh.entrypoints.api.routers import (
     payments,
     purchasing,
     replenishment,
+    shipping,
     stock,
 )
 from ordermesh.entrypoints.api.schemas.common import Problem, problem_responses
@@ -44,7 +45,9 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
         app.include_router(module.router, responses=problem_responses())
     app.include_router(replenishment.router, responses=problem_responses())
     app.include_router(payables.router, responses=problem_responses())
-    for router in (payments.router, payments.webhooks, finance.router, fulfilments.router):
+    for router in (payments.router, payments.webhooks, finance.router, shipping.router,
+                   shipping.webhooks, fulfilments.router):  # shipping's routes first: they
+        # are more precise than a fulfilment's /{action}
         app.include_router(router, responses=problem_responses())
     app.add_middleware(InputGuard)
     install_log_redaction()

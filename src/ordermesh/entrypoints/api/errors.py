@@ -25,6 +25,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.IdempotencyKeyReused: 409,
     e.DuplicateOrder: 409,
     e.ConcurrentUpdate: 409,
+    e.ServiceUnavailable: 503,
 }
 
 HTTP_CODES = {

@@ -3,12 +3,19 @@ yet, then moved along their lifecycle (pick, pack, hand over) one action at a ti
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections import defaultdict
 
-from ordermesh.domain.errors import NotFound
-from ordermesh.domain.fulfilments import Fulfilment, FulfilmentLine
-from ordermesh.domain.orders import Order, format_order_number
+from ordermesh.domain.errors import IdempotencyKeyReused, InvalidInput, NotFound
+from ordermesh.domain.events import utcnow
+from ordermesh.domain.fulfilments import (
+    Fulfilment,
+    FulfilmentLine,
+    OrderFulfilment,
+    order_fulfilment,
+)
+from ordermesh.domain.orders import Order, OrderStatus, format_order_number
 from ordermesh.domain.payments import PaymentStatus
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.payments import status_of
@@ -53,7 +60,8 @@ def _release(uow: UnitOfWork, order: Order, location: str | None, actor: str) ->
             units[str(allocation["line_id"])] += int(str(allocation["quantity"]))
         method = "pickup" if order.fulfilment.pickup_location == where else "ship"
         fulfilment = Fulfilment(str(uuid.uuid4()), order.id, where, method, tuple(
-            FulfilmentLine(line_id, skus[line_id], n) for line_id, n in units.items()))
+            FulfilmentLine(line_id, skus[line_id], n) for line_id, n in units.items()),
+            pickup_code=f"{secrets.randbelow(10**6):06d}" if method == "pickup" else None)
         uow.fulfilments.add(fulfilment, order.seq)
         uow.fulfilments.assign([int(str(a["id"])) for a in allocations], fulfilment.id)
         order.note("order.fulfilment_released", actor, fulfilment_id=fulfilment.id,
@@ -63,16 +71,76 @@ def _release(uow: UnitOfWork, order: Order, location: str | None, actor: str) ->
     return made
 
 
+def locked(uow: UnitOfWork, fulfilment_id: str, location: str | None,
+           channel: str | None = None) -> tuple[Order, Fulfilment]:
+    """The fulfilment and its order, locked in the one order: the order first."""
+    order_id = uow.fulfilments.order_of(fulfilment_id)
+    order = uow.orders.get(order_id) if order_id is not None else None
+    fulfilment = uow.fulfilments.get(fulfilment_id) if order is not None else None
+    if (order is None or fulfilment is None
+            or (location is not None and fulfilment.location != location)
+            or (channel is not None and order.channel != channel)):
+        raise NotFound(f"fulfilment {fulfilment_id!r} not found")
+    return order, fulfilment
+
+
+# The moves that are only a move; the others have commands of their own (a rejection
+# re-sources, a pack makes packages, a dispatch takes stock and money, tracking comes from
+# carriers, a return to stock gives the units back).
+SIMPLE_ACTIONS = frozenset({"accept", "start_picking", "make_ready", "cancel"})
+
+
 def change_fulfilment(cmd: c.ChangeFulfilment, uow: UnitOfWork) -> str:
     """Move a fulfilment by one action of its table. A cancelled fulfilment gives its
     allocations back, to be released again (or sourced elsewhere)."""
+    if cmd.action not in SIMPLE_ACTIONS:
+        raise InvalidInput(f"{cmd.action!r} is not a move made by itself",
+                           allowed=sorted(SIMPLE_ACTIONS))
     with uow:
-        fulfilment = uow.fulfilments.get(cmd.fulfilment_id)
-        if fulfilment is None or (cmd.location is not None and fulfilment.location != cmd.location):
-            raise NotFound(f"fulfilment {cmd.fulfilment_id!r} not found")
+        order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
+        if not first_time(uow, cmd.confirmation):
+            return fulfilment.id
         fulfilment.apply(cmd.action, cmd.actor, **({"reason": cmd.reason} if cmd.reason else {}))
+        if cmd.action == "accept":
+            fulfilment.accepted_at = fulfilment.accepted_at or utcnow()
+        if cmd.action == "make_ready":  # the customer is told where, and the code to show
+            fulfilment.ready_at = utcnow()
+            order.note("order.ready_for_pickup", cmd.actor, fulfilment_id=fulfilment.id,
+                       location=fulfilment.location, pickup_code=fulfilment.pickup_code)
+            uow.orders.save(order)
         if cmd.action == "cancel":
             uow.fulfilments.assign(uow.fulfilments.allocations_of(fulfilment.id), None)
         uow.fulfilments.save(fulfilment)
         uow.commit()
     return fulfilment.id
+
+
+def follow_fulfilments(uow: UnitOfWork, order: Order, actor: str) -> None:
+    """An order whose every unit has left is delivered once each of its fulfilments has
+    arrived (delivered, or collected at the counter). Call after saving the fulfilments."""
+    assert order.seq is not None
+    statuses = uow.fulfilments.statuses_for_order(order.seq)
+    if (order.status is OrderStatus.SHIPPED
+            and order_fulfilment(statuses) is OrderFulfilment.DELIVERED):
+        order.apply("deliver", actor)
+        uow.orders.save(order)
+
+
+WMS_SCOPE = "wms"  # idempotency scope of confirmations, by the sender's reference
+
+
+def first_time(uow: UnitOfWork, confirmation: tuple[str, str] | None) -> bool:
+    """A confirmation is done once per the sender's own reference: (reference, request hash).
+    False when that reference was done before with the same request; the same reference with
+    another request is refused."""
+    if confirmation is None:
+        return True
+    reference, request_hash = confirmation
+    seen = uow.idempotency.find(WMS_SCOPE, reference)
+    if seen is None:
+        uow.idempotency.claim(WMS_SCOPE, reference, request_hash)
+        return True
+    if seen[0] != request_hash:
+        raise IdempotencyKeyReused(f"confirmation {reference!r} was sent before with other "
+                                   "content")
+    return False

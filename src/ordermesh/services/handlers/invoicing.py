@@ -10,6 +10,7 @@ from typing import Any
 
 from ordermesh.domain.errors import IdempotencyKeyReused, InvalidInput, InvalidTransition, NotFound
 from ordermesh.domain.events import utcnow
+from ordermesh.domain.fulfilments import Fulfilment, FulfilmentStatus
 from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.invoicing import (
     SERIES,
@@ -23,6 +24,7 @@ from ordermesh.domain.invoicing import (
 from ordermesh.domain.orders import Order, OrderStatus
 from ordermesh.domain.payments import Kind, Outcome, allowed, capturable
 from ordermesh.services import commands as c
+from ordermesh.services.handlers.fulfilment import follow_fulfilments
 from ordermesh.services.handlers.payments import (
     MoneyMove,
     MoneySetup,
@@ -116,7 +118,8 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
         fulfilment = None
         if cmd.fulfilment_id is not None:
             fulfilment = uow.fulfilments.get(cmd.fulfilment_id)
-            if fulfilment is None or fulfilment.order_id != order.id:
+            if fulfilment is None or fulfilment.order_id != order.id or (
+                    cmd.location is not None and fulfilment.location != cmd.location):
                 raise NotFound(f"fulfilment {cmd.fulfilment_id!r} not found")
             numbers = {line.id: line.line_no for line in order.lines}
             quantities = {numbers[ln.order_line_id]: ln.quantity for ln in fulfilment.lines}
@@ -136,9 +139,7 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
                                         current_status=str(order.status), action="dispatch")
             uow.idempotency.claim(SHIPMENT_SCOPE, scope_key, request_hash)
             amounts = shipment(order, quantities, _names(uow, order))
-            if fulfilment is not None:
-                fulfilment.apply("dispatch", cmd.actor, reference=cmd.reference)
-                uow.fulfilments.save(fulfilment)
+            tracking = _hand_over(uow, fulfilment, cmd) if fulfilment is not None else {}
             _take_stock(uow, order, quantities, cmd.actor,
                         fulfilment.id if fulfilment is not None else None)
             final = all(line.to_dispatch == 0 for line in order.lines)
@@ -153,16 +154,40 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
             if order.status is not OrderStatus.FULFILLING:
                 order.apply("start_fulfilment", cmd.actor)
             order.note("order.dispatched", cmd.actor, reference=cmd.reference,
-                       lines=[{"line_no": n, "units": u} for n, u in sorted(quantities.items())])
+                       lines=[{"line_no": n, "units": u} for n, u in sorted(quantities.items())],
+                       **tracking)
             if final:
                 order.apply("ship", cmd.actor)
             uow.orders.save(order)
+            follow_fulfilments(uow, order, cmd.actor)  # collected at the counter: delivered
             uow.commit()
     if pending is None:
         return order.id, None
     if isinstance(pending, str):  # dispatched before: its capture, answered or asked again
         return order.id, perform(uow, setup, pending, cmd.actor)
     return order.id, finish(uow, setup, pending, cmd.actor)
+
+
+def _hand_over(uow: UnitOfWork, fulfilment: Fulfilment,
+               cmd: c.DispatchShipment) -> dict[str, Any]:
+    """A packed shipment leaves with the carrier its label was booked with; a pickup is
+    collected at the counter with its code. Answers what the order's event says of it."""
+    if fulfilment.method == "pickup":
+        fulfilment.collect(cmd.pickup_code or "", cmd.actor)
+        uow.fulfilments.save(fulfilment)
+        return {"fulfilment_id": fulfilment.id, "collected_at": fulfilment.location}
+    booked = uow.shipping.shipment(fulfilment.id)
+    if booked is None and fulfilment.status is FulfilmentStatus.PACKED:
+        raise InvalidTransition("book the shipment (buy its label) before it leaves",
+                                current_status=str(fulfilment.status), action="dispatch")
+    numbers = [p["tracking_number"] for p in uow.shipping.packages(fulfilment.id)]
+    fulfilment.apply("dispatch", cmd.actor, reference=cmd.reference,
+                     tracking_numbers=numbers)
+    uow.fulfilments.save(fulfilment)
+    assert booked is not None
+    return {"fulfilment_id": fulfilment.id, "carrier": booked["carrier_name"],
+            "service": booked["service"], "tracking_numbers": numbers,
+            "tracking_url": booked["tracking_url"]}
 
 
 def _capture_for(uow: UnitOfWork, order: Order, amount: int, reference: str, final: bool,

@@ -163,6 +163,7 @@ def _build_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> Order:
         customer=Customer(customer["email"], customer["name"], customer.get("phone")),
         billing_address=data["billing_address"], shipping_address=data.get("shipping_address"),
         delivery_instructions=data.get("delivery_instructions"),
+        packaging=data.get("packaging"),
         payment_token=data.get("payment_token"), fulfilment=fulfilment, currency=currency,
         lines=lines, shipping_total=Money(data.get("shipping_total", 0), currency),
     )
@@ -193,12 +194,17 @@ def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
 
 
 def _cancel_fulfilments(order: Order, uow: UnitOfWork, actor: str) -> None:
-    """The order's fulfilments still in the building are cancelled with it."""
+    """The order's fulfilments still in the building are cancelled with it (one waiting at
+    the counter goes back to stock)."""
     assert order.seq is not None
     for fulfilment_id in uow.fulfilments.open_for_order(order.seq):
         fulfilment = uow.fulfilments.get(fulfilment_id)
-        if fulfilment is not None and "cancel" in fulfilment.allowed():
-            fulfilment.apply("cancel", actor, reason="order cancelled")
+        if fulfilment is None:
+            continue
+        action = next((a for a in ("cancel", "return_to_stock") if a in fulfilment.allowed()),
+                      None)
+        if action is not None:
+            fulfilment.apply(action, actor, reason="order cancelled")
             uow.fulfilments.save(fulfilment)
 
 

@@ -67,16 +67,20 @@ def _held_at(uow: UnitOfWork, order: Order, line: OrderLine, location: str) -> i
 
 
 def move(order: Order, line: OrderLine, location: str, quantity: int, reason: str,
-         uow: UnitOfWork, actor: str, today: date, rejected: bool = False) -> None:
+         uow: UnitOfWork, actor: str, today: date, rejected: bool = False,
+         movable: tuple[OrderStatus, ...] = MOVABLE, taken_from: str | None = None) -> None:
     """Take `quantity` of a line away from `location` and source it again by the same rules,
     never from there. What no location can fill waits: the order was accepted, so an
     operator, not the engine, decides whether to cancel it. A location that rejected the
-    line is never asked for it again."""
+    line is never asked for it again. `movable`: the order statuses allowed (a fulfilment
+    rejected or short-picked moves its own units while others may have left); `taken_from`:
+    the fulfilment whose allocations give the units (else those no fulfilment holds first)."""
     assert order.seq is not None
-    if order.status not in MOVABLE:
+    if order.status not in movable:
         raise InvalidTransition(f"cannot re-source an order that is {order.status}",
                                 current_status=str(order.status), action="resource")
-    _release(order, line, location, quantity, uow, actor, "reject" if rejected else "move")
+    _release(order, line, location, quantity, uow, actor, "reject" if rejected else "move",
+             taken_from)
     shipping = shipping_from(uow, order)
     seen = counting_own_shipments(
         forced_to_wait(situation(uow, {line.sku}, order.channel, today), [line.sku]), shipping)
@@ -96,13 +100,14 @@ def move(order: Order, line: OrderLine, location: str, quantity: int, reason: st
 
 
 def _release(order: Order, line: OrderLine, location: str, quantity: int, uow: UnitOfWork,
-             actor: str, action: str) -> None:
-    """Give back `quantity` of the line's allocations at the location, newest first."""
+             actor: str, action: str, taken_from: str | None = None) -> None:
+    """Give back `quantity` of the line's allocations at the location, newest first, those
+    of fulfilment `taken_from` (None: of no fulfilment) before the others."""
     assert order.seq is not None
     held = [a for a in uow.allocations.active_for_order(order.seq)
             if a["line_id"] == line.id and a["location_code"] == location]
     left = quantity
-    for allocation in sorted(held, key=lambda a: -a["id"]):
+    for allocation in sorted(held, key=lambda a: (a["fulfilment_id"] != taken_from, -a["id"])):
         take = min(left, allocation["quantity"])
         uow.allocations.shrink(allocation["id"], allocation["quantity"] - take, action)
         left -= take

@@ -69,6 +69,13 @@ def _check_money_policy(changes: dict[str, Any]) -> None:
         raise InvalidInput("payment_failure_release_minutes is a whole number of at least 1")
     if "prices_include_tax" in changes and type(changes["prices_include_tax"]) is not bool:
         raise InvalidInput("prices_include_tax is true or false")
+    if changes.get("shipping_preference", "cheapest") not in ("cheapest", "fastest"):
+        raise InvalidInput("shipping_preference is cheapest or fastest",
+                           field="shipping_preference")
+    days = changes.get("pickup_hold_days", 1)
+    if type(days) is not int or days < 1:
+        raise InvalidInput("pickup_hold_days is a whole number of at least 1",
+                           field="pickup_hold_days")
 
 
 def create_api_key(cmd: c.CreateApiKey, uow: UnitOfWork) -> IssuedKey:

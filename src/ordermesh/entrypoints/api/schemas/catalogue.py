@@ -36,6 +36,8 @@ class ProductPatch(Strict):
     length_mm: Millimetres | None = None
     width_mm: Millimetres | None = None
     height_mm: Millimetres | None = None
+    fragile: StrictBool | None = Field(None, description="Packed with care; FRAGILE on its "
+                                       "labels and packing slips")
     preorder: StrictBool | None = None
     release_date: BusinessDate | None = None
     backorderable: StrictBool | None = None
@@ -51,6 +53,7 @@ class ProductIn(ProductPatch):
     price_amount: Annotated[StrictInt, Field(ge=0, le=10**13)]
     currency: ISO4217
     tax_class: TaxClass = "standard"
+    fragile: StrictBool = False
     preorder: StrictBool = False
     backorderable: StrictBool = False
     low_stock_threshold: Annotated[StrictInt, Field(ge=0, le=10**9)] = 0
@@ -69,6 +72,7 @@ class ProductOut(BaseModel):
     length_mm: int | None
     width_mm: int | None
     height_mm: int | None
+    fragile: bool
     preorder: bool
     release_date: date | None
     backorderable: bool
@@ -180,6 +184,12 @@ class ChannelPatch(Strict):
         None, description="One invoice per shipment, or one for the order when it is placed")
     payment_failure_release_minutes: Annotated[StrictInt, Field(ge=1, le=43200)] | None = Field(
         None, description="How long an order held for a failed payment keeps its stock")
+    shipping_preference: Literal["cheapest", "fastest"] | None = Field(
+        None, description="Of the carriers' quotes that arrive by the promised date, buy the "
+        "cheapest or the fastest")
+    pickup_hold_days: Annotated[StrictInt, Field(ge=1, le=90)] | None = Field(
+        None, description="How long a click & collect order waits at the counter before it "
+        "goes back to stock")
 
 
 class ChannelOut(BaseModel):
@@ -199,6 +209,8 @@ class ChannelOut(BaseModel):
     capture_on: str
     invoice_on: str
     payment_failure_release_minutes: int
+    shipping_preference: str
+    pickup_hold_days: int
 
 
 class ApiKeyIn(Strict):

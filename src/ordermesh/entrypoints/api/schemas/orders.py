@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic_extra_types.currency_code import ISO4217
 
+from ordermesh.domain.fulfilments import FulfilmentStatus, order_fulfilment
 from ordermesh.entrypoints.api.schemas.common import Address, Code, Strict, Text
 
 Quantity = Annotated[StrictInt, Field(ge=1, le=100_000)]
@@ -60,6 +61,13 @@ class FulfilmentIn(Strict):
         return self
 
 
+class PackagingIn(Strict):
+    gift_wrap: bool = False
+    gift_message: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    name_on_package: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        Field(None, description="Printed on the label instead of the customer's name"))
+
+
 class OrderIn(Strict):
     external_reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = (
         Field(None, description="The channel's own order id; unique per channel"))
@@ -68,6 +76,8 @@ class OrderIn(Strict):
     billing_address: Address
     shipping_address: ShippingAddress | None = None
     delivery_instructions: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    packaging: PackagingIn | None = Field(
+        None, description="Packaging instructions, carried to the packing slip and the label")
     payment_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_:.-]{4,200}$")] | None = (
         Field(None, description="A token from the payment gateway. Never a card number."))
     fulfilment: FulfilmentIn
@@ -176,6 +186,7 @@ class OrderOut(OrderSummaryOut):
     billing_address: dict[str, Any]
     shipping_address: dict[str, Any] | None
     delivery_instructions: str | None
+    packaging: dict[str, Any] | None
     payment_token: str | None
     hold_reason: str | None
     fulfilment: dict[str, Any]
@@ -204,10 +215,17 @@ def order_view(row: dict[str, Any]) -> dict[str, Any]:
         "billing_address": row["billing_address"],
         "shipping_address": row["shipping_address"],
         "delivery_instructions": row["delivery_instructions"],
+        "packaging": row["packaging"],
         "payment_token": row["payment_token"],
         "hold_reason": row["hold_reason"],
         "fulfilment": {"method": row["fulfilment_method"],
-                       "location": row["pickup_location_code"]},
+                       "location": row["pickup_location_code"],
+                       "status": str(order_fulfilment(
+                           [FulfilmentStatus(s) for s in row.get("fulfilment_statuses", [])],
+                           waiting=any(ln["quantity"] - ln["dispatched"] > sum(
+                               a["quantity"] for a in ln["allocations"]
+                               if a["status"] == "active" and a["fulfilment_id"])
+                               for ln in row["lines"] if ln["status"] != "cancelled")))},
         "totals": {"currency": row["currency"], "lines": row["lines_total"],
                    "shipping": row["shipping_total"], "tax": row["tax_total"],
                    "shipping_tax": row["shipping_tax"],

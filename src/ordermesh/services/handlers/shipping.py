@@ -1,0 +1,480 @@
+"""Shipping: a fulfilment's picks that come up short, its packages, the label bought from a
+carrier (rate shopping), the tracking events carriers send back, and the stores that reject
+what they were given.
+
+Carriers are called outside any database transaction, like payment gateways: the booking is
+keyed by the fulfilment, so asking again after a lost answer or a crash books nothing new and
+answers the same tracking numbers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from ordermesh.domain.carriers import (
+    Booking,
+    CarrierUnavailable,
+    Parcel,
+    ShipmentRequest,
+    TrackingEvent,
+)
+from ordermesh.domain.errors import (
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    ServiceUnavailable,
+)
+from ordermesh.domain.events import utcnow
+from ordermesh.domain.fulfilments import (
+    ARRIVED,
+    Fulfilment,
+    FulfilmentStatus,
+    ParcelState,
+)
+from ordermesh.domain.inventory import lock_rank
+from ordermesh.domain.orders import TRANSITIONS as TRANSITIONS_OF_ORDER
+from ordermesh.domain.orders import Order, OrderStatus
+from ordermesh.domain.packing import Item, PackageType, pack
+from ordermesh.domain.rate_shopping import Choice, Preference, Quote, choose
+from ordermesh.services import commands as c
+from ordermesh.services.handlers.fulfilment import first_time, follow_fulfilments, locked
+from ordermesh.services.handlers.orders import change_order_status
+from ordermesh.services.handlers.resourcing import MOVABLE, move
+from ordermesh.services.handlers.waiting import lock_queue, serve_queue
+from ordermesh.services.ports import Carrier, UnitOfWork
+
+# A fulfilment rejected or short-picked moves its own units, whatever its order's other
+# fulfilments have done.
+MOVABLE_WITH_FULFILMENTS = (*MOVABLE, OrderStatus.FULFILLING)
+
+
+@dataclass
+class ShippingSetup:
+    """The carriers by name. A carrier with `webhooks` False is polled by the worker."""
+
+    carriers: dict[str, Carrier] = field(default_factory=dict)
+
+
+# -- short picks and rejections ----------------------------------------------------------------
+
+
+def short_pick(cmd: c.ShortPick, uow: UnitOfWork) -> str:
+    """Fewer units found than reserved: the fulfilment keeps what was found; the stock count at
+    the location goes down by the missing units (ledger reason `short_pick`), and those units
+    are sourced again elsewhere (the location is not asked for that line again)."""
+    with uow:
+        order_id = uow.fulfilments.order_of(cmd.fulfilment_id)
+        seen = uow.orders.peek(order_id) if order_id is not None else None
+        queue = lock_queue(uow, seen[1], seen[0]) if seen is not None else []
+        order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
+        lines = {line.line_no: line for line in order.lines}
+        found: dict[str, int] = {}
+        for line_no, units in cmd.found:
+            if line_no not in lines or lines[line_no].id in found:
+                raise InvalidInput(f"line {line_no} is not a line of the order, or is named "
+                                   "twice", line_no=line_no)
+            found[lines[line_no].id] = units
+        if not first_time(uow, cmd.confirmation):
+            return fulfilment.id
+        missing = fulfilment.short_pick(found, cmd.actor)
+        uow.fulfilments.save(fulfilment)
+        by_id = {line.id: line for line in order.lines}
+        uow.stock.lock_levels({by_id[line_id].sku for line_id in missing})
+        today = utcnow().date()
+        for line_id, units in sorted(missing.items()):
+            line = by_id[line_id]
+            uow.stock.change_on_hand(line.sku, fulfilment.location, -units, counted_at=None,
+                                     moved_at=utcnow())
+            uow.stock.record_movement(line.sku, fulfilment.location, on_hand_delta=-units,
+                                      reason="short_pick", reference=order.number,
+                                      actor=cmd.actor)
+            move(order, line, fulfilment.location, units, "short pick", uow, cmd.actor, today,
+                 rejected=True, movable=MOVABLE_WITH_FULFILMENTS,
+                 taken_from=fulfilment.id)
+        serve_queue(uow, queue, [by_id[i].sku for i in missing], cmd.actor, today)
+        uow.commit()
+    return fulfilment.id
+
+
+def reject_fulfilment(cmd: c.RejectFulfilment, uow: UnitOfWork) -> str:
+    """A location cannot do a fulfilment it was given (a store rejects it): it is cancelled
+    and its units are sourced again, never from there."""
+    with uow:
+        order_id = uow.fulfilments.order_of(cmd.fulfilment_id)
+        seen = uow.orders.peek(order_id) if order_id is not None else None
+        queue = lock_queue(uow, seen[1], seen[0]) if seen is not None else []
+        order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
+        fulfilment.apply("reject", cmd.actor, reason=cmd.reason)
+        uow.fulfilments.save(fulfilment)
+        by_id = {line.id: line for line in order.lines}
+        today = utcnow().date()
+        for fl in fulfilment.lines:
+            move(order, by_id[fl.order_line_id], fulfilment.location, fl.quantity, cmd.reason,
+                 uow, cmd.actor, today, rejected=True, movable=MOVABLE_WITH_FULFILMENTS,
+                 taken_from=fulfilment.id)
+        serve_queue(uow, queue, [ln.sku for ln in fulfilment.lines], cmd.actor, today)
+        uow.commit()
+    return fulfilment.id
+
+
+# -- packing -----------------------------------------------------------------------------------
+
+
+def put_package_type(cmd: c.PutPackageType, uow: UnitOfWork) -> None:
+    """A box the locations pack into, checked by the domain before it is kept."""
+    PackageType(cmd.code, cmd.length_mm, cmd.width_mm, cmd.height_mm, cmd.max_weight_grams,
+                cmd.tare_grams)
+    with uow:
+        uow.shipping.put_package_type({
+            "code": cmd.code, "name": cmd.name, "length_mm": cmd.length_mm,
+            "width_mm": cmd.width_mm, "height_mm": cmd.height_mm,
+            "max_weight_grams": cmd.max_weight_grams, "tare_grams": cmd.tare_grams,
+            "active": cmd.active})
+        uow.commit()
+
+
+def pack_fulfilment(cmd: c.PackFulfilment, uow: UnitOfWork) -> str:
+    """The picked units go into packages: the ones the packer gives, or the smallest box set
+    of the package types that holds them (domain.packing). Each package weighs its items and
+    its box."""
+    with uow:
+        fulfilment = uow.fulfilments.get(cmd.fulfilment_id)
+        if fulfilment is None or (cmd.location is not None
+                                  and fulfilment.location != cmd.location):
+            raise NotFound(f"fulfilment {cmd.fulfilment_id!r} not found")
+        if not first_time(uow, cmd.confirmation):
+            return fulfilment.id
+        units: Counter[str] = Counter()
+        for line in fulfilment.lines:
+            units[line.sku] += line.quantity
+        products = uow.catalogue.products(set(units))
+        types = {t.code: t for t in uow.shipping.package_types()}
+        items = {sku: _item(sku, products[sku]) for sku in units}
+        if cmd.packages is None:
+            rows = _chosen(units, items, types)
+        else:
+            rows = _given(cmd.packages, units, items, types)
+        fulfilment.apply("pack", cmd.actor, packages=[
+            {"number": r["number"], "package_type": r["package_type"],
+             "weight_grams": r["weight_grams"], "items": r["items"]} for r in rows])
+        uow.shipping.add_packages(fulfilment.id, rows)
+        uow.fulfilments.save(fulfilment)
+        uow.commit()
+    return fulfilment.id
+
+
+def _item(sku: str, product: dict[str, Any]) -> Item:
+    return Item(sku, product.get("length_mm"), product.get("width_mm"), product.get("height_mm"),
+                product.get("weight_grams") or 0, fragile=bool(product.get("fragile")))
+
+
+def _chosen(units: Counter[str], items: dict[str, Item], types: dict[str, Any]
+            ) -> list[dict[str, Any]]:
+    every = [items[sku] for sku in sorted(units) for _ in range(units[sku])]
+    if not types:  # no boxes set up: one package, weighed by its items
+        return [_row(1, None, every, sum(i.weight_grams for i in every))]
+    return [_row(p.number, p.type, list(p.items), p.weight_grams) for p in pack(every, list(
+        types.values()))]
+
+
+def _given(packages: tuple[c.PackageIn, ...], units: Counter[str], items: dict[str, Item],
+           types: dict[str, Any]) -> list[dict[str, Any]]:
+    packed: Counter[str] = Counter()
+    rows = []
+    for number, given in enumerate(packages, start=1):
+        box = None
+        if given.package_type is not None:
+            box = types.get(given.package_type)
+            if box is None:
+                raise InvalidInput(f"no package type {given.package_type!r}")
+        inside = []
+        for sku, n in given.items:
+            if sku not in units or n < 1:
+                raise InvalidInput(f"package {number}: {sku} is not in the fulfilment", sku=sku)
+            packed[sku] += n
+            inside += [items[sku]] * n
+        weight = given.weight_grams if given.weight_grams is not None else (
+            sum(i.weight_grams for i in inside) + (box.tare_grams if box else 0))
+        rows.append(_row(number, box, inside, weight))
+    if packed != units:
+        raise InvalidInput("the packages hold other units than the fulfilment",
+                           packed=dict(sorted(packed.items())), expected=dict(sorted(units.items())))
+    return rows
+
+
+def _row(number: int, box: Any, items: list[Item], weight: int) -> dict[str, Any]:
+    counted = Counter(i.sku for i in items)
+    return {"number": number, "package_type": box.code if box else None,
+            "weight_grams": max(weight, 1),
+            "length_mm": box.length_mm if box else None,
+            "width_mm": box.width_mm if box else None,
+            "height_mm": box.height_mm if box else None,
+            "items": [{"sku": sku, "quantity": n} for sku, n in sorted(counted.items())]}
+
+
+# -- booking -----------------------------------------------------------------------------------
+
+
+def book_shipment(cmd: c.BookShipment, uow: UnitOfWork, setup: ShippingSetup) -> dict[str, Any]:
+    """Buy the label of a packed fulfilment: every carrier set up (or the one named) quotes its
+    packages, and the quote the channel prefers (cheapest or fastest) that arrives by the date
+    promised is booked; or the carrier and tracking numbers entered by hand are recorded.
+    Booked once: asked again, it answers the shipment booked."""
+    with uow:  # read what the carrier needs; nothing is written here
+        order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
+        known = uow.shipping.shipment(fulfilment.id)
+        if known is not None:
+            return known
+        if fulfilment.method != "ship" or fulfilment.status is not FulfilmentStatus.PACKED:
+            raise InvalidTransition(f"a label is bought for a packed shipment, not a "
+                                    f"{fulfilment.method} fulfilment that is {fulfilment.status}",
+                                    current_status=str(fulfilment.status), action="book")
+        request = _request(uow, order, fulfilment)
+        channel = uow.access.channel(order.channel) or {}
+        promised = uow.shipping.promised_on(fulfilment.id)
+    if cmd.manual is not None:
+        booking, choice = _entered(cmd.manual, request, order.currency)
+    else:
+        booking, choice = _bought(setup, cmd, request, promised,
+                                  Preference(channel.get("shipping_preference") or "cheapest"))
+    with uow:
+        order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
+        known = uow.shipping.shipment(fulfilment.id)
+        if known is not None:  # booked meanwhile, with the same key: the same booking
+            return known
+        if fulfilment.status is not FulfilmentStatus.PACKED:
+            raise InvalidTransition(f"the fulfilment became {fulfilment.status} meanwhile",
+                                    current_status=str(fulfilment.status), action="book")
+        first_time(uow, cmd.confirmation)  # booked once anyway: claims the reference
+        if len(booking.tracking_numbers) != len(request.parcels):
+            raise InvalidInput(f"{len(request.parcels)} package(s) need as many tracking "
+                               f"numbers, not {len(booking.tracking_numbers)}")
+        values = {
+            "id": str(uuid.uuid4()), "fulfilment_id": fulfilment.id,
+            "carrier": "manual" if cmd.manual else booking.carrier,
+            "carrier_name": cmd.manual.carrier_name if cmd.manual else booking.carrier,
+            "service": booking.service, "carrier_shipment_id": booking.shipment_id,
+            "amount": booking.amount, "currency": booking.currency,
+            "delivers_on": booking.delivers_on, "tracking_url": booking.tracking_url or None,
+            "choice": choice, "label": booking.label, "status": "booked"}
+        uow.shipping.add_shipment(values, list(booking.tracking_numbers))
+        fulfilment.note("fulfilment.label_created", cmd.actor, carrier=values["carrier_name"],
+                        service=booking.service, tracking_numbers=list(booking.tracking_numbers),
+                        amount=booking.amount, currency=booking.currency,
+                        delivers_on=booking.delivers_on.isoformat() if booking.delivers_on
+                        else None, reason=choice.get("explanation"))
+        uow.fulfilments.save(fulfilment)
+        uow.commit()
+    return values
+
+
+def _request(uow: UnitOfWork, order: Order, fulfilment: Fulfilment) -> ShipmentRequest:
+    location = uow.catalogue.location(fulfilment.location) or {}
+    if order.shipping_address is None:
+        raise InvalidInput(f"order {order.number} has no delivery address")
+    packaging = order.packaging or {}
+    name = packaging.get("name_on_package") or order.customer.name
+    packages = uow.shipping.packages(fulfilment.id)
+    if not packages:
+        raise InvalidTransition("the fulfilment has no packages: pack it first", action="book")
+    return ShipmentRequest(
+        fulfilment.id, {**location.get("address", {}), "name": location.get("name")},
+        {**order.shipping_address, "name": name},
+        tuple(Parcel(p["weight_grams"], p["length_mm"], p["width_mm"], p["height_mm"])
+              for p in packages),
+        utcnow().date())
+
+
+def _entered(manual: c.ManualBooking, request: ShipmentRequest,
+             currency: str) -> tuple[Booking, dict[str, Any]]:
+    numbers = tuple(n.strip() for n in manual.tracking_numbers)
+    if not all(numbers) or len(set(numbers)) != len(numbers):
+        raise InvalidInput("each package needs its own tracking number")
+    booking = Booking(manual.carrier_name, manual.service, "", numbers, 0, currency,
+                      request.ready_on, manual.tracking_url or "")
+    return booking, {"explanation": f"entered by hand: {manual.carrier_name}", "quotes": []}
+
+
+def _bought(setup: ShippingSetup, cmd: c.BookShipment, request: ShipmentRequest,
+            promised: Any, preference: Preference) -> tuple[Booking, dict[str, Any]]:
+    if cmd.carrier is not None and cmd.carrier not in setup.carriers:
+        raise InvalidInput(f"no carrier {cmd.carrier!r} is set up",
+                           carriers=sorted(setup.carriers))
+    asked = [cmd.carrier] if cmd.carrier else sorted(setup.carriers)
+    if not asked:
+        raise InvalidInput("no carrier is set up: enter the carrier and tracking numbers by hand")
+    quotes: list[Quote] = []
+    silent = []
+    for name in asked:
+        try:
+            quotes += setup.carriers[name].rates(request)
+        except CarrierUnavailable:
+            silent.append(name)
+    if cmd.service is not None:
+        quotes = [q for q in quotes if q.service == cmd.service]
+    if not quotes and silent:
+        raise ServiceUnavailable(f"no answer from {', '.join(silent)}: ask again",
+                                 carriers=silent)
+    choice: Choice = choose(quotes, promised, preference)
+    try:
+        booking = setup.carriers[choice.quote.carrier].create_shipment(
+            request, choice.quote, f"fulfilment:{request.reference}")
+    except CarrierUnavailable as exc:
+        raise ServiceUnavailable(f"{choice.quote.carrier} did not confirm the booking: ask "
+                                 "again (the same booking is answered)") from exc
+    return booking, {
+        "explanation": choice.explanation, "keeps_promise": choice.keeps_promise,
+        "preference": str(preference), "promised_on": promised.isoformat() if promised else None,
+        "no_answer": silent,
+        "quotes": [{"carrier": q.carrier, "service": q.service, "amount": q.amount,
+                    "currency": q.currency, "delivers_on": q.delivers_on.isoformat()}
+                   for q in quotes]}
+
+
+# -- tracking ----------------------------------------------------------------------------------
+
+
+def apply_tracking(cmd: c.ApplyTracking, uow: UnitOfWork) -> int:
+    """Carrier tracking events, each in its own transaction: kept once per carrier event id,
+    applied to its parcel when newer than the parcel's last, and the fulfilment follows its
+    parcels (domain.fulfilments.parcel_summary); a delivered shipment may deliver the order.
+    Events of parcels Ordermesh does not know are kept and change nothing. Answers how many
+    moved a fulfilment."""
+    moved = 0
+    actor = f"carrier:{cmd.carrier}"
+    for event in cmd.events:
+        assert isinstance(event, TrackingEvent)
+        with uow:
+            row = {"carrier": cmd.carrier, "event_id": event.id,
+                   "tracking_number": event.tracking_number, "event": event.event,
+                   "at": event.at, "detail": event.detail[:1000]}
+            parcel = uow.shipping.parcel(cmd.carrier, event.tracking_number)
+            if parcel is None:
+                uow.shipping.record_event({**row, "fulfilment_id": None, "applied": False})
+                uow.commit()
+                continue
+            order, fulfilment = locked(uow, parcel["fulfilment_id"], None)
+            state = ParcelState(parcel["tracking_status"], parcel["tracked_at"])
+            newer = state.newer(event.at)
+            if not uow.shipping.record_event({**row, "fulfilment_id": fulfilment.id,
+                                              "applied": newer}):
+                continue  # heard before
+            if newer:
+                uow.shipping.set_parcel(parcel["id"], event.event, event.at)
+            parcels = [ParcelState(p["tracking_status"], p["tracked_at"])
+                       for p in uow.shipping.packages(fulfilment.id)]
+            data = {"tracking_number": event.tracking_number, "detail": event.detail}
+            if newer and fulfilment.follow(parcels, actor, **data):
+                moved += 1
+            elif not newer:
+                fulfilment.note("fulfilment.tracking_ignored", actor, event=event.event,
+                                carrier_time=event.at.isoformat(), status=str(fulfilment.status),
+                                reason="older than the parcel's last event", **data)
+            uow.fulfilments.save(fulfilment)
+            if fulfilment.status in ARRIVED:
+                follow_fulfilments(uow, order, actor)
+            uow.commit()
+    return moved
+
+
+def apply_carrier_webhook(cmd: c.ApplyCarrierWebhook, uow: UnitOfWork,
+                          setup: ShippingSetup) -> int:
+    """A carrier's webhook: its signature checked by the carrier's adapter, then its events
+    applied."""
+    carrier = setup.carriers.get(cmd.carrier)
+    if carrier is None:
+        raise NotFound(f"no carrier {cmd.carrier!r} is set up")
+    events = carrier.parse_webhook(cmd.body, cmd.headers)
+    return apply_tracking(c.ApplyTracking(cmd.actor, cmd.carrier, tuple(events)), uow)
+
+
+def poll_carriers(cmd: c.PollCarriers, uow: UnitOfWork, setup: ShippingSetup) -> int:
+    """Ask carriers that send no webhooks where their parcels are; a carrier that does not
+    answer is asked again at the next run."""
+    polled = [name for name, carrier in setup.carriers.items()
+              if not getattr(carrier, "webhooks", True)]
+    if not polled:
+        return 0
+    with uow:
+        parcels = uow.shipping.in_flight(polled, cmd.limit)
+    moved = 0
+    for carrier, number in parcels:
+        try:
+            events = setup.carriers[carrier].track(number)
+        except CarrierUnavailable:
+            continue
+        moved += apply_tracking(c.ApplyTracking(cmd.actor, carrier, tuple(events)), uow)
+    return moved
+
+
+# -- the counter -------------------------------------------------------------------------------
+
+
+def return_uncollected(cmd: c.ReturnUncollected, uow: UnitOfWork) -> list[str]:
+    """Pickups not collected within their channel's `pickup_hold_days` (or the one named) go
+    back on the shelf: the order is cancelled (its payment is then voided by the caller);
+    an order that has had other units leave keeps them, and only these units are released.
+    Answers the ids of the orders cancelled."""
+    if cmd.fulfilment_id is not None:
+        with uow:
+            order_id = uow.fulfilments.order_of(cmd.fulfilment_id)
+        if order_id is None:
+            raise NotFound(f"fulfilment {cmd.fulfilment_id!r} not found")
+        due = [(order_id, cmd.fulfilment_id)]
+    else:
+        with uow:
+            due = uow.shipping.uncollected(utcnow(), cmd.limit)
+    cancelled = []
+    for order_id, fulfilment_id in due:
+        with uow:
+            order, fulfilment = locked(uow, fulfilment_id, cmd.location)
+            if "return_to_stock" not in fulfilment.allowed():
+                raise InvalidTransition(f"a fulfilment that is {fulfilment.status} is not "
+                                        "returned to stock", action="return_to_stock",
+                                        current_status=str(fulfilment.status))
+            whole = "cancel" in TRANSITIONS_OF_ORDER.get(order.status, {})
+        if whole:
+            change_order_status(c.ChangeOrderStatus(
+                cmd.actor, order_id, "cancel", reason="not collected in time"), uow)
+            cancelled.append(order_id)
+        else:
+            _back_on_the_shelf(uow, fulfilment_id, cmd.actor)
+    return cancelled
+
+
+def _back_on_the_shelf(uow: UnitOfWork, fulfilment_id: str, actor: str) -> None:
+    with uow:
+        order, fulfilment = locked(uow, fulfilment_id, None)
+        fulfilment.apply("return_to_stock", actor, reason="not collected in time")
+        uow.fulfilments.save(fulfilment)
+        allocations = [a for a in uow.allocations.active_for_order(order.seq or 0)
+                       if a["fulfilment_id"] == fulfilment.id]
+        priorities = uow.catalogue.location_priorities()
+        for a in sorted(allocations, key=lambda a: lock_rank(a["sku"], a["location_code"],
+                                                             priorities)):
+            uow.stock.release(a["sku"], a["location_code"], a["quantity"])
+            uow.stock.record_movement(a["sku"], a["location_code"], reserved_delta=-a["quantity"],
+                                      reason="reservation_released", reference=order.number,
+                                      actor=actor)
+        uow.allocations.end([a["id"] for a in allocations], "release")
+        order.note("order.not_collected", actor, fulfilment_id=fulfilment.id,
+                   lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in fulfilment.lines])
+        uow.orders.save(order)
+        uow.commit()
+
+
+# -- a warehouse system's leases and confirmations ----------------------------------------------
+
+def lease_fulfilments(cmd: c.LeaseFulfilments, uow: UnitOfWork) -> list[str]:
+    """Lease a location's open fulfilments to one WMS worker for `seconds`: no other worker
+    is given them until the lease runs out (or the worker renews it by asking again)."""
+    with uow:
+        now = utcnow()
+        ids = uow.shipping.lease(cmd.location, cmd.owner, now,
+                                 now + timedelta(seconds=cmd.seconds), cmd.limit)
+        uow.commit()
+    return ids

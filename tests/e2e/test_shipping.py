@@ -1,0 +1,333 @@
+"""Shipping through the API, on both databases: an order picked, packed into boxes, labelled by
+the courier chosen by rate shopping, dispatched (captured and invoiced), followed by the
+courier's signed webhooks until delivered; a pickup collected with its code; short picks and
+rejections sourced again; a WMS leasing and confirming; a dispatch retried after a crash
+captures once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from ordermesh.adapters.carriers.courier import Courier, is_tracking_number
+from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.payments.test_gateway import TestGateway
+from ordermesh.domain.errors import ConcurrentUpdate
+from ordermesh.services import commands as c
+from ordermesh.services.bus import MessageBus
+from ordermesh.services.handlers import payments
+from tests.builders import Clock, Shop
+from tests.e2e.test_fulfilments import place, release
+from tests.integration.test_payments import gateway_moves
+from tests.pdfs import page_texts, scan
+from tests.races import together
+
+BOXES = {"S": (320, 220, 60, 5_000, 100), "M": (400, 300, 200, 15_000, 300)}
+
+
+@pytest.fixture
+def boxes(client: TestClient, shop: Shop) -> None:
+    for code, (length, width, height, weight, tare) in BOXES.items():
+        response = client.put(f"/api/v1/package-types/{code}", headers=shop.headers("operator"),
+                              json={"name": f"Box {code}", "length_mm": length,
+                                    "width_mm": width, "height_mm": height,
+                                    "max_weight_grams": weight, "tare_grams": tare})
+        assert response.status_code == 200, response.text
+
+
+def get(client: TestClient, shop: Shop, path: str) -> Any:
+    response = client.get(f"/api/v1{path}", headers=shop.headers("operator"))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def post(client: TestClient, shop: Shop, path: str, body: Any = None, status: int = 200) -> Any:
+    response = client.post(f"/api/v1{path}", headers=shop.headers("operator"), json=body)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def picked(client: TestClient, shop: Shop, *lines: tuple[str, int], **extra: Any
+           ) -> tuple[dict[str, Any], str]:
+    order = place(client, shop, *lines, **extra)
+    (fulfilment,) = release(client, shop)
+    post(client, shop, f"/fulfilments/{fulfilment}/start-picking")
+    return order, fulfilment
+
+
+def pdf_text_and_barcodes(pdf: bytes) -> tuple[str, list[str]]:
+    return "\n".join(page_texts(pdf)), [text for _, _, text in scan(pdf)]
+
+
+def webhooks_to(client: TestClient, sent: list[tuple[bytes, dict[str, str]]]
+                ) -> Callable[[bytes, dict[str, str]], None]:
+    def send(body: bytes, headers: dict[str, str]) -> None:
+        sent.append((body, headers))
+        response = client.post("/api/v1/carrier-webhooks/courier", content=body,
+                               headers=headers)
+        assert response.status_code == 204, response.text
+    return send
+
+
+def test_an_order_is_picked_packed_labelled_dispatched_and_followed_until_delivered(
+        client: TestClient, shop: Shop, boxes: None, carrier: Courier,
+        carrier_clock: Clock) -> None:
+    # given an order of 3 T-shirts with packaging instructions, picked at the warehouse
+    order, fulfilment = picked(client, shop, ("TEE-1", 3), packaging={
+        "gift_wrap": True, "gift_message": "Happy birthday", "name_on_package": "Bo de Vries"})
+    # when it is packed: 3 x (300x200x50 mm, 300 g) go in one M box (S holds one layer of 60)
+    packed = post(client, shop, f"/fulfilments/{fulfilment}/pack")
+    assert packed["status"] == "packed"
+    [box] = packed["packages"]
+    assert (box["package_type"], box["weight_grams"], box["items"]) == (
+        "M", 3 * 300 + 300, [{"sku": "TEE-1", "quantity": 3}])
+    # a packed shipment without a label does not leave
+    refused = client.post(f"/api/v1/fulfilments/{fulfilment}/dispatch",
+                          headers=shop.headers("operator"))
+    assert refused.status_code == 409, refused.text
+    # when its label is bought: the courier's cheapest service that keeps the promise
+    shipment = post(client, shop, f"/fulfilments/{fulfilment}/shipment")
+    assert (shipment["carrier"], shipment["service"], shipment["amount"]) == (
+        "courier", "standard", 495)  # domestic, 1.2 kg: the band up to 2 kg
+    assert shipment["choice"]["quotes"] and "standard" in shipment["choice"]["explanation"]
+    # asked again: the same shipment, nothing booked twice
+    assert post(client, shop, f"/fulfilments/{fulfilment}/shipment")["id"] == shipment["id"]
+    [number] = [p["tracking_number"] for p in get(client, shop, f"/fulfilments/{fulfilment}")
+                ["packages"]]
+    assert is_tracking_number(number)
+    # then the label carries the tracking number as Code 128 and a QR code to the tracking page
+    label = client.get(f"/api/v1/fulfilments/{fulfilment}/packages/1/label.pdf",
+                       headers=shop.headers("operator"))
+    assert label.headers["content-type"] == "application/pdf"
+    text, codes = pdf_text_and_barcodes(label.content)
+    assert number in codes and carrier.settings.tracking_url + number in codes
+    assert "Bo de Vries" in text and "GIFT WRAP" in text
+    # and the packing slip its order number, the SKU and the gift message
+    slip = client.get(f"/api/v1/fulfilments/{fulfilment}/packing-slip.pdf",
+                      headers=shop.headers("operator"))
+    text, codes = pdf_text_and_barcodes(slip.content)
+    assert order["number"] in codes and "TEE-1" in codes and "Happy birthday" in text
+    # when it is dispatched: captured, invoiced, and the order's event names the parcel
+    dispatched = post(client, shop, f"/fulfilments/{fulfilment}/dispatch")
+    assert (dispatched["status"], dispatched["capture"]["outcome"]) == ("dispatched", "succeeded")
+    events = get(client, shop, f"/orders/{order['id']}/events")
+    [sent_event] = [e for e in events if e["type"] == "order.dispatched"]
+    assert sent_event["data"]["tracking_numbers"] == [number]
+    assert get(client, shop, f"/orders/{order['id']}")["fulfilment"]["status"] == "dispatched"
+    # when the courier's days pass and it sends its signed webhooks
+    sent: list[tuple[bytes, dict[str, str]]] = []
+    carrier_clock.advance(days=4)
+    assert carrier.deliver_webhooks(webhooks_to(client, sent)) >= 3
+    # then the fulfilment and the order are delivered
+    assert get(client, shop, f"/fulfilments/{fulfilment}")["status"] == "delivered"
+    detail = get(client, shop, f"/orders/{order['id']}")
+    assert (detail["status"], detail["fulfilment"]["status"]) == ("delivered", "delivered")
+    # and the same webhooks again, in reverse order, change nothing
+    seen = get(client, shop, f"/fulfilments/{fulfilment}/tracking")
+    send = webhooks_to(client, [])
+    for body, headers in reversed(sent):
+        send(body, headers)
+    assert get(client, shop, f"/fulfilments/{fulfilment}/tracking") == seen
+    assert [e["event"] for e in seen][-1] == "delivered" and all(e["applied"] for e in seen)
+    # and a webhook with a bad signature is refused
+    body, headers = sent[0]
+    forged = client.post("/api/v1/carrier-webhooks/courier", content=body.replace(
+        b"in_transit", b"delivered"), headers=headers)
+    assert forged.status_code == 422
+
+
+def test_several_packages_have_a_tracking_number_each_and_arrive_together(
+        client: TestClient, shop: Shop, carrier: Courier, carrier_clock: Clock) -> None:
+    order, fulfilment = picked(client, shop, ("TEE-1", 2))
+    packed = post(client, shop, f"/fulfilments/{fulfilment}/pack", {"packages": [
+        {"items": [{"sku": "TEE-1", "quantity": 1}]},
+        {"items": [{"sku": "TEE-1", "quantity": 1}], "weight_grams": 450}]})
+    assert [p["weight_grams"] for p in packed["packages"]] == [300, 450]
+    post(client, shop, f"/fulfilments/{fulfilment}/shipment", {"service": "express"})
+    numbers = [p["tracking_number"] for p in get(client, shop, f"/fulfilments/{fulfilment}")
+               ["packages"]]
+    assert len(set(numbers)) == 2 and all(is_tracking_number(n) for n in numbers)
+    label = client.get(f"/api/v1/fulfilments/{fulfilment}/packages/2/label.pdf",
+                       headers=shop.headers("operator"))
+    text, codes = pdf_text_and_barcodes(label.content)
+    assert numbers[1] in codes and "2 of 2" in text
+    post(client, shop, f"/fulfilments/{fulfilment}/dispatch")
+    # when every event of the first parcel has come in, and none of the second's
+    carrier_clock.advance(days=3)
+    shop.bus.handle(c.ApplyTracking("test", "courier", tuple(carrier.track(numbers[0]))))
+    # then the shipment is out for delivery, not delivered
+    assert get(client, shop, f"/fulfilments/{fulfilment}")["status"] == "out_for_delivery"
+    assert get(client, shop, f"/orders/{order['id']}")["status"] == "shipped"
+    # and delivered once the second parcel is too (the first's events, sent again, are no news)
+    carrier.deliver_webhooks(webhooks_to(client, []))
+    assert get(client, shop, f"/fulfilments/{fulfilment}")["status"] == "delivered"
+    assert get(client, shop, f"/orders/{order['id']}")["status"] == "delivered"
+
+
+def test_a_pickup_is_made_ready_and_collected_with_its_code(client: TestClient,
+                                                            shop: Shop) -> None:
+    order = place(client, shop, ("TEE-1", 1), shipping_address=None,
+                  fulfilment={"method": "pickup", "location": "ST-AMS"})
+    (fulfilment,) = release(client, shop)
+    for action in ("accept", "start-picking", "pack", "make-ready"):
+        post(client, shop, f"/fulfilments/{fulfilment}/{action}")
+    [ready] = [e for e in get(client, shop, f"/orders/{order['id']}/events")
+               if e["type"] == "order.ready_for_pickup"]
+    code = ready["data"]["pickup_code"]
+    assert len(code) == 6 and code.isdigit()
+    assert get(client, shop, f"/orders/{order['id']}")["fulfilment"]["status"] == \
+        "ready_for_pickup"
+    wrong = str((int(code) + 1) % 1_000_000).zfill(6)
+    refused = client.post(f"/api/v1/fulfilments/{fulfilment}/collect",
+                          headers=shop.headers("operator"), json={"pickup_code": wrong})
+    assert refused.status_code == 422 and refused.json()["field"] == "pickup_code"
+    collected = post(client, shop, f"/fulfilments/{fulfilment}/collect", {"pickup_code": code})
+    assert (collected["status"], collected["capture"]["outcome"]) == ("collected", "succeeded")
+    detail = get(client, shop, f"/orders/{order['id']}")
+    assert (detail["status"], detail["fulfilment"]["status"]) == ("delivered", "delivered")
+    levels = {lv["location"]: (lv["on_hand"], lv["reserved"]) for lv in get(
+        client, shop, "/stock-levels?sku=TEE-1")["items"]}
+    assert levels["ST-AMS"] == (2, 0)
+
+
+def test_a_pickup_not_collected_goes_back_to_stock_and_the_order_is_cancelled(
+        client: TestClient, shop: Shop, bus: MessageBus, engine: Engine) -> None:
+    order = place(client, shop, ("TEE-1", 1), shipping_address=None,
+                  fulfilment={"method": "pickup", "location": "ST-AMS"})
+    (fulfilment,) = release(client, shop)
+    for action in ("start-picking", "pack", "make-ready"):
+        post(client, shop, f"/fulfilments/{fulfilment}/{action}")
+    # the worker's job finds nothing due yet
+    assert bus.handle(c.ReturnUncollected("test")) == []
+    with engine.begin() as conn:  # seven days at the counter
+        conn.execute(t.fulfilments.update().values(
+            ready_at=datetime.now(UTC) - timedelta(days=8)))
+    assert bus.handle(c.ReturnUncollected("test")) == [order["id"]]
+    assert get(client, shop, f"/fulfilments/{fulfilment}")["status"] == "returned_to_stock"
+    detail = get(client, shop, f"/orders/{order['id']}")
+    assert detail["status"] == "cancelled"
+    levels = {lv["location"]: (lv["on_hand"], lv["reserved"]) for lv in get(
+        client, shop, "/stock-levels?sku=TEE-1")["items"]}
+    assert levels["ST-AMS"] == (3, 0)
+
+
+def test_a_short_pick_lowers_the_count_and_sources_the_rest_elsewhere(
+        client: TestClient, shop: Shop) -> None:
+    order, fulfilment = picked(client, shop, ("TEE-1", 3))
+    done = post(client, shop, f"/fulfilments/{fulfilment}/short-pick",
+                {"lines": [{"line_no": 1, "found": 1}]})
+    assert (done["status"], done["lines"]) == ("picking", [
+        {"line_no": 1, "sku": "TEE-1", "quantity": 1}])
+    # the warehouse counted 2 fewer than it had (10 -> 8) and reserves the 1 found; the 2
+    # missing are reserved at the store
+    levels = {lv["location"]: (lv["on_hand"], lv["reserved"]) for lv in get(
+        client, shop, "/stock-levels?sku=TEE-1")["items"]}
+    assert levels == {"WH-1": (8, 1), "ST-AMS": (3, 2)}
+    ledger = get(client, shop, "/stock-movements?sku=TEE-1&location=WH-1")
+    reasons = [m["reason"] for m in (ledger["items"] if isinstance(ledger, dict) else ledger)]
+    assert "short_pick" in reasons
+    # the next wave gives the store its fulfilment of the 2
+    (store,) = release(client, shop)
+    assert get(client, shop, f"/fulfilments/{store}")["location"] == "ST-AMS"
+    line = get(client, shop, f"/orders/{order['id']}")["lines"][0]
+    assert sorted((a["location"], a["quantity"]) for a in line["allocations"]
+                  if a["status"] == "active") == [("ST-AMS", 2), ("WH-1", 1)]
+
+
+def test_a_store_that_rejects_a_fulfilment_has_it_sourced_elsewhere(client: TestClient,
+                                                                      shop: Shop) -> None:
+    shop.stock("MUG-1", "ST-AMS", 2).stock("MUG-1", "WH-1", 5)
+    order = place(client, shop, ("MUG-1", 2), shipping_address=None,
+                  fulfilment={"method": "pickup", "location": "ST-AMS"})
+    (fulfilment,) = release(client, shop)
+    assert get(client, shop, f"/fulfilments/{fulfilment}")["location"] == "ST-AMS"
+    rejected = post(client, shop, f"/fulfilments/{fulfilment}/reject",
+                    {"reason": "two are damaged"})
+    assert rejected["status"] == "cancelled"
+    line = get(client, shop, f"/orders/{order['id']}")["lines"][0]
+    assert [(a["location"], a["quantity"]) for a in line["allocations"]
+            if a["status"] == "active"] == [("WH-1", 2)]
+    levels = {lv["location"]: lv["reserved"] for lv in get(
+        client, shop, "/stock-levels?sku=MUG-1")["items"]}
+    assert levels == {"WH-1": 2, "ST-AMS": 0}
+
+
+def test_a_shipment_booked_by_hand_is_followed_by_hand(client: TestClient, shop: Shop) -> None:
+    order, fulfilment = picked(client, shop, ("TEE-1", 1))
+    post(client, shop, f"/fulfilments/{fulfilment}/pack")
+    shipment = post(client, shop, f"/fulfilments/{fulfilment}/shipment", {"manual": {
+        "carrier_name": "Local Bikes", "tracking_numbers": ["LB-0001"]}})
+    assert (shipment["carrier"], shipment["carrier_name"]) == ("manual", "Local Bikes")
+    post(client, shop, f"/fulfilments/{fulfilment}/dispatch")
+    done = post(client, shop, f"/fulfilments/{fulfilment}/tracking", {
+        "tracking_number": "LB-0001", "event": "delivered", "at": "2026-11-27T15:00:00+01:00"})
+    assert done["status"] == "delivered"
+    assert get(client, shop, f"/orders/{order['id']}")["status"] == "delivered"
+    wrong = client.post(f"/api/v1/fulfilments/{fulfilment}/tracking",
+                        headers=shop.headers("operator"),
+                        json={"tracking_number": "XX-0001", "event": "delivered",
+                              "at": "2026-11-27T15:00:00+01:00"})
+    assert wrong.status_code == 422
+
+
+def test_wms_workers_lease_disjoint_fulfilments_and_confirm_once_per_reference(
+        client: TestClient, shop: Shop, bus: MessageBus) -> None:
+    for _ in range(6):
+        place(client, shop, ("TEE-1", 1))
+    made = release(client, shop)
+    leased = together([lambda n=n: bus.handle(c.LeaseFulfilments(
+        "wms", "WH-1", f"worker-{n}", 300, 2)) for n in range(4)], ConcurrentUpdate)
+    taken = [f for r in leased if isinstance(r, list) for f in r]
+    assert len(taken) == len(set(taken)) == 6 and set(taken) == set(made)
+    # asking again as the same worker renews that worker's own
+    again = post(client, shop, "/wms/leases", {"location": "WH-1", "worker": "w-9"})
+    assert again == []
+    fulfilment = made[0]
+    path = f"/wms/fulfilments/{fulfilment}/confirmations"
+    first = post(client, shop, path, {"reference": "PICK-1", "kind": "picking_started"})
+    assert first["status"] == "picking"
+    # the same confirmation again is done once; the same reference for something else is not
+    assert post(client, shop, path, {"reference": "PICK-1", "kind": "picking_started"})[
+        "status"] == "picking"
+    post(client, shop, path, {"reference": "PICK-1", "kind": "packed"}, status=409)
+    post(client, shop, path, {"reference": "PACK-1", "kind": "packed"})
+    post(client, shop, path, {"reference": "LBL-1", "kind": "labelled"})
+    sent = post(client, shop, path, {"reference": "SHIP-1", "kind": "dispatched"})
+    assert sent["status"] == "dispatched" and sent["packages"][0]["tracking_number"]
+
+
+def test_a_dispatch_retried_after_a_crash_before_the_answer_was_kept_captures_once(
+        client: TestClient, shop: Shop, gateway: TestGateway, engine: Engine,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    order, fulfilment = picked(client, shop, ("TEE-1", 2))
+    post(client, shop, f"/fulfilments/{fulfilment}/pack")
+    post(client, shop, f"/fulfilments/{fulfilment}/shipment")
+    real_record = payments.record
+    crashed: list[str] = []
+
+    def crash_once(*args: Any, **kwargs: Any) -> Any:
+        if not crashed:  # the gateway has captured; the process dies before the answer is kept
+            crashed.append("capture")
+            raise RuntimeError("the process died here")
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(payments, "record", crash_once)
+    first = post(client, shop, f"/fulfilments/{fulfilment}/dispatch")
+    assert first["capture"]["outcome"] == "pending" and crashed
+    # the dispatch asked again (a client's retry) completes the capture with the same key
+    again = post(client, shop, f"/fulfilments/{fulfilment}/dispatch")
+    assert again["capture"]["outcome"] == "succeeded"
+    assert len(gateway_moves(gateway, "capture")) == 1
+    with engine.connect() as conn:
+        kinds = conn.execute(select(t.payment_transactions.c.kind, t.payment_transactions.c.outcome)
+                             ).all()
+    assert sorted(tuple(k) for k in kinds) == [("authorize", "succeeded"),
+                                              ("capture", "succeeded")]
+    invoices = get(client, shop, f"/orders/{order['id']}/invoices")
+    assert len(invoices) == 1
