@@ -15,14 +15,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from ordermesh.adapters.carriers import courier as oc
 from ordermesh.adapters.carriers.courier import Courier, is_tracking_number
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.payments.test_gateway import TestGateway
+from ordermesh.domain.carriers import TrackingEvent
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.services import commands as c
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers import payments
 from tests.builders import Clock, Shop
+from tests.e2e.conftest import row_counts
 from tests.e2e.test_fulfilments import place, release
 from tests.integration.test_payments import gateway_moves
 from tests.pdfs import page_texts, scan
@@ -135,6 +138,14 @@ def test_an_order_is_picked_packed_labelled_dispatched_and_followed_until_delive
         send(body, headers)
     assert get(client, shop, f"/fulfilments/{fulfilment}/tracking") == seen
     assert [e["event"] for e in seen][-1] == "delivered" and all(e["applied"] for e in seen)
+    # and a late scan with an id of its own is kept, and changes nothing
+    first_scan = datetime.fromisoformat(seen[0]["at"])
+    late = TrackingEvent("late-1", number, "in_transit", first_scan, "scan found late")
+    shop.bus.handle(c.ApplyTracking("test", "courier", (late,)))
+    kept = get(client, shop, f"/fulfilments/{fulfilment}/tracking")
+    assert [(e["event_id"], e["applied"]) for e in kept if e["event_id"] == "late-1"] == [
+        ("late-1", False)]
+    assert get(client, shop, f"/fulfilments/{fulfilment}")["status"] == "delivered"
     # and a webhook with a bad signature is refused
     body, headers = sent[0]
     forged = client.post("/api/v1/carrier-webhooks/courier", content=body.replace(
@@ -242,20 +253,72 @@ def test_a_short_pick_lowers_the_count_and_sources_the_rest_elsewhere(
 
 def test_a_store_that_rejects_a_fulfilment_has_it_sourced_elsewhere(client: TestClient,
                                                                       shop: Shop) -> None:
-    shop.stock("MUG-1", "ST-AMS", 2).stock("MUG-1", "WH-1", 5)
-    order = place(client, shop, ("MUG-1", 2), shipping_address=None,
-                  fulfilment={"method": "pickup", "location": "ST-AMS"})
+    # given 2 mugs only the store has, ordered for delivery
+    shop.stock("MUG-1", "ST-AMS", 2)
+    order = place(client, shop, ("MUG-1", 2))
     (fulfilment,) = release(client, shop)
     assert get(client, shop, f"/fulfilments/{fulfilment}")["location"] == "ST-AMS"
+    # when the store rejects it: nobody else has mugs, so the line waits
     rejected = post(client, shop, f"/fulfilments/{fulfilment}/reject",
                     {"reason": "two are damaged"})
     assert rejected["status"] == "cancelled"
+    detail = get(client, shop, f"/orders/{order['id']}")
+    assert detail["status"] == "backordered"
+    assert not [a for a in detail["lines"][0]["allocations"] if a["status"] == "active"]
+    levels = {lv["location"]: lv["reserved"] for lv in get(
+        client, shop, "/stock-levels?sku=MUG-1")["items"]}
+    assert levels == {"ST-AMS": 0}
+    # when mugs arrive at the warehouse, they go to the order, and the next wave sends them
+    shop.stock("MUG-1", "WH-1", 5)
     line = get(client, shop, f"/orders/{order['id']}")["lines"][0]
     assert [(a["location"], a["quantity"]) for a in line["allocations"]
             if a["status"] == "active"] == [("WH-1", 2)]
-    levels = {lv["location"]: lv["reserved"] for lv in get(
-        client, shop, "/stock-levels?sku=MUG-1")["items"]}
-    assert levels == {"WH-1": 2, "ST-AMS": 0}
+    (again,) = release(client, shop)
+    post(client, shop, f"/fulfilments/{again}/start-picking")
+    post(client, shop, f"/fulfilments/{again}/pack")
+    assert post(client, shop, f"/fulfilments/{again}/shipment")["carrier"] == "courier"
+
+
+def test_a_short_pick_after_a_count_that_found_the_loss_does_not_count_it_twice(
+        client: TestClient, shop: Shop) -> None:
+    _, fulfilment = picked(client, shop, ("TEE-1", 3))
+    shop.stock("TEE-1", "WH-1", 1)  # the count: 1 left of the 3 reserved
+    done = post(client, shop, f"/fulfilments/{fulfilment}/short-pick",
+                {"lines": [{"line_no": 1, "found": 1}]})
+    assert done["lines"][0]["quantity"] == 1
+    levels = {lv["location"]: (lv["on_hand"], lv["reserved"]) for lv in get(
+        client, shop, "/stock-levels?sku=TEE-1")["items"]}
+    assert levels == {"WH-1": (1, 1), "ST-AMS": (3, 2)}
+
+
+def test_a_label_of_a_shipment_that_will_not_leave_is_cancelled(
+        client: TestClient, shop: Shop, bus: MessageBus, carrier: Courier,
+        carrier_clock: Clock) -> None:
+    carrier_clock.now = datetime.now(UTC).replace(hour=9)  # before the courier's pick-up
+    _, fulfilment = picked(client, shop, ("TEE-1", 1))
+    post(client, shop, f"/fulfilments/{fulfilment}/pack")
+    shipment = post(client, shop, f"/fulfilments/{fulfilment}/shipment")
+    post(client, shop, f"/fulfilments/{fulfilment}/cancel", {"reason": "customer called"})
+    assert bus.handle(c.CancelLabels("worker")) == 1
+    assert bus.handle(c.CancelLabels("worker")) == 0
+    assert get(client, shop, f"/fulfilments/{fulfilment}")["shipment"] is None
+    with carrier.engine.connect() as conn:
+        cancelled = conn.execute(select(oc.shipments.c.cancelled_at).where(
+            oc.shipments.c.id == shipment["carrier_shipment_id"])).scalar_one()
+    assert cancelled is not None
+
+
+def test_packages_given_by_hand_must_fit_their_box(client: TestClient, shop: Shop,
+                                                   boxes: None) -> None:
+    _, fulfilment = picked(client, shop, ("TEE-1", 1))
+    for package in ({"items": [{"sku": "TEE-1", "quantity": 1}], "package_type": "S",
+                     "weight_grams": 999_999},
+                    {"items": [{"sku": "TEE-1", "quantity": 2}]},
+                    {"items": [{"sku": "MUG-1", "quantity": 1}]},
+                    {"items": [{"sku": "TEE-1", "quantity": 1}], "package_type": "XL"}):
+        post(client, shop, f"/fulfilments/{fulfilment}/pack", {"packages": [package]},
+             status=422)
+    assert get(client, shop, f"/fulfilments/{fulfilment}")["status"] == "picking"
 
 
 def test_a_shipment_booked_by_hand_is_followed_by_hand(client: TestClient, shop: Shop) -> None:
@@ -264,10 +327,20 @@ def test_a_shipment_booked_by_hand_is_followed_by_hand(client: TestClient, shop:
     shipment = post(client, shop, f"/fulfilments/{fulfilment}/shipment", {"manual": {
         "carrier_name": "Local Bikes", "tracking_numbers": ["LB-0001"]}})
     assert (shipment["carrier"], shipment["carrier_name"]) == ("manual", "Local Bikes")
-    post(client, shop, f"/fulfilments/{fulfilment}/dispatch")
+    # another shipment by hand with the same number, by another carrier, is its own
+    _, other = picked(client, shop, ("TEE-1", 1))
+    post(client, shop, f"/fulfilments/{other}/pack")
+    post(client, shop, f"/fulfilments/{other}/shipment", {"manual": {
+        "carrier_name": "Vans", "tracking_numbers": ["LB-0001"]}})
+    # a scan entered before the dispatch is recorded counts once it is
+    early = post(client, shop, f"/fulfilments/{fulfilment}/tracking", {
+        "tracking_number": "LB-0001", "event": "in_transit", "at": "2026-11-27T09:00:00+01:00"})
+    assert early["status"] == "packed"
+    assert post(client, shop, f"/fulfilments/{fulfilment}/dispatch")["status"] == "in_transit"
     done = post(client, shop, f"/fulfilments/{fulfilment}/tracking", {
         "tracking_number": "LB-0001", "event": "delivered", "at": "2026-11-27T15:00:00+01:00"})
     assert done["status"] == "delivered"
+    assert get(client, shop, f"/fulfilments/{other}")["status"] == "packed"
     assert get(client, shop, f"/orders/{order['id']}")["status"] == "delivered"
     wrong = client.post(f"/api/v1/fulfilments/{fulfilment}/tracking",
                         headers=shop.headers("operator"),
@@ -285,21 +358,42 @@ def test_wms_workers_lease_disjoint_fulfilments_and_confirm_once_per_reference(
         "wms", "WH-1", f"worker-{n}", 300, 2)) for n in range(4)], ConcurrentUpdate)
     taken = [f for r in leased if isinstance(r, list) for f in r]
     assert len(taken) == len(set(taken)) == 6 and set(taken) == set(made)
-    # asking again as the same worker renews that worker's own
-    again = post(client, shop, "/wms/leases", {"location": "WH-1", "worker": "w-9"})
-    assert again == []
-    fulfilment = made[0]
+    # while those leases last, nobody else gets them
+    assert post(client, shop, "/wms/leases", {"location": "WH-1", "worker": "w-9"}) == []
+
+
+def test_a_wms_worker_renews_its_lease_and_confirms_once_per_reference(
+        client: TestClient, shop: Shop) -> None:
+    for _ in range(3):
+        place(client, shop, ("TEE-1", 1))
+    release(client, shop)
+    mine = post(client, shop, "/wms/leases", {"location": "WH-1", "worker": "w-1", "limit": 2})
+    # asking again as the same worker renews its own; another worker gets the rest
+    again = post(client, shop, "/wms/leases", {"location": "WH-1", "worker": "w-1", "limit": 2})
+    assert [f["id"] for f in again] == [f["id"] for f in mine]
+    theirs = post(client, shop, "/wms/leases", {"location": "WH-1", "worker": "w-2"})
+    assert len(theirs) == 1 and theirs[0]["id"] not in {f["id"] for f in mine}
+    fulfilment = mine[0]["id"]
     path = f"/wms/fulfilments/{fulfilment}/confirmations"
-    first = post(client, shop, path, {"reference": "PICK-1", "kind": "picking_started"})
+    # another worker's confirmation is refused while the lease lasts
+    refused = client.post(f"/api/v1{path}", headers=shop.headers("operator"), json={
+        "reference": "PICK-0", "worker": "w-2", "kind": "picking_started"})
+    assert (refused.status_code, refused.json()["code"]) == (409, "fulfilment.leased")
+    first = post(client, shop, path, {"reference": "PICK-1", "worker": "w-1",
+                                      "kind": "picking_started"})
     assert first["status"] == "picking"
     # the same confirmation again is done once; the same reference for something else is not
-    assert post(client, shop, path, {"reference": "PICK-1", "kind": "picking_started"})[
-        "status"] == "picking"
-    post(client, shop, path, {"reference": "PICK-1", "kind": "packed"}, status=409)
-    post(client, shop, path, {"reference": "PACK-1", "kind": "packed"})
-    post(client, shop, path, {"reference": "LBL-1", "kind": "labelled"})
-    sent = post(client, shop, path, {"reference": "SHIP-1", "kind": "dispatched"})
+    assert post(client, shop, path, {"reference": "PICK-1", "worker": "w-1",
+                                     "kind": "picking_started"})["status"] == "picking"
+    post(client, shop, path, {"reference": "PICK-1", "worker": "w-1", "kind": "packed"},
+         status=409)
+    post(client, shop, path, {"reference": "PACK-1", "worker": "w-1", "kind": "packed"})
+    post(client, shop, path, {"reference": "PACK-1", "worker": "w-1", "kind": "packed"})
+    post(client, shop, path, {"reference": "LBL-1", "worker": "w-1", "kind": "labelled"})
+    sent = post(client, shop, path, {"reference": "SHIP-1", "worker": "w-1",
+                                     "kind": "dispatched"})
     assert sent["status"] == "dispatched" and sent["packages"][0]["tracking_number"]
+    assert len(sent["packages"]) == 1
 
 
 def test_a_dispatch_retried_after_a_crash_before_the_answer_was_kept_captures_once(
@@ -331,3 +425,60 @@ def test_a_dispatch_retried_after_a_crash_before_the_answer_was_kept_captures_on
                                               ("capture", "succeeded")]
     invoices = get(client, shop, f"/orders/{order['id']}/invoices")
     assert len(invoices) == 1
+
+
+def test_units_in_a_fulfilment_leave_only_with_it(client: TestClient, shop: Shop,
+                                                  engine: Engine) -> None:
+    order = place(client, shop, ("TEE-1", 2))
+    (fulfilment,) = release(client, shop)
+    before = row_counts(engine)
+    # a shipment dispatched by the order's lines does not take the fulfilment's units
+    refused = client.post(f"/api/v1/orders/{order['id']}/shipments",
+                          headers=shop.headers("operator"),
+                          json={"reference": "S1", "lines": [{"line_no": 1, "quantity": 2}]})
+    assert refused.status_code == 422, refused.text
+    assert row_counts(engine) == before
+    # nor does a stock count that falls below what is reserved move them: the picker settles it
+    shop.stock("TEE-1", "WH-1", 1)
+    line = get(client, shop, f"/orders/{order['id']}")["lines"][0]
+    assert [(a["location"], a["quantity"], a["fulfilment_id"]) for a in line["allocations"]
+            if a["status"] == "active"] == [("WH-1", 2, fulfilment)]
+
+
+def test_one_label_bought_from_four_threads_is_booked_once(client: TestClient, shop: Shop,
+                                                           bus: MessageBus, engine: Engine,
+                                                           carrier: Courier) -> None:
+    _, fulfilment = picked(client, shop, ("TEE-1", 1))
+    post(client, shop, f"/fulfilments/{fulfilment}/pack")
+    results = together([lambda: bus.handle(c.BookShipment("test", fulfilment))
+                        for _ in range(4)], ConcurrentUpdate)
+    booked = {r["id"] for r in results if isinstance(r, dict)}
+    assert len(booked) == 1, results
+    with engine.connect() as conn:
+        assert conn.execute(select(t.shipments.c.id)).scalars().all() == list(booked)
+    with carrier.engine.connect() as conn:
+        assert len(conn.execute(select(oc.shipments.c.id)).all()) == 1
+
+
+def test_a_webhook_delivered_four_times_at_once_is_applied_once(
+        client: TestClient, shop: Shop, engine: Engine, carrier: Courier,
+        carrier_clock: Clock) -> None:
+    order, fulfilment = picked(client, shop, ("TEE-1", 1))
+    post(client, shop, f"/fulfilments/{fulfilment}/pack")
+    post(client, shop, f"/fulfilments/{fulfilment}/shipment")
+    post(client, shop, f"/fulfilments/{fulfilment}/dispatch")
+    carrier_clock.advance(days=5)
+    sent: list[tuple[bytes, dict[str, str]]] = []
+    carrier.deliver_webhooks(lambda body, headers: sent.append((body, headers)))
+    assert sent
+    results = together([
+        lambda body=body, headers=headers: client.post(
+            "/api/v1/carrier-webhooks/courier", content=body, headers=headers).status_code
+        for body, headers in sent for _ in range(4)], ConcurrentUpdate)
+    assert set(results) == {204}
+    with engine.connect() as conn:
+        kept = conn.execute(select(t.tracking_events.c.event_id)).scalars().all()
+    assert sorted(kept) == sorted({h["webhook-id"] for _, h in sent})
+    assert get(client, shop, f"/fulfilments/{fulfilment}")["status"] == "delivered"
+    timeline = [e["type"] for e in get(client, shop, f"/orders/{order['id']}/events")]
+    assert timeline.count("order.delivered") == 1

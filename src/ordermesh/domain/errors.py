@@ -64,3 +64,10 @@ class ServiceUnavailable(DomainError):
 
     code = "service.unavailable"
     title = "Service unavailable"
+
+
+class Leased(DomainError):
+    """Another worker holds the lease on what is asked for."""
+
+    code = "fulfilment.leased"
+    title = "Leased to another worker"

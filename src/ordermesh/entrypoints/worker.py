@@ -73,17 +73,17 @@ def settle_payments(app: App) -> str:
 def ship(app: App) -> str:
     """The shipping jobs: release a wave of fulfilments (when the worker releases them), ask
     carriers without webhooks where their parcels are, put pickups left at the counter past
-    their time back on the shelf (voiding what was authorized for them). The built-in
+    their time back on the shelf (releasing what was authorized for them), cancel labels of
+    shipments that will not leave. The built-in
     courier's own day runs here too: its tracking events are sent as signed webhooks."""
     batch = app.settings.worker_batch_size
     released = (app.bus.handle(c.ReleaseFulfilments(ACTOR, limit=batch))
                 if app.settings.worker_release_waves else [])
     polled = app.bus.handle(c.PollCarriers(ACTOR, limit=batch))
     returned = app.bus.handle(c.ReturnUncollected(ACTOR, limit=batch))
-    for order_id in returned:
-        app.bus.handle(c.VoidPayment(ACTOR, order_id))
+    labels = app.bus.handle(c.CancelLabels(ACTOR, limit=batch))
     summary = (f"{len(released)} fulfilment(s) released, {polled} polled move(s), "
-               f"{len(returned)} uncollected order(s) cancelled")
+               f"{len(returned)} uncollected order(s) cancelled, {labels} label(s) cancelled")
     courier = app.bus.shipping.carriers.get("courier")
     if isinstance(courier, Courier) and courier.webhooks:
         def deliver(body: bytes, headers: dict[str, str]) -> None:

@@ -77,7 +77,6 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.RejectFulfilment: shipping.reject_fulfilment,
     c.PackFulfilment: shipping.pack_fulfilment,
     c.ApplyTracking: shipping.apply_tracking,
-    c.ReturnUncollected: shipping.return_uncollected,
     c.LeaseFulfilments: shipping.lease_fulfilments,
     c.PutPackageType: shipping.put_package_type,
 }
@@ -87,6 +86,7 @@ SHIPPING_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, ShippingSetu
     c.BookShipment: shipping.book_shipment,
     c.ApplyCarrierWebhook: shipping.apply_carrier_webhook,
     c.PollCarriers: shipping.poll_carriers,
+    c.CancelLabels: shipping.cancel_labels,
 }
 
 # Handlers that also need the payment gateways and the seller's details.
@@ -102,6 +102,7 @@ MONEY_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, MoneySetup], An
     c.ReleaseUnpaidOrders: money.release_unpaid_orders,
     c.FlagExpiringAuthorizations: money.flag_expiring_authorizations,
     c.ImportPayouts: money.import_payouts,
+    c.ReturnUncollected: shipping.return_uncollected,
 }
 
 

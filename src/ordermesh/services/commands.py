@@ -416,6 +416,7 @@ class BookShipment(Command):
 class ApplyTracking(Command):
     carrier: str
     events: tuple[Any, ...]  # domain.carriers.TrackingEvent
+    fulfilment_id: str | None = None  # entered by hand for this fulfilment's packages
 
 
 @dataclass(frozen=True)
@@ -428,6 +429,11 @@ class ApplyCarrierWebhook(Command):
 @dataclass(frozen=True)
 class PollCarriers(Command):
     limit: int = 200  # parcels per run
+
+
+@dataclass(frozen=True)
+class CancelLabels(Command):
+    limit: int = 100
 
 
 @dataclass(frozen=True)

@@ -105,16 +105,29 @@ class SqlShipping:
 
     def uncollected(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """(order id, fulfilment id) of pickups at the counter longer than their channel
-        keeps them."""
-        rows = self.conn.execute(
-            select(_o.id, _f.id.label("fulfilment_id"), _f.ready_at, _ch.pickup_hold_days)
-            .join(t.orders, _o.seq == _f.order_seq)
-            .join(t.channels, _ch.code == _o.channel_code)
-            .where(_f.status == "ready_for_pickup", _f.ready_at.is_not(None))
-            .order_by(_f.ready_at).limit(limit * 4))  # due ones come first; the hold per
-        # channel differs, so a run may take a few more rows than it answers
-        return [(str(r.id), str(r.fulfilment_id)) for r in rows
-                if r.ready_at + timedelta(days=r.pickup_hold_days) <= now][:limit]
+        keeps them, the longest waiting first (asked per hold time the channels use)."""
+        found: list[Any] = []
+        for days in sorted(set(self.conn.execute(select(_ch.pickup_hold_days)).scalars())):
+            found += self.conn.execute(
+                select(_o.id, _f.id.label("fulfilment_id"), _f.ready_at)
+                .join(t.orders, _o.seq == _f.order_seq)
+                .join(t.channels, _ch.code == _o.channel_code)
+                .where(_f.status == "ready_for_pickup", _ch.pickup_hold_days == days,
+                       _f.ready_at <= now - timedelta(days=days))
+                .order_by(_f.ready_at).limit(limit)).all()
+        found.sort(key=lambda r: r.ready_at)
+        return [(str(r.id), str(r.fulfilment_id)) for r in found[:limit]]
+
+    def labels_to_cancel(self, limit: int) -> list[dict[str, Any]]:
+        """Labels bought for shipments that will not leave (their fulfilment was cancelled)."""
+        return [dict(r._mapping) for r in self.conn.execute(
+            select(_s.id, _s.carrier, _s.carrier_shipment_id, _s.fulfilment_id)
+            .join(t.fulfilments, _f.id == _s.fulfilment_id)
+            .where(_s.status == "booked", _s.carrier != "manual", _f.status == "cancelled")
+            .order_by(_s.created_at).limit(limit))]
+
+    def set_shipment_status(self, shipment_id: str, status: str) -> None:
+        self.conn.execute(update(t.shipments).where(_s.id == shipment_id).values(status=status))
 
     def lease(self, location: str, owner: str, now: datetime, until: datetime,
               limit: int) -> list[str]:

@@ -26,6 +26,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.DuplicateOrder: 409,
     e.ConcurrentUpdate: 409,
     e.ServiceUnavailable: 503,
+    e.Leased: 409,
 }
 
 HTTP_CODES = {

@@ -10,7 +10,7 @@ from typing import Any
 
 from ordermesh.domain.errors import IdempotencyKeyReused, InvalidInput, InvalidTransition, NotFound
 from ordermesh.domain.events import utcnow
-from ordermesh.domain.fulfilments import Fulfilment, FulfilmentStatus
+from ordermesh.domain.fulfilments import Fulfilment, FulfilmentStatus, ParcelState
 from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.invoicing import (
     SERIES,
@@ -180,9 +180,13 @@ def _hand_over(uow: UnitOfWork, fulfilment: Fulfilment,
     if booked is None and fulfilment.status is FulfilmentStatus.PACKED:
         raise InvalidTransition("book the shipment (buy its label) before it leaves",
                                 current_status=str(fulfilment.status), action="dispatch")
-    numbers = [p["tracking_number"] for p in uow.shipping.packages(fulfilment.id)]
+    packages = uow.shipping.packages(fulfilment.id)
+    numbers = [p["tracking_number"] for p in packages]
     fulfilment.apply("dispatch", cmd.actor, reference=cmd.reference,
                      tracking_numbers=numbers)
+    # scans that came before the dispatch was recorded (the courier was quick) count now
+    fulfilment.follow([ParcelState(p["tracking_status"], p["tracked_at"]) for p in packages],
+                      cmd.actor)
     uow.fulfilments.save(fulfilment)
     assert booked is not None
     return {"fulfilment_id": fulfilment.id, "carrier": booked["carrier_name"],
@@ -234,16 +238,16 @@ def _key_of(uow: UnitOfWork, order: Order, what: str) -> str | None:
 def _take_stock(uow: UnitOfWork, order: Order, quantities: dict[int, int], actor: str,
                 fulfilment_id: str | None = None) -> None:
     """The units leave the locations they were reserved at (only the allocations of the
-    fulfilment, when one is dispatched): on hand and reserved both go down (so what is
-    available does not change), and the allocations end as dispatched."""
+    fulfilment, when one is dispatched; else only those no fulfilment holds): on hand and
+    reserved both go down (so what is available does not change), and the allocations end as
+    dispatched."""
     assert order.seq is not None
     by_no = {line.line_no: line for line in order.lines}
     wanted = {by_no[n].id: units for n, units in quantities.items()}
     uow.stock.lock_levels({by_no[n].sku for n in quantities})
     priorities = uow.catalogue.location_priorities()
     active = sorted((a for a in uow.allocations.active_for_order(order.seq)
-                     if a["line_id"] in wanted
-                     and (fulfilment_id is None or a["fulfilment_id"] == fulfilment_id)),
+                     if a["line_id"] in wanted and a["fulfilment_id"] == fulfilment_id),
                     key=lambda a: lock_rank(a["sku"], a["location_code"], priorities))
     now = utcnow()
     for allocation in active:

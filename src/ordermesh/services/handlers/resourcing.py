@@ -63,7 +63,8 @@ def resource_line(cmd: c.ResourceLine, uow: UnitOfWork) -> str:
 def _held_at(uow: UnitOfWork, order: Order, line: OrderLine, location: str) -> int:
     assert order.seq is not None
     return sum(a["quantity"] for a in uow.allocations.active_for_order(order.seq)
-               if a["line_id"] == line.id and a["location_code"] == location)
+               if a["line_id"] == line.id and a["location_code"] == location
+               and a["fulfilment_id"] is None)  # released units: reject the fulfilment
 
 
 def move(order: Order, line: OrderLine, location: str, quantity: int, reason: str,
@@ -101,13 +102,17 @@ def move(order: Order, line: OrderLine, location: str, quantity: int, reason: st
 
 def _release(order: Order, line: OrderLine, location: str, quantity: int, uow: UnitOfWork,
              actor: str, action: str, taken_from: str | None = None) -> None:
-    """Give back `quantity` of the line's allocations at the location, newest first, those
-    of fulfilment `taken_from` (None: of no fulfilment) before the others."""
+    """Give back `quantity` of the line's allocations at the location, newest first: those of
+    fulfilment `taken_from`, or (None) those no fulfilment holds."""
     assert order.seq is not None
     held = [a for a in uow.allocations.active_for_order(order.seq)
-            if a["line_id"] == line.id and a["location_code"] == location]
+            if a["line_id"] == line.id and a["location_code"] == location
+            and a["fulfilment_id"] == taken_from]
+    if sum(a["quantity"] for a in held) < quantity:
+        raise InvalidInput(f"line {line.line_no} holds fewer than {quantity} at {location}",
+                           line_no=line.line_no)
     left = quantity
-    for allocation in sorted(held, key=lambda a: (a["fulfilment_id"] != taken_from, -a["id"])):
+    for allocation in sorted(held, key=lambda a: -a["id"]):
         take = min(left, allocation["quantity"])
         uow.allocations.shrink(allocation["id"], allocation["quantity"] - take, action)
         left -= take
@@ -156,6 +161,8 @@ def resource_shortfalls(uow: UnitOfWork, rows: Iterable[tuple[str, str]], actor:
         for allocation in uow.allocations.active_at(sku, location):  # newest first
             if short <= 0:
                 break
+            if allocation.get("fulfilment_id") is not None:
+                continue  # in a fulfilment already: its picker settles it (a short pick)
             if allocation["order_seq"] not in foreseen.orders:
                 raise ConcurrentUpdate(f"an order took {sku} at {location} meanwhile")
             order = uow.orders.get(format_order_number(allocation["order_seq"]))

@@ -9,6 +9,7 @@ answers the same tracking numbers.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from ordermesh.domain.carriers import (
     TrackingEvent,
 )
 from ordermesh.domain.errors import (
+    DomainError,
     InvalidInput,
     InvalidTransition,
     NotFound,
@@ -38,14 +40,18 @@ from ordermesh.domain.fulfilments import (
 from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.orders import TRANSITIONS as TRANSITIONS_OF_ORDER
 from ordermesh.domain.orders import Order, OrderStatus
-from ordermesh.domain.packing import Item, PackageType, pack
+from ordermesh.domain.packing import Item, PackageType, fits, pack
 from ordermesh.domain.rate_shopping import Choice, Preference, Quote, choose
 from ordermesh.services import commands as c
+from ordermesh.services.handlers.credits import void_payment
 from ordermesh.services.handlers.fulfilment import first_time, follow_fulfilments, locked
 from ordermesh.services.handlers.orders import change_order_status
+from ordermesh.services.handlers.payments import MoneySetup
 from ordermesh.services.handlers.resourcing import MOVABLE, move
-from ordermesh.services.handlers.waiting import lock_queue, serve_queue
+from ordermesh.services.handlers.waiting import lock_orders, serve_queue
 from ordermesh.services.ports import Carrier, UnitOfWork
+
+log = logging.getLogger("ordermesh.shipping")
 
 # A fulfilment rejected or short-picked moves its own units, whatever its order's other
 # fulfilments have done.
@@ -67,10 +73,7 @@ def short_pick(cmd: c.ShortPick, uow: UnitOfWork) -> str:
     the location goes down by the missing units (ledger reason `short_pick`), and those units
     are sourced again elsewhere (the location is not asked for that line again)."""
     with uow:
-        order_id = uow.fulfilments.order_of(cmd.fulfilment_id)
-        seen = uow.orders.peek(order_id) if order_id is not None else None
-        queue = lock_queue(uow, seen[1], seen[0]) if seen is not None else []
-        order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
+        order, fulfilment, queue = _lock_to_move(uow, cmd.fulfilment_id, cmd.location)
         lines = {line.line_no: line for line in order.lines}
         found: dict[str, int] = {}
         for line_no, units in cmd.found:
@@ -83,15 +86,16 @@ def short_pick(cmd: c.ShortPick, uow: UnitOfWork) -> str:
         missing = fulfilment.short_pick(found, cmd.actor)
         uow.fulfilments.save(fulfilment)
         by_id = {line.id: line for line in order.lines}
-        uow.stock.lock_levels({by_id[line_id].sku for line_id in missing})
         today = utcnow().date()
         for line_id, units in sorted(missing.items()):
             line = by_id[line_id]
-            uow.stock.change_on_hand(line.sku, fulfilment.location, -units, counted_at=None,
-                                     moved_at=utcnow())
-            uow.stock.record_movement(line.sku, fulfilment.location, on_hand_delta=-units,
-                                      reason="short_pick", reference=order.number,
-                                      actor=cmd.actor)
+            lost = _not_there(uow, line.sku, fulfilment.location, units)
+            if lost:
+                uow.stock.change_on_hand(line.sku, fulfilment.location, -lost, counted_at=None,
+                                         moved_at=utcnow())
+                uow.stock.record_movement(line.sku, fulfilment.location, on_hand_delta=-lost,
+                                          reason="short_pick", reference=order.number,
+                                          actor=cmd.actor)
             move(order, line, fulfilment.location, units, "short pick", uow, cmd.actor, today,
                  rejected=True, movable=MOVABLE_WITH_FULFILMENTS,
                  taken_from=fulfilment.id)
@@ -100,14 +104,37 @@ def short_pick(cmd: c.ShortPick, uow: UnitOfWork) -> str:
     return fulfilment.id
 
 
+def _lock_to_move(uow: UnitOfWork, fulfilment_id: str, location: str | None
+                  ) -> tuple[Order, Fulfilment, list[Order]]:
+    """Lock what moving a fulfilment's units touches, in the one lock order: the orders
+    waiting for its SKUs with its own (placement order), the fulfilment, then the stock rows
+    of those SKUs. Answers the order, the fulfilment and the waiting orders."""
+    order_id = uow.fulfilments.order_of(fulfilment_id)
+    seen = uow.orders.peek(order_id) if order_id is not None else None
+    if seen is None:
+        raise NotFound(f"fulfilment {fulfilment_id!r} not found")
+    seq, skus = seen
+    waiting = uow.backorders.waiting_orders(skus)
+    orders = lock_orders(uow, [*waiting, seq])
+    order, fulfilment = locked(uow, fulfilment_id, location)
+    uow.stock.lock_levels(skus)
+    return order, fulfilment, [orders[s] for s in waiting if s in orders]
+
+
+def _not_there(uow: UnitOfWork, sku: str, location: str, missing: int) -> int:
+    """How many of the missing units the count still holds: the count goes down by those,
+    never below what stays reserved there (a count taken since may have found the loss)."""
+    level = uow.stock.level_for_update(sku, location)
+    if level is None:
+        return 0
+    return max(0, min(missing, level.on_hand - (level.reserved - missing)))
+
+
 def reject_fulfilment(cmd: c.RejectFulfilment, uow: UnitOfWork) -> str:
     """A location cannot do a fulfilment it was given (a store rejects it): it is cancelled
     and its units are sourced again, never from there."""
     with uow:
-        order_id = uow.fulfilments.order_of(cmd.fulfilment_id)
-        seen = uow.orders.peek(order_id) if order_id is not None else None
-        queue = lock_queue(uow, seen[1], seen[0]) if seen is not None else []
-        order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
+        order, fulfilment, queue = _lock_to_move(uow, cmd.fulfilment_id, cmd.location)
         fulfilment.apply("reject", cmd.actor, reason=cmd.reason)
         uow.fulfilments.save(fulfilment)
         by_id = {line.id: line for line in order.lines}
@@ -142,10 +169,7 @@ def pack_fulfilment(cmd: c.PackFulfilment, uow: UnitOfWork) -> str:
     of the package types that holds them (domain.packing). Each package weighs its items and
     its box."""
     with uow:
-        fulfilment = uow.fulfilments.get(cmd.fulfilment_id)
-        if fulfilment is None or (cmd.location is not None
-                                  and fulfilment.location != cmd.location):
-            raise NotFound(f"fulfilment {cmd.fulfilment_id!r} not found")
+        _, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
         if not first_time(uow, cmd.confirmation):
             return fulfilment.id
         units: Counter[str] = Counter()
@@ -199,6 +223,9 @@ def _given(packages: tuple[c.PackageIn, ...], units: Counter[str], items: dict[s
             inside += [items[sku]] * n
         weight = given.weight_grams if given.weight_grams is not None else (
             sum(i.weight_grams for i in inside) + (box.tare_grams if box else 0))
+        if box is not None and (weight > box.max_weight_grams or not fits(inside, box)):
+            raise InvalidInput(f"package {number}: its items do not go into a {box.code} "
+                               f"(up to {box.max_weight_grams} g)", package=number)
         rows.append(_row(number, box, inside, weight))
     if packed != units:
         raise InvalidInput("the packages hold other units than the fulfilment",
@@ -246,13 +273,18 @@ def book_shipment(cmd: c.BookShipment, uow: UnitOfWork, setup: ShippingSetup) ->
         known = uow.shipping.shipment(fulfilment.id)
         if known is not None:  # booked meanwhile, with the same key: the same booking
             return known
+        refusal: DomainError | None = None
         if fulfilment.status is not FulfilmentStatus.PACKED:
-            raise InvalidTransition(f"the fulfilment became {fulfilment.status} meanwhile",
-                                    current_status=str(fulfilment.status), action="book")
+            refusal = InvalidTransition(f"the fulfilment became {fulfilment.status} meanwhile",
+                                        current_status=str(fulfilment.status), action="book")
+        elif len(booking.tracking_numbers) != len(request.parcels):
+            refusal = InvalidInput(f"{len(request.parcels)} package(s) need as many tracking "
+                                   f"numbers, not {len(booking.tracking_numbers)}")
+        if refusal is not None:  # bought for nothing: given back, as far as the carrier can
+            if cmd.manual is None and booking.carrier in setup.carriers:
+                _give_back(setup.carriers[booking.carrier], booking)
+            raise refusal
         first_time(uow, cmd.confirmation)  # booked once anyway: claims the reference
-        if len(booking.tracking_numbers) != len(request.parcels):
-            raise InvalidInput(f"{len(request.parcels)} package(s) need as many tracking "
-                               f"numbers, not {len(booking.tracking_numbers)}")
         values = {
             "id": str(uuid.uuid4()), "fulfilment_id": fulfilment.id,
             "carrier": "manual" if cmd.manual else booking.carrier,
@@ -270,6 +302,14 @@ def book_shipment(cmd: c.BookShipment, uow: UnitOfWork, setup: ShippingSetup) ->
         uow.fulfilments.save(fulfilment)
         uow.commit()
     return values
+
+
+def _give_back(carrier: Carrier, booking: Booking) -> None:
+    try:
+        carrier.cancel(booking.shipment_id)
+    except (CarrierUnavailable, DomainError) as exc:
+        log.warning("label %s bought for nothing and not cancelled: %s", booking.shipment_id,
+                    exc)
 
 
 def _request(uow: UnitOfWork, order: Order, fulfilment: Fulfilment) -> ShipmentRequest:
@@ -352,12 +392,19 @@ def apply_tracking(cmd: c.ApplyTracking, uow: UnitOfWork) -> int:
             row = {"carrier": cmd.carrier, "event_id": event.id,
                    "tracking_number": event.tracking_number, "event": event.event,
                    "at": event.at, "detail": event.detail[:1000]}
-            parcel = uow.shipping.parcel(cmd.carrier, event.tracking_number)
-            if parcel is None:
+            found = (uow.shipping.parcel(cmd.carrier, event.tracking_number)
+                     if cmd.fulfilment_id is None else {"fulfilment_id": cmd.fulfilment_id})
+            if found is None:
                 uow.shipping.record_event({**row, "fulfilment_id": None, "applied": False})
                 uow.commit()
                 continue
-            order, fulfilment = locked(uow, parcel["fulfilment_id"], None)
+            order, fulfilment = locked(uow, found["fulfilment_id"], None)
+            # read again under the fulfilment's lock: another event may have moved it since
+            parcel = next((p for p in uow.shipping.packages(fulfilment.id)
+                           if p["tracking_number"] == event.tracking_number), None)
+            if parcel is None:
+                raise InvalidInput(f"{event.tracking_number} is not a package of fulfilment "
+                                   f"{fulfilment.id}")
             state = ParcelState(parcel["tracking_status"], parcel["tracked_at"])
             newer = state.newer(event.at)
             if not uow.shipping.record_event({**row, "fulfilment_id": fulfilment.id,
@@ -392,6 +439,36 @@ def apply_carrier_webhook(cmd: c.ApplyCarrierWebhook, uow: UnitOfWork,
     return apply_tracking(c.ApplyTracking(cmd.actor, cmd.carrier, tuple(events)), uow)
 
 
+def cancel_labels(cmd: c.CancelLabels, uow: UnitOfWork, setup: ShippingSetup) -> int:
+    """Labels bought for shipments that will not leave are cancelled with their carrier (one
+    already picked up is refused: kept as `cancel_refused` for someone to look at); a carrier
+    that does not answer is asked again next time. Answers how many were cancelled."""
+    with uow:
+        labels = uow.shipping.labels_to_cancel(cmd.limit)
+    done = 0
+    for label in labels:
+        carrier = setup.carriers.get(label["carrier"])
+        if carrier is None:
+            continue
+        try:
+            cancelled = carrier.cancel(label["carrier_shipment_id"])
+        except (CarrierUnavailable, DomainError) as exc:
+            log.warning("label %s not cancelled yet: %s", label["id"], exc)
+            continue
+        with uow:
+            uow.shipping.set_shipment_status(label["id"],
+                                             "cancelled" if cancelled else "cancel_refused")
+            fulfilment = uow.fulfilments.get(label["fulfilment_id"])
+            if fulfilment is not None:
+                fulfilment.note("fulfilment.label_cancelled" if cancelled
+                                else "fulfilment.label_cancel_refused", cmd.actor,
+                                shipment_id=label["id"])
+                uow.fulfilments.save(fulfilment)
+            uow.commit()
+        done += cancelled
+    return done
+
+
 def poll_carriers(cmd: c.PollCarriers, uow: UnitOfWork, setup: ShippingSetup) -> int:
     """Ask carriers that send no webhooks where their parcels are; a carrier that does not
     answer is asked again at the next run."""
@@ -403,22 +480,25 @@ def poll_carriers(cmd: c.PollCarriers, uow: UnitOfWork, setup: ShippingSetup) ->
         parcels = uow.shipping.in_flight(polled, cmd.limit)
     moved = 0
     for carrier, number in parcels:
-        try:
+        try:  # one parcel the carrier cannot answer for does not stop the others
             events = setup.carriers[carrier].track(number)
-        except CarrierUnavailable:
-            continue
-        moved += apply_tracking(c.ApplyTracking(cmd.actor, carrier, tuple(events)), uow)
+            moved += apply_tracking(c.ApplyTracking(cmd.actor, carrier, tuple(events)), uow)
+        except (CarrierUnavailable, DomainError) as exc:
+            log.warning("tracking %s with %s: %s", number, carrier, exc)
     return moved
 
 
 # -- the counter -------------------------------------------------------------------------------
 
 
-def return_uncollected(cmd: c.ReturnUncollected, uow: UnitOfWork) -> list[str]:
+def return_uncollected(cmd: c.ReturnUncollected, uow: UnitOfWork,
+                       setup: MoneySetup) -> list[str]:
     """Pickups not collected within their channel's `pickup_hold_days` (or the one named) go
-    back on the shelf: the order is cancelled (its payment is then voided by the caller);
-    an order that has had other units leave keeps them, and only these units are released.
-    Answers the ids of the orders cancelled."""
+    back on the shelf: the order is cancelled and what was authorized for it released, each
+    order on its own (a retry finds the ones done no longer due). An order that has had
+    other units leave keeps them, and only these units are released. One that cannot be
+    returned any more (collected meanwhile) is passed over by the job. Answers the ids of
+    the orders cancelled."""
     if cmd.fulfilment_id is not None:
         with uow:
             order_id = uow.fulfilments.order_of(cmd.fulfilment_id)
@@ -430,20 +510,33 @@ def return_uncollected(cmd: c.ReturnUncollected, uow: UnitOfWork) -> list[str]:
             due = uow.shipping.uncollected(utcnow(), cmd.limit)
     cancelled = []
     for order_id, fulfilment_id in due:
-        with uow:
-            order, fulfilment = locked(uow, fulfilment_id, cmd.location)
-            if "return_to_stock" not in fulfilment.allowed():
-                raise InvalidTransition(f"a fulfilment that is {fulfilment.status} is not "
-                                        "returned to stock", action="return_to_stock",
-                                        current_status=str(fulfilment.status))
-            whole = "cancel" in TRANSITIONS_OF_ORDER.get(order.status, {})
-        if whole:
-            change_order_status(c.ChangeOrderStatus(
-                cmd.actor, order_id, "cancel", reason="not collected in time"), uow)
-            cancelled.append(order_id)
-        else:
-            _back_on_the_shelf(uow, fulfilment_id, cmd.actor)
+        try:
+            if _return(uow, order_id, fulfilment_id, cmd):
+                cancelled.append(order_id)
+                void_payment(c.VoidPayment(cmd.actor, order_id), uow, setup)
+        except (InvalidTransition, NotFound) as exc:
+            if cmd.fulfilment_id is not None:
+                raise
+            log.info("pickup %s not returned to stock: %s", fulfilment_id, exc)
     return cancelled
+
+
+def _return(uow: UnitOfWork, order_id: str, fulfilment_id: str,
+            cmd: c.ReturnUncollected) -> bool:
+    """Return one pickup to stock; True when its order was cancelled with it."""
+    with uow:
+        order, fulfilment = locked(uow, fulfilment_id, cmd.location)
+        if "return_to_stock" not in fulfilment.allowed():
+            raise InvalidTransition(f"a fulfilment that is {fulfilment.status} is not "
+                                    "returned to stock", action="return_to_stock",
+                                    current_status=str(fulfilment.status))
+        whole = "cancel" in TRANSITIONS_OF_ORDER.get(order.status, {})
+    if whole:
+        change_order_status(c.ChangeOrderStatus(
+            cmd.actor, order_id, "cancel", reason="not collected in time"), uow)
+    else:
+        _back_on_the_shelf(uow, fulfilment_id, cmd.actor)
+    return whole
 
 
 def _back_on_the_shelf(uow: UnitOfWork, fulfilment_id: str, actor: str) -> None:

@@ -214,10 +214,9 @@ def return_to_stock(fulfilment_id: str, principal: OperatorKey, bus: Bus,
     """A pickup not collected goes back on the shelf; its order is cancelled (and its payment
     released) unless other units of it have already left. The worker does this by itself
     after the channel's `pickup_hold_days`."""
-    found = one(db, fulfilment_id)
-    for order_id in bus.handle(c.ReturnUncollected(principal.actor, fulfilment_id=fulfilment_id)):
-        bus.handle(c.VoidPayment(principal.actor, order_id))
-    return one(db, found["id"])
+    one(db, fulfilment_id)
+    bus.handle(c.ReturnUncollected(principal.actor, fulfilment_id=fulfilment_id))
+    return one(db, fulfilment_id)
 
 
 @router.post("/fulfilments/{fulfilment_id}/{action}", response_model=FulfilmentOut)

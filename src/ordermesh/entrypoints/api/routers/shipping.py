@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
@@ -24,7 +24,7 @@ from ordermesh.adapters.documents.labels import (
     render_packing_slip_pdf,
 )
 from ordermesh.domain.carriers import TrackingEvent
-from ordermesh.domain.errors import InvalidInput, NotFound
+from ordermesh.domain.errors import InvalidInput, Leased, NotFound
 from ordermesh.entrypoints.api.deps import Bus, Conn, Db, OperatorKey, read_connection
 from ordermesh.entrypoints.api.routers.fulfilments import (
     DispatchOut,
@@ -256,9 +256,10 @@ def enter_tracking(fulfilment_id: str, body: TrackingIn, principal: OperatorKey,
         raise InvalidInput("the event's time needs its time zone", field="at")
     if body.tracking_number not in {p["tracking_number"] for p in found["packages"]}:
         raise InvalidInput(f"{body.tracking_number} is not a package of this fulfilment")
-    event = TrackingEvent(f"{body.tracking_number}:{body.event}:{body.at.isoformat()}",
-                          body.tracking_number, body.event, body.at, body.detail)
-    bus.handle(c.ApplyTracking(principal.actor, "manual", (event,)))
+    event = TrackingEvent(
+        f"{fulfilment_id}:{body.tracking_number}:{body.event}:{body.at.isoformat()}",
+        body.tracking_number, body.event, body.at, body.detail)
+    bus.handle(c.ApplyTracking(principal.actor, "manual", (event,), fulfilment_id))
     return one(db, fulfilment_id)
 
 
@@ -306,6 +307,8 @@ class ConfirmationIn(Strict):
     reference: Annotated[str, StringConstraints(min_length=1, max_length=120,
                                                 pattern=r"^[A-Za-z0-9._:/-]+$")] = Field(
         description="The WMS's own reference: sent again, the confirmation is done once")
+    worker: Text = Field(description="The WMS worker confirming: while another worker's lease "
+                                     "on the fulfilment lasts, its confirmations are refused")
     kind: Literal["accepted", "picking_started", "short_picked", "packed", "labelled",
                   "dispatched"]
     lines: Annotated[list[FoundIn], Field(max_length=500)] | None = Field(
@@ -322,7 +325,12 @@ def confirm(fulfilment_id: str, body: ConfirmationIn, principal: OperatorKey, bu
     """What the warehouse did, in its own words, each done once per its `reference`: started
     picking, short-picked, packed, labelled, dispatched."""
     found = one(db, fulfilment_id)
-    content = body.model_dump(mode="json", exclude={"reference"})
+    holder, until = found["lease_owner"], found["lease_until"]
+    if (holder is not None and until is not None and until > datetime.now(UTC)
+            and holder != f"{principal.actor}/{body.worker}"):
+        raise Leased(f"fulfilment {fulfilment_id} is leased to {holder} until "
+                       f"{until.isoformat()}", lease_owner=holder)
+    content = body.model_dump(mode="json", exclude={"reference", "worker"})
     once = (f"{principal.actor}:{body.reference}",
             hashlib.sha256(json.dumps([fulfilment_id, content], sort_keys=True).encode())
             .hexdigest())

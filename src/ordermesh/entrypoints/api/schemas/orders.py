@@ -130,6 +130,8 @@ class AllocationOut(BaseModel):
     ready_on: date | None
     promised_on: date | None
     decision: DecisionOut | None
+    fulfilment_id: str | None = Field(None, description="The fulfilment working on it, once "
+                                                        "released to its location")
 
 
 class WaitOut(BaseModel):
