@@ -482,3 +482,38 @@ def test_a_webhook_delivered_four_times_at_once_is_applied_once(
     assert get(client, shop, f"/fulfilments/{fulfilment}")["status"] == "delivered"
     timeline = [e["type"] for e in get(client, shop, f"/orders/{order['id']}/events")]
     assert timeline.count("order.delivered") == 1
+
+
+def test_a_pickup_from_another_location_is_picked_there_and_collected_at_the_store(
+        client: TestClient, shop: Shop) -> None:
+    # given mugs only the warehouse has, ordered for collection at the store
+    shop.stock("MUG-1", "WH-1", 4)
+    order = place(client, shop, ("MUG-1", 2), shipping_address=None,
+                  fulfilment={"method": "pickup", "location": "ST-AMS"})
+    (fulfilment,) = release(client, shop)
+    found = get(client, shop, f"/fulfilments/{fulfilment}")
+    assert (found["location"], found["method"]) == ("WH-1", "pickup")
+    for action in ("start-picking", "pack", "make-ready"):
+        post(client, shop, f"/fulfilments/{fulfilment}/{action}")
+    code = next(e["data"]["pickup_code"] for e in get(
+        client, shop, f"/orders/{order['id']}/events") if e["type"] == "order.ready_for_pickup")
+    post(client, shop, f"/fulfilments/{fulfilment}/collect", {"pickup_code": code})
+    assert get(client, shop, f"/orders/{order['id']}")["status"] == "delivered"
+    levels = {lv["location"]: (lv["on_hand"], lv["reserved"]) for lv in get(
+        client, shop, "/stock-levels?sku=MUG-1")["items"]}
+    assert levels["WH-1"] == (2, 0)
+
+
+def test_the_pick_list_prints_a_barcode_per_sku_with_its_orders(client: TestClient,
+                                                                 shop: Shop) -> None:
+    shop.stock("MUG-1", "WH-1", 4)
+    first = place(client, shop, ("TEE-1", 2), ("MUG-1", 1))
+    second = place(client, shop, ("TEE-1", 1))
+    release(client, shop)
+    pdf = client.get("/api/v1/pick-lists/WH-1.pdf", headers=shop.headers("operator"))
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = "\n".join(page_texts(pdf.content))
+    assert [value for _, _, value in scan(pdf.content)] == ["MUG-1", "TEE-1"]
+    assert first["number"] in text and second["number"] in text
+    missing = client.get("/api/v1/pick-lists/NOWHERE.pdf", headers=shop.headers("operator"))
+    assert missing.status_code == 404

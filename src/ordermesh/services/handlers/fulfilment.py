@@ -58,7 +58,9 @@ def _release(uow: UnitOfWork, order: Order, location: str | None, actor: str) ->
         units: dict[str, int] = defaultdict(int)
         for allocation in allocations:
             units[str(allocation["line_id"])] += int(str(allocation["quantity"]))
-        method = "pickup" if order.fulfilment.pickup_location == where else "ship"
+        # a click & collect order is handed over at its store's counter, whichever location
+        # picks it (units from elsewhere travel with the store's own transfers)
+        method = "pickup" if order.fulfilment.pickup_location is not None else "ship"
         fulfilment = Fulfilment(str(uuid.uuid4()), order.id, where, method, tuple(
             FulfilmentLine(line_id, skus[line_id], n) for line_id, n in units.items()),
             pickup_code=f"{secrets.randbelow(10**6):06d}" if method == "pickup" else None)
