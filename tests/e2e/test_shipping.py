@@ -517,3 +517,19 @@ def test_the_pick_list_prints_a_barcode_per_sku_with_its_orders(client: TestClie
     assert first["number"] in text and second["number"] in text
     missing = client.get("/api/v1/pick-lists/NOWHERE.pdf", headers=shop.headers("operator"))
     assert missing.status_code == 404
+
+
+def test_each_wave_has_its_own_pick_list(client: TestClient, shop: Shop) -> None:
+    first = place(client, shop, ("TEE-1", 2))
+    one = post(client, shop, "/fulfilments/release")
+    second = place(client, shop, ("TEE-1", 1))
+    two = post(client, shop, "/fulfilments/release")
+    assert one["wave"] != two["wave"]
+    picks = {wave: get(client, shop, f"/pick-lists/WH-1?wave={wave}")
+             for wave in (one["wave"], two["wave"])}
+    assert [(o["order_number"], o["quantity"]) for o in picks[one["wave"]][0]["orders"]] == [
+        (first["number"], 2)]
+    assert [(o["order_number"], o["quantity"]) for o in picks[two["wave"]][0]["orders"]] == [
+        (second["number"], 1)]
+    assert get(client, shop, "/pick-lists/WH-1")[0]["quantity"] == 3
+    assert get(client, shop, f"/fulfilments/{two['fulfilments'][0]}")["wave"] == two["wave"]

@@ -16,6 +16,7 @@ import logging
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,7 +78,7 @@ def ship(app: App) -> str:
     shipments that will not leave. The built-in
     courier's own day runs here too: its tracking events are sent as signed webhooks."""
     batch = app.settings.worker_batch_size
-    released = (app.bus.handle(c.ReleaseFulfilments(ACTOR, limit=batch))
+    released = (app.bus.handle(c.ReleaseFulfilments(ACTOR, limit=batch, wave=str(uuid.uuid4())))
                 if app.settings.worker_release_waves else [])
     polled = app.bus.handle(c.PollCarriers(ACTOR, limit=batch))
     returned = app.bus.handle(c.ReturnUncollected(ACTOR, limit=batch))

@@ -342,6 +342,7 @@ class ImportPayouts(Command):
 class ReleaseFulfilments(Command):
     location: str | None = None  # None: every location
     limit: int = 200  # orders per run
+    wave: str | None = None  # the wave's id, on each fulfilment it releases (pick lists by wave)
 
 
 @dataclass(frozen=True)

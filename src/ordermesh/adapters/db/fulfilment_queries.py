@@ -80,14 +80,16 @@ def documents_data(conn: Connection, fulfilment_id: str) -> dict[str, Any] | Non
             "location": dict(location._mapping), "products": products}
 
 
-def pick_list(conn: Connection, location: str) -> list[dict[str, Any]]:
-    """What to pick at a location: the pending fulfilments' units by SKU, with the orders
-    they go to."""
-    rows = conn.execute(
-        select(_fl.sku, _fl.quantity, _f.id, _f.order_seq)
-        .join(t.fulfilments, _f.id == _fl.fulfilment_id)
-        .where(_f.location_code == location, _f.status == "pending")
-        .order_by(_fl.sku, _f.order_seq))
+def pick_list(conn: Connection, location: str, wave: str | None = None) -> list[dict[str, Any]]:
+    """What to pick at a location (of one wave, or of every wave): the pending fulfilments'
+    units by SKU, with the orders they go to."""
+    query = (select(_fl.sku, _fl.quantity, _f.id, _f.order_seq)
+             .join(t.fulfilments, _f.id == _fl.fulfilment_id)
+             .where(_f.location_code == location, _f.status == "pending")
+             .order_by(_fl.sku, _f.order_seq))
+    if wave is not None:
+        query = query.where(_f.wave_id == wave)
+    rows = conn.execute(query)
     by_sku: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = by_sku.setdefault(row.sku, {"sku": row.sku, "quantity": 0, "orders": []})

@@ -23,13 +23,13 @@ class SqlFulfilments:
         self.seen: list[Fulfilment] = []
         self._lines: dict[str, tuple[FulfilmentLine, ...]] = {}  # as read, to write changes
 
-    def add(self, fulfilment: Fulfilment, order_seq: int) -> None:
+    def add(self, fulfilment: Fulfilment, order_seq: int, wave: str | None = None) -> None:
         now = utcnow()
         self.conn.execute(insert(t.fulfilments).values(
             id=fulfilment.id, order_seq=order_seq, location_code=fulfilment.location,
             method=fulfilment.method, status=str(fulfilment.status),
             tracked_at=fulfilment.tracked_at, version=fulfilment.version, created_at=now,
-            updated_at=now, pickup_code=fulfilment.pickup_code))
+            updated_at=now, pickup_code=fulfilment.pickup_code, wave_id=wave))
         self.conn.execute(insert(t.fulfilment_lines), [
             {"fulfilment_id": fulfilment.id, "order_line_id": line.order_line_id,
              "sku": line.sku, "quantity": line.quantity} for line in fulfilment.lines])

@@ -593,6 +593,7 @@ fulfilments = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+    Column("wave_id", String(36), nullable=True),  # the wave that released it
     Column("pickup_code", String(12), nullable=True),  # asked at the counter
     Column("ready_at", Timestamp, nullable=True),  # at the counter since
     Column("accepted_at", Timestamp, nullable=True),  # a store took it on

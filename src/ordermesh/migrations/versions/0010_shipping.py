@@ -34,6 +34,7 @@ def columns() -> dict[str, list[sa.Column[object]]]:
         "products": [sa.Column("fragile", sa.Boolean(), nullable=False,
                                server_default=sa.false())],
         "fulfilments": [
+            sa.Column("wave_id", sa.String(36), nullable=True),
             sa.Column("pickup_code", sa.String(12), nullable=True),
             sa.Column("ready_at", TS, nullable=True),
             sa.Column("accepted_at", TS, nullable=True),

@@ -35,7 +35,7 @@ def release_fulfilments(cmd: c.ReleaseFulfilments, uow: UnitOfWork) -> list[str]
             order = uow.orders.get(format_order_number(seq))
             if order is None or not _payment_ready(uow, order):
                 continue
-            made += _release(uow, order, cmd.location, cmd.actor)
+            made += _release(uow, order, cmd.location, cmd.actor, cmd.wave)
             uow.orders.save(order)
         uow.commit()
     return made
@@ -47,7 +47,8 @@ def _payment_ready(uow: UnitOfWork, order: Order) -> bool:
     return not payments or status_of(payments[-1]) not in NOT_READY
 
 
-def _release(uow: UnitOfWork, order: Order, location: str | None, actor: str) -> list[str]:
+def _release(uow: UnitOfWork, order: Order, location: str | None, actor: str,
+             wave: str | None) -> list[str]:
     assert order.seq is not None
     by_location: dict[str, list[dict[str, object]]] = defaultdict(list)
     for allocation in uow.fulfilments.unreleased_allocations(order.seq, location):
@@ -64,10 +65,10 @@ def _release(uow: UnitOfWork, order: Order, location: str | None, actor: str) ->
         fulfilment = Fulfilment(str(uuid.uuid4()), order.id, where, method, tuple(
             FulfilmentLine(line_id, skus[line_id], n) for line_id, n in units.items()),
             pickup_code=f"{secrets.randbelow(10**6):06d}" if method == "pickup" else None)
-        uow.fulfilments.add(fulfilment, order.seq)
+        uow.fulfilments.add(fulfilment, order.seq, wave)
         uow.fulfilments.assign([int(str(a["id"])) for a in allocations], fulfilment.id)
         order.note("order.fulfilment_released", actor, fulfilment_id=fulfilment.id,
-                   location=where, method=method,
+                   location=where, method=method, wave=wave,
                    lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in fulfilment.lines])
         made.append(fulfilment.id)
     return made

@@ -4,6 +4,7 @@ warehouse: accept or reject, pick (or report a short pick), pack, hand over."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,8 @@ class ReleaseIn(Strict):
 
 
 class ReleaseOut(BaseModel):
+    wave: str = Field(description="The wave's id: its pick lists are /pick-lists/{location}"
+                                  "?wave={id}")
     fulfilments: list[str]
 
 
@@ -96,6 +99,7 @@ class FulfilmentOut(BaseModel):
     location: str
     method: str
     status: str
+    wave: str | None = Field(description="The wave that released it")
     lines: list[FulfilmentLineOut]
     packages: list[PackageOut]
     shipment: ShipmentOut | None
@@ -125,7 +129,7 @@ class DispatchOut(FulfilmentOut):
 
 
 def view(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "location": row["location_code"]}
+    return {**row, "location": row["location_code"], "wave": row["wave_id"]}
 
 
 def one(db: Any, fulfilment_id: str) -> dict[str, Any]:
@@ -141,7 +145,9 @@ def release(principal: OperatorKey, bus: Bus, body: ReleaseIn | None = None) -> 
     """Release a wave: one fulfilment per order and location for the allocations no
     fulfilment has taken yet, of orders whose payment (if any) is authorized."""
     location = body.location if body else None
-    return {"fulfilments": bus.handle(c.ReleaseFulfilments(principal.actor, location))}
+    wave = str(uuid.uuid4())
+    return {"wave": wave, "fulfilments": bus.handle(
+        c.ReleaseFulfilments(principal.actor, location, wave=wave))}
 
 
 @router.get("/fulfilments", response_model=list[FulfilmentOut])
@@ -231,9 +237,10 @@ def change(fulfilment_id: str, action: Action, principal: OperatorKey, bus: Bus,
 
 @router.get("/pick-lists/{location}.pdf", response_class=Response, responses={
     200: {"content": {"application/pdf": {}}}})
-def pick_list_pdf(location: Code, principal: OperatorKey, conn: Conn) -> Response:
+def pick_list_pdf(location: Code, principal: OperatorKey, conn: Conn,
+                  wave: str | None = None) -> Response:
     """The pick list printed: a barcode per SKU to scan, the units, the orders they go to."""
-    rows = fq.pick_list(conn, location)
+    rows = fq.pick_list(conn, location, wave)
     found = fq.pick_list_products(conn, location, {r["sku"] for r in rows})
     if found is None:
         raise NotFound(f"location {location!r} not found")
@@ -244,6 +251,8 @@ def pick_list_pdf(location: Code, principal: OperatorKey, conn: Conn) -> Respons
 
 
 @router.get("/pick-lists/{location}", response_model=list[PickLineOut])
-def pick_list(location: Code, principal: OperatorKey, conn: Conn) -> list[dict[str, Any]]:
-    """What to pick at a location: the pending fulfilments' units by SKU, with their orders."""
-    return fq.pick_list(conn, location)
+def pick_list(location: Code, principal: OperatorKey, conn: Conn,
+              wave: str | None = None) -> list[dict[str, Any]]:
+    """What to pick at a location, of one wave (`wave`) or of all: the pending fulfilments'
+    units by SKU, with their orders."""
+    return fq.pick_list(conn, location, wave)
