@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from figures import percentile
+from tests.builders import Clock, a_shop, place
 
 from ordermesh.adapters.carriers.courier import Courier, CourierSettings
 from ordermesh.adapters.db.engine import make_engine, normalise_url, retry_reason
@@ -48,7 +49,6 @@ from ordermesh.services import commands as c
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers.payments import MoneySetup
 from ordermesh.services.handlers.shipping import ShippingSetup
-from tests.builders import Clock, a_shop, place
 
 STEPS = ("pick", "pack", "label", "dispatch", "webhook")
 
