@@ -174,7 +174,7 @@ def test_a_booking_buys_the_quoted_rate_once_per_key(http: responses.RequestsMoc
     assert (booking.amount, booking.currency, booking.delivers_on) == (
         695, "USD", MONDAY + timedelta(days=2))
     assert booking.tracking_url.startswith("https://track.easypost.com/")
-    assert booking.label == PDF
+    assert booking.labels == (PDF,)
     assert body(calls(http, "POST", "/shipments")[0])["shipment"]["reference"] == reference
     (buy,) = calls(http, "POST", f"/shipments/{SHP}/buy")
     assert body(buy) == {"rate": {"id": "rate_7eb8606e070a4df19b70de813f9bea9d"}}  # the cheaper
@@ -266,6 +266,10 @@ def test_several_parcels_are_one_order_with_a_shipment_per_parcel(
     ]
 
     ground = next(q for q in quotes if q.service == "UPS Ground")
+    files = "https://easypost-files.s3.us-west-2.amazonaws.com/files/postage_label/20261130/"
+    for name, content in (("0a1b2c3d4e5f46a7b8c9d0e1f2a3b4c5", b"%PDF-1.4 parcel 1"),
+                          ("1b2c3d4e5f6a47b8c9d0e1f2a3b4c5d6", b"%PDF-1.4 parcel 2")):
+        http.get(f"{files}{name}.pdf", body=content, content_type="application/pdf")
     booking = carrier.create_shipment(shipment, ground, "F-2:book")
 
     assert body(calls(http, "POST", "/orders")[1])["order"]["reference"] == reference
@@ -274,7 +278,8 @@ def test_several_parcels_are_one_order_with_a_shipment_per_parcel(
     assert booking.shipment_id == ORDER
     assert booking.tracking_numbers == ("1Z999AA10123456784", "1Z999AA10123456795")
     assert (booking.amount, booking.delivers_on) == (2590, date(2026, 12, 3))
-    assert booking.label is None  # one label per parcel at EasyPost
+    # one label per parcel at EasyPost, in the order of the parcels
+    assert booking.labels == (b"%PDF-1.4 parcel 1", b"%PDF-1.4 parcel 2")
     assert booking.tracking_url.startswith("https://track.easypost.com/")
 
     http.replace(responses.GET, f"{API}/orders/{reference}", json=recorded("order_bought.json"))

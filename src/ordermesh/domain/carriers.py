@@ -60,7 +60,9 @@ class Booking:
     currency: str
     delivers_on: date
     tracking_url: str  # where the customer follows it (the first parcel's page)
-    label: bytes | None = None  # the carrier's own label, if it makes one; else Ordermesh's
+    # the carrier's own labels, one per parcel in the order of the parcels, when it makes them
+    # (a real carrier's label is the one to print); none: Ordermesh prints its own
+    labels: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

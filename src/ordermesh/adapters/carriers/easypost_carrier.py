@@ -20,8 +20,8 @@ Two calls racing with one key at the same moment could still buy twice: the call
 booking per fulfilment at a time, as it does for every carrier.
 
 Labels are asked for as PDF (as Ordermesh's own labels are) and fetched from the postage
-label's URL. A multi-parcel booking has one label per parcel at EasyPost and answers
-label=None: print them from EasyPost (the Order's Shipments) until merging is added.
+label's URL, one per parcel (a multi-parcel booking is an EasyPost Order whose Shipments each
+have their label).
 
 Tracking. EasyPost's statuses in Ordermesh's words: in_transit, out_for_delivery, delivered;
 return_to_sender -> returned_to_sender; failure (a failed delivery attempt) and
@@ -213,19 +213,24 @@ class EasyPostCarrier:
             tracking_numbers=tuple(str(p["tracking_code"]) for p in parcels),
             amount=sum(minor_units(r["rate"], currency) for r in rates), currency=currency,
             delivers_on=delivers, tracking_url=str(tracker.get("public_url") or ""),
-            label=self._label(parcels[0]) if len(parcels) == 1 else None)
+            labels=self._labels(parcels))
 
-    def _label(self, shipment: Obj) -> bytes | None:
-        label = shipment.get("postage_label") or {}
-        url = label.get("label_pdf_url") or label.get("label_url")
-        if not url:
-            return None
-        try:
-            answer = requests.get(url, timeout=self._timeout)
-            answer.raise_for_status()
-        except requests.RequestException as exc:
-            raise CarrierUnavailable(f"the EasyPost label could not be fetched: {exc}") from exc
-        return bytes(answer.content)
+    def _labels(self, parcels: list[Obj]) -> tuple[bytes, ...]:
+        """Each parcel's label PDF, fetched from its postage label's URL; none when a parcel
+        has no label to fetch."""
+        urls = [(p.get("postage_label") or {}).get("label_pdf_url")
+                or (p.get("postage_label") or {}).get("label_url") for p in parcels]
+        if not all(urls):
+            return ()
+        labels = []
+        for url in urls:
+            try:
+                answer = requests.get(str(url), timeout=self._timeout)
+                answer.raise_for_status()
+            except requests.RequestException as exc:
+                raise CarrierUnavailable(f"the EasyPost label could not be fetched: {exc}") from exc
+            labels.append(bytes(answer.content))
+        return tuple(labels)
 
     def _call(self, what: str, call: Callable[[], Any]) -> Obj:
         try:

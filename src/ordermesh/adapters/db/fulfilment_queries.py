@@ -36,22 +36,22 @@ def fulfilments(conn: Connection, location: str | None = None, status: str | Non
             {"line_no": row.line_no, "sku": row.sku, "quantity": row.quantity})
     ids = [f["id"] for f in found]
     packages: dict[str, list[dict[str, Any]]] = {}
-    for row in conn.execute(select(t.packages).where(_p.fulfilment_id.in_(ids))
-                            .order_by(_p.fulfilment_id, _p.number)):
-        packages.setdefault(row.fulfilment_id, []).append(dict(row._mapping))
+    for package in conn.execute(
+            select(*[c for c in t.packages.c if c.name != "label"],
+                   _p.label.is_not(None).label("carrier_label"))
+            .where(_p.fulfilment_id.in_(ids)).order_by(_p.fulfilment_id, _p.number)):
+        packages.setdefault(package.fulfilment_id, []).append(dict(package._mapping))
     shipments = {row.fulfilment_id: dict(row._mapping) for row in conn.execute(
-        select(*[c for c in t.shipments.c if c.name != "label"],
-               (_s.label.is_not(None)).label("carrier_label"))
-        .where(_s.fulfilment_id.in_(ids), _s.status == "booked"))}
+        select(t.shipments).where(_s.fulfilment_id.in_(ids), _s.status == "booked"))}
     return [{**f, "order_number": format_order_number(f["o_seq"]),
              "lines": lines.get(f["id"], []), "packages": packages.get(f["id"], []),
              "shipment": shipments.get(f["id"])} for f in found]
 
 
-def carrier_label(conn: Connection, fulfilment_id: str) -> bytes | None:
-    """The label the carrier made for the shipment, if it made one."""
-    value = conn.execute(select(_s.label).where(_s.fulfilment_id == fulfilment_id,
-                                                _s.status == "booked")).scalar()
+def carrier_label(conn: Connection, fulfilment_id: str, number: int) -> bytes | None:
+    """The label the carrier made for package `number`, if it made one."""
+    value = conn.execute(select(_p.label).where(_p.fulfilment_id == fulfilment_id,
+                                                _p.number == number)).scalar()
     return bytes(value) if value is not None else None
 
 

@@ -41,8 +41,10 @@ class SqlShipping:
     # -- packages and shipments ----------------------------------------------------------------
 
     def packages(self, fulfilment_id: str) -> list[dict[str, Any]]:
+        """The packages in order, without their label files."""
         return [dict(r._mapping) for r in self.conn.execute(
-            select(t.packages).where(_p.fulfilment_id == fulfilment_id).order_by(_p.number))]
+            select(*[c for c in t.packages.c if c.name != "label"])
+            .where(_p.fulfilment_id == fulfilment_id).order_by(_p.number))]
 
     def add_packages(self, fulfilment_id: str, rows: list[dict[str, Any]]) -> None:
         self.conn.execute(insert(t.packages), [{**row, "fulfilment_id": fulfilment_id}
@@ -53,13 +55,16 @@ class SqlShipping:
             _s.fulfilment_id == fulfilment_id, _s.status == "booked")).first()
         return None if row is None else dict(row._mapping)
 
-    def add_shipment(self, values: dict[str, Any], tracking_numbers: list[str]) -> None:
-        """The booking, and each package's tracking number, in package order."""
+    def add_shipment(self, values: dict[str, Any], tracking_numbers: list[str],
+                     labels: list[bytes]) -> None:
+        """The booking, and each package's tracking number (and the carrier's label, when it
+        made them), in package order."""
         self.conn.execute(insert(t.shipments).values(**values, created_at=utcnow()))
         for number, tracking in enumerate(tracking_numbers, start=1):
             self.conn.execute(update(t.packages).where(
                 _p.fulfilment_id == values["fulfilment_id"], _p.number == number)
-                .values(tracking_number=tracking))
+                .values(tracking_number=tracking,
+                        label=labels[number - 1] if labels else None))
 
     def promised_on(self, fulfilment_id: str) -> date | None:
         """The latest date promised for the fulfilment's units."""

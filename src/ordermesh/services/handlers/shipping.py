@@ -277,9 +277,10 @@ def book_shipment(cmd: c.BookShipment, uow: UnitOfWork, setup: ShippingSetup) ->
         if fulfilment.status is not FulfilmentStatus.PACKED:
             refusal = InvalidTransition(f"the fulfilment became {fulfilment.status} meanwhile",
                                         current_status=str(fulfilment.status), action="book")
-        elif len(booking.tracking_numbers) != len(request.parcels):
+        elif len(booking.tracking_numbers) != len(request.parcels) or (
+                booking.labels and len(booking.labels) != len(request.parcels)):
             refusal = InvalidInput(f"{len(request.parcels)} package(s) need as many tracking "
-                                   f"numbers, not {len(booking.tracking_numbers)}")
+                                   f"numbers (and labels), not {len(booking.tracking_numbers)}")
         if refusal is not None:  # bought for nothing: given back, as far as the carrier can
             if cmd.manual is None and booking.carrier in setup.carriers:
                 _give_back(setup.carriers[booking.carrier], booking)
@@ -292,8 +293,8 @@ def book_shipment(cmd: c.BookShipment, uow: UnitOfWork, setup: ShippingSetup) ->
             "service": booking.service, "carrier_shipment_id": booking.shipment_id,
             "amount": booking.amount, "currency": booking.currency,
             "delivers_on": booking.delivers_on, "tracking_url": booking.tracking_url or None,
-            "choice": choice, "label": booking.label, "status": "booked"}
-        uow.shipping.add_shipment(values, list(booking.tracking_numbers))
+            "choice": choice, "status": "booked"}
+        uow.shipping.add_shipment(values, list(booking.tracking_numbers), list(booking.labels))
         fulfilment.note("fulfilment.label_created", cmd.actor, carrier=values["carrier_name"],
                         service=booking.service, tracking_numbers=list(booking.tracking_numbers),
                         amount=booking.amount, currency=booking.currency,

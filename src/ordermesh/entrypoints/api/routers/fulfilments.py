@@ -73,6 +73,7 @@ class PackageOut(BaseModel):
     height_mm: int | None
     items: list[dict[str, Any]]
     tracking_number: str | None
+    carrier_label: bool = Field(description="The carrier made its label (else Ordermesh does)")
     tracking_status: str | None
     tracked_at: datetime | None
 
@@ -88,7 +89,6 @@ class ShipmentOut(BaseModel):
     delivers_on: date | None
     tracking_url: str | None
     choice: dict[str, Any] = Field(description="The quotes, the one chosen, and why")
-    carrier_label: bool = Field(description="The carrier made the label (else Ordermesh does)")
     created_at: datetime
 
 

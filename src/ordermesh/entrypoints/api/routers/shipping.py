@@ -177,9 +177,9 @@ def label(fulfilment_id: str, number: int, principal: OperatorKey, db: Db) -> Re
     package = next((p for p in packages if p["number"] == number), None)
     if shipment is None or package is None or package["tracking_number"] is None:
         raise NotFound(f"package {number} of fulfilment {fulfilment_id!r} has no label")
-    if shipment["carrier_label"]:
+    if package["carrier_label"]:
         with read_connection(db) as conn:
-            own = fq.carrier_label(conn, fulfilment_id)
+            own = fq.carrier_label(conn, fulfilment_id, number)
         if own is not None:
             return Response(own, media_type="application/pdf")
     fragile = {sku for sku, p in data["products"].items() if p["fragile"]}
