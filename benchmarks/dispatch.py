@@ -95,7 +95,7 @@ def main() -> None:
         seller = Party("Bench Shop", {"line1": "1 Market Street", "country": "NL"})
         bus = MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
                          setup=MoneySetup({"test": gateway}, seller),
-                         shipping=ShippingSetup({"courier": courier}))
+                         shipping=ShippingSetup({"courier": courier}, clock=clock))
         shop = a_shop(bus).location("WH-1")
         shop.product("TEE-1").stock("TEE-1", "WH-1", opts.orders * 3)
         for code, dims, weight, tare in (("S", (320, 220, 60), 5_000, 100),

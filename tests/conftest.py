@@ -103,7 +103,7 @@ def carrier(tmp_path: Path, carrier_clock: Clock) -> Iterator[Courier]:
 def bus(engine: Engine, gateway: TestGateway, carrier: Courier) -> MessageBus:
     return MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
                       setup=MoneySetup({"test": gateway}, SELLER),
-                      shipping=ShippingSetup({"courier": carrier}))
+                      shipping=ShippingSetup({"courier": carrier}, clock=carrier.clock))
 
 
 @pytest.fixture

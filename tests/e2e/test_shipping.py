@@ -230,16 +230,17 @@ def test_a_pickup_not_collected_goes_back_to_stock_and_the_order_is_cancelled(
 
 def test_a_short_pick_lowers_the_count_and_sources_the_rest_elsewhere(
         client: TestClient, shop: Shop) -> None:
+    shop.stock("TEE-1", "WH-1", 3)
     order, fulfilment = picked(client, shop, ("TEE-1", 3))
     done = post(client, shop, f"/fulfilments/{fulfilment}/short-pick",
                 {"lines": [{"line_no": 1, "found": 1}]})
     assert (done["status"], done["lines"]) == ("picking", [
         {"line_no": 1, "sku": "TEE-1", "quantity": 1}])
-    # the warehouse counted 2 fewer than it had (10 -> 8) and reserves the 1 found; the 2
+    # the warehouse counted 2 fewer than it had (3 -> 1) and reserves the 1 found; the 2
     # missing are reserved at the store
     levels = {lv["location"]: (lv["on_hand"], lv["reserved"]) for lv in get(
         client, shop, "/stock-levels?sku=TEE-1")["items"]}
-    assert levels == {"WH-1": (8, 1), "ST-AMS": (3, 2)}
+    assert levels == {"WH-1": (1, 1), "ST-AMS": (3, 2)}
     ledger = get(client, shop, "/stock-movements?sku=TEE-1&location=WH-1")
     reasons = [m["reason"] for m in (ledger["items"] if isinstance(ledger, dict) else ledger)]
     assert "short_pick" in reasons
@@ -333,19 +334,21 @@ def test_a_shipment_booked_by_hand_is_followed_by_hand(client: TestClient, shop:
     post(client, shop, f"/fulfilments/{other}/shipment", {"manual": {
         "carrier_name": "Vans", "tracking_numbers": ["LB-0001"]}})
     # a scan entered before the dispatch is recorded counts once it is
+    hours_ago = datetime.now(UTC) - timedelta(hours=3)
     early = post(client, shop, f"/fulfilments/{fulfilment}/tracking", {
-        "tracking_number": "LB-0001", "event": "in_transit", "at": "2026-11-27T09:00:00+01:00"})
+        "tracking_number": "LB-0001", "event": "in_transit", "at": hours_ago.isoformat()})
     assert early["status"] == "packed"
     assert post(client, shop, f"/fulfilments/{fulfilment}/dispatch")["status"] == "in_transit"
     done = post(client, shop, f"/fulfilments/{fulfilment}/tracking", {
-        "tracking_number": "LB-0001", "event": "delivered", "at": "2026-11-27T15:00:00+01:00"})
+        "tracking_number": "LB-0001", "event": "delivered",
+        "at": (hours_ago + timedelta(hours=2)).isoformat()})
     assert done["status"] == "delivered"
     assert get(client, shop, f"/fulfilments/{other}")["status"] == "packed"
     assert get(client, shop, f"/orders/{order['id']}")["status"] == "delivered"
     wrong = client.post(f"/api/v1/fulfilments/{fulfilment}/tracking",
                         headers=shop.headers("operator"),
                         json={"tracking_number": "XX-0001", "event": "delivered",
-                              "at": "2026-11-27T15:00:00+01:00"})
+                              "at": hours_ago.isoformat()})
     assert wrong.status_code == 422
 
 
@@ -533,3 +536,152 @@ def test_each_wave_has_its_own_pick_list(client: TestClient, shop: Shop) -> None
         (second["number"], 1)]
     assert get(client, shop, "/pick-lists/WH-1")[0]["quantity"] == 3
     assert get(client, shop, f"/fulfilments/{two['fulfilments'][0]}")["wave"] == two["wave"]
+
+
+def test_a_short_pick_bars_nothing_for_good(
+        client: TestClient, shop: Shop) -> None:
+    # given the store has none: 3 picked for at the warehouse, 1 found, the other 2 wait
+    shop.stock("TEE-1", "ST-AMS", 0).stock("TEE-1", "WH-1", 3)
+    order, fulfilment = picked(client, shop, ("TEE-1", 3))
+    post(client, shop, f"/fulfilments/{fulfilment}/short-pick",
+         {"lines": [{"line_no": 1, "found": 1}]})
+    assert get(client, shop, f"/orders/{order['id']}")["status"] == "backordered"
+    # when the warehouse is restocked, it serves the 2 (a short pick bars nothing for good)
+    shop.stock("TEE-1", "WH-1", 20)
+    line = get(client, shop, f"/orders/{order['id']}")["lines"][0]
+    assert sorted((a["location"], a["quantity"]) for a in line["allocations"]
+                  if a["status"] == "active") == [("WH-1", 1), ("WH-1", 2)]
+    (again,) = release(client, shop)
+    assert get(client, shop, f"/fulfilments/{again}")["lines"][0]["quantity"] == 2
+
+
+def test_a_released_fulfilment_leaves_while_the_rest_of_its_order_waits(
+        client: TestClient, shop: Shop) -> None:
+    # given 2 ordered, the warehouse's last 2, and the store has none
+    shop.stock("TEE-1", "WH-1", 2).stock("TEE-1", "ST-AMS", 0)
+    order, fulfilment = picked(client, shop, ("TEE-1", 2))
+    # when only 1 is found: the other waits, the order is backordered
+    post(client, shop, f"/fulfilments/{fulfilment}/short-pick",
+         {"lines": [{"line_no": 1, "found": 1}]})
+    assert get(client, shop, f"/orders/{order['id']}")["status"] == "backordered"
+    # then the 1 found still leaves
+    post(client, shop, f"/fulfilments/{fulfilment}/pack")
+    post(client, shop, f"/fulfilments/{fulfilment}/shipment")
+    sent = post(client, shop, f"/fulfilments/{fulfilment}/dispatch")
+    assert sent["capture"]["amount"] > 0
+    detail = get(client, shop, f"/orders/{order['id']}")
+    assert (detail["status"], detail["fulfilment"]["status"]) == (
+        "fulfilling", "partially_dispatched")
+    # and the other, once stock arrives, is served, released and sent: the order is shipped
+    shop.stock("TEE-1", "WH-1", 5)
+    (rest,) = release(client, shop)
+    for step in ("start-picking", "pack", "shipment", "dispatch"):
+        post(client, shop, f"/fulfilments/{rest}/{step}")
+    detail = get(client, shop, f"/orders/{order['id']}")
+    assert (detail["status"], detail["fulfilment"]["status"]) == ("shipped", "dispatched")
+    payment = get(client, shop, f"/orders/{order['id']}/payments")[0]
+    assert payment["status"] == "captured"
+
+
+def test_part_of_a_pickup_not_collected_ends_the_order_with_what_was_collected(
+        client: TestClient, shop: Shop) -> None:
+    # given 5 to collect at the store: 3 from its shelf, 2 sent from the warehouse
+    order = place(client, shop, ("TEE-1", 5), shipping_address=None,
+                  fulfilment={"method": "pickup", "location": "ST-AMS"})
+    store, warehouse = sorted(release(client, shop), key=lambda f: get(
+        client, shop, f"/fulfilments/{f}")["location"] != "ST-AMS")
+    for fulfilment in (store, warehouse):
+        for action in ("start-picking", "pack", "make-ready"):
+            post(client, shop, f"/fulfilments/{fulfilment}/{action}")
+    codes = [e["data"]["pickup_code"] for e in get(client, shop, f"/orders/{order['id']}/events")
+             if e["type"] == "order.ready_for_pickup"]
+    post(client, shop, f"/fulfilments/{store}/collect", {"pickup_code": codes[0]})
+    # when the rest is never collected
+    post(client, shop, f"/fulfilments/{warehouse}/return-to-stock")
+    # then the order ends with the 3 collected: delivered, the 2 no longer expected, the rest
+    # of the authorization released, the warehouse's units back on its shelf
+    detail = get(client, shop, f"/orders/{order['id']}")
+    assert (detail["status"], detail["fulfilment"]["status"]) == ("delivered", "delivered")
+    assert (detail["lines"][0]["dispatched"], detail["lines"][0]["cancelled"]) == (3, 2)
+    payment = get(client, shop, f"/orders/{order['id']}/payments")[0]
+    assert [t["kind"] for t in payment["transactions"]] == ["authorize", "capture", "void"]
+    levels = {lv["location"]: (lv["on_hand"], lv["reserved"]) for lv in get(
+        client, shop, "/stock-levels?sku=TEE-1")["items"]}
+    assert levels == {"WH-1": (10, 0), "ST-AMS": (0, 0)}
+    # and asking again is refused: it is back already
+    post(client, shop, f"/fulfilments/{warehouse}/return-to-stock", status=409)
+
+
+def test_each_way_out_has_its_own_door(client: TestClient, shop: Shop) -> None:
+    _, shipped = picked(client, shop, ("TEE-1", 1))
+    post(client, shop, f"/fulfilments/{shipped}/pack")
+    post(client, shop, f"/fulfilments/{shipped}/shipment")
+    post(client, shop, f"/fulfilments/{shipped}/collect", {"pickup_code": "123456"}, status=409)
+    order = place(client, shop, ("TEE-1", 1), shipping_address=None,
+                  fulfilment={"method": "pickup", "location": "ST-AMS"})
+    (pickup,) = release(client, shop)
+    for action in ("start-picking", "pack", "make-ready"):
+        post(client, shop, f"/fulfilments/{pickup}/{action}")
+    post(client, shop, f"/fulfilments/{pickup}/dispatch", status=409)
+    # the order's own dispatch by lines cannot take a fulfilment's reference
+    refused = client.post(f"/api/v1/orders/{order['id']}/shipments",
+                          headers=shop.headers("operator"), json={
+                              "reference": f"fulfilment:{pickup}",
+                              "lines": [{"line_no": 1, "quantity": 1}]})
+    assert refused.status_code == 422, refused.text
+
+
+def test_a_held_order_is_not_packed_or_labelled(client: TestClient, shop: Shop) -> None:
+    order, fulfilment = picked(client, shop, ("TEE-1", 1))
+    post(client, shop, f"/orders/{order['id']}/hold", {"reason": "fraud check"})
+    post(client, shop, f"/fulfilments/{fulfilment}/pack", status=409)
+    post(client, shop, f"/orders/{order['id']}/release")
+    post(client, shop, f"/fulfilments/{fulfilment}/pack")
+    post(client, shop, f"/orders/{order['id']}/hold", {"reason": "fraud check"})
+    post(client, shop, f"/fulfilments/{fulfilment}/shipment", status=409)
+
+
+def test_a_label_asked_for_again_otherwise_is_refused(client: TestClient, shop: Shop) -> None:
+    _, fulfilment = picked(client, shop, ("TEE-1", 1))
+    post(client, shop, f"/fulfilments/{fulfilment}/pack")
+    post(client, shop, f"/fulfilments/{fulfilment}/shipment", {"service": "standard"})
+    post(client, shop, f"/fulfilments/{fulfilment}/shipment", {"service": "standard"})
+    post(client, shop, f"/fulfilments/{fulfilment}/shipment", {"manual": {
+        "carrier_name": "Vans", "tracking_numbers": ["V-0001"]}}, status=409)
+    post(client, shop, f"/fulfilments/{fulfilment}/shipment", {"service": "express"}, status=409)
+
+
+def test_odd_packages_and_times_are_refused_quickly(client: TestClient, shop: Shop) -> None:
+    _, fulfilment = picked(client, shop, ("TEE-1", 1))
+    huge = {"packages": [{"items": [{"sku": "TEE-1", "quantity": 1_000_000}] * 50}]}
+    post(client, shop, f"/fulfilments/{fulfilment}/pack", huge, status=422)
+    post(client, shop, f"/fulfilments/{fulfilment}/pack")
+    post(client, shop, f"/fulfilments/{fulfilment}/shipment", {"manual": {
+        "carrier_name": "Vans", "tracking_numbers": ["V-0001"]}})
+    post(client, shop, f"/fulfilments/{fulfilment}/dispatch")
+    for at in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+               (datetime.now(UTC) + timedelta(days=2)).isoformat()):
+        post(client, shop, f"/fulfilments/{fulfilment}/tracking", {
+            "tracking_number": "V-0001", "event": "exception", "at": at}, status=422)
+    # a carrier's event dated ahead is kept, not applied; real scans after it still count
+    ahead = TrackingEvent("ahead-1", "V-0001", "exception",
+                          datetime.now(UTC) + timedelta(days=30))
+    shop.bus.handle(c.ApplyTracking("test", "manual", (ahead,), fulfilment))
+    post(client, shop, f"/fulfilments/{fulfilment}/tracking", {
+        "tracking_number": "V-0001", "event": "delivered", "at": datetime.now(UTC).isoformat()})
+    assert get(client, shop, f"/fulfilments/{fulfilment}")["status"] == "delivered"
+
+
+def test_the_orders_fulfilment_status_counts_units_sent_without_a_fulfilment(
+        client: TestClient, shop: Shop) -> None:
+    order = place(client, shop, ("TEE-1", 2))
+    post(client, shop, f"/orders/{order['id']}/shipments",
+         {"reference": "P1", "lines": [{"line_no": 1, "quantity": 1}]}, status=201)
+    assert get(client, shop, f"/orders/{order['id']}")["fulfilment"]["status"] == \
+        "partially_dispatched"
+    post(client, shop, f"/orders/{order['id']}/shipments",
+         {"reference": "P2", "lines": [{"line_no": 1, "quantity": 1}]}, status=201)
+    assert get(client, shop, f"/orders/{order['id']}")["fulfilment"]["status"] == "dispatched"
+    cancelled = place(client, shop, ("TEE-1", 1))
+    post(client, shop, f"/orders/{cancelled['id']}/cancel")
+    assert get(client, shop, f"/orders/{cancelled['id']}")["fulfilment"]["status"] == "cancelled"

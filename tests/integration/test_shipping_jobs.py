@@ -75,7 +75,8 @@ def polled(engine: Engine, tmp_path: Path, carrier_clock: Clock,
     courier = Courier(CourierSettings(database_url=f"sqlite:///{tmp_path / 'quiet.db'}",
                                       webhooks=False), clock=carrier_clock)
     yield MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
-                     setup=bus.setup, shipping=ShippingSetup({"courier": courier}))
+                     setup=bus.setup,
+                     shipping=ShippingSetup({"courier": courier}, clock=carrier_clock))
     courier.engine.dispose()
 
 

@@ -216,7 +216,7 @@ def small_order() -> Order:
                            495, inclusive=True))
 
 
-@pytest.mark.parametrize("status", [LineStatus.CANCELLED, LineStatus.PENDING, LineStatus.BACKORDERED])
+@pytest.mark.parametrize("status", [LineStatus.CANCELLED, LineStatus.PENDING])
 def test_only_reserved_units_ship(status: LineStatus) -> None:
     order = small_order()
     order.lines[1].status = status
@@ -224,6 +224,13 @@ def test_only_reserved_units_ship(status: LineStatus) -> None:
         shipment(order, {1: 1, 2: 1}, NAMES)
     assert refused.value.extra == {"line_no": 2, "status": str(status)}
     assert shipment(order, {1: 1}, NAMES).lines[0].quantity == 1  # the other line still ships
+
+
+def test_a_line_partly_waiting_ships_the_units_it_holds() -> None:
+    order = small_order()
+    order.lines[1].status = LineStatus.BACKORDERED
+    assert [(ln.sku, ln.quantity) for ln in shipment(order, {2: 1}, NAMES).lines
+            if ln.sku] == [(order.lines[1].sku, 1)]
 
 
 @pytest.mark.parametrize(("quantities", "message"), [

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from ordermesh.domain.errors import InvalidInput
 from ordermesh.domain.fulfilments import TRACKING_ACTIONS
@@ -81,3 +81,8 @@ class TrackingEvent:
             raise InvalidInput(f"unknown tracking event {self.event!r}")
         if self.at.tzinfo is None:
             raise InvalidInput("a tracking event's time needs its time zone")
+        try:  # kept in UTC; a time with no UTC equivalent (year 1 at +14:00) is no time
+            object.__setattr__(self, "at", self.at.astimezone(UTC))
+        except OverflowError as exc:
+            raise InvalidInput(f"a tracking event at {self.at.isoformat()} is out of range") \
+                from exc

@@ -171,9 +171,12 @@ class Fulfilment:
 
     def collect(self, code: str, actor: str) -> None:
         """Handed over at the counter to whoever shows the pickup code."""
+        self.check_code(code)
+        self.apply("collect", actor)
+
+    def check_code(self, code: str) -> None:
         if self.pickup_code is None or not hmac.compare_digest(code, self.pickup_code):
             raise InvalidInput("the pickup code does not match", field="pickup_code")
-        self.apply("collect", actor)
 
     def follow(self, parcels: Sequence[ParcelState], actor: str, **data: Any) -> bool:
         """Move a shipped fulfilment to where its parcels are, as a whole (parcel_summary).
@@ -276,14 +279,23 @@ class OrderFulfilment(StrEnum):
 
 SENT = frozenset({F.DISPATCHED, F.IN_TRANSIT, F.OUT_FOR_DELIVERY, F.EXCEPTION})
 ARRIVED = frozenset({F.DELIVERED, F.COLLECTED})
-BACK = frozenset({F.RETURNED_TO_SENDER, F.RETURNED_TO_STOCK})
 STARTED = frozenset({F.PICKING, F.PACKED})
 
 
-def order_fulfilment(statuses: Iterable[FulfilmentStatus], waiting: bool = False) -> OrderFulfilment:
+# Fulfilments whose units are no longer the order's to send: cancelled (given back to be
+# sent another way), or not collected and put back (the order no longer expects them).
+ENDED = frozenset({F.CANCELLED, F.RETURNED_TO_STOCK})
+
+
+def order_fulfilment(statuses: Iterable[FulfilmentStatus], waiting: bool = False,
+                     cancelled: bool = False) -> OrderFulfilment:
     """The order's fulfilment status from its fulfilments' statuses; `waiting`: some units
-    are not in any fulfilment yet (backordered, or not allocated)."""
-    live = [s for s in statuses if s is not F.CANCELLED]
+    are not in any fulfilment yet (backordered, or not allocated); `cancelled`: the order
+    was cancelled. Units sent without a fulfilment count as a fulfilment `dispatched` (or
+    `delivered`) of their own."""
+    if cancelled:
+        return OrderFulfilment.CANCELLED
+    live = [s for s in statuses if s not in ENDED]
     if not live:
         return OrderFulfilment.UNFULFILLED if waiting else OrderFulfilment.CANCELLED
     if F.EXCEPTION in live:
@@ -294,7 +306,7 @@ def order_fulfilment(statuses: Iterable[FulfilmentStatus], waiting: bool = False
         return OrderFulfilment.DELIVERED
     if arrived:
         return OrderFulfilment.PARTIALLY_DELIVERED
-    if all(s in BACK for s in live) and not waiting:
+    if all(s is F.RETURNED_TO_SENDER for s in live) and not waiting:
         return OrderFulfilment.RETURNED
     if on_the_way == len(live) and not waiting:
         if all(s is F.READY_FOR_PICKUP for s in live):

@@ -128,7 +128,8 @@ def shipment(order: Order, quantities: Mapping[int, int], names: Mapping[str, st
         line = by_no.get(line_no)
         if line is None:
             raise InvalidInput(f"the order has no line {line_no}")
-        if line.status is not LineStatus.RESERVED:
+        if line.status not in (LineStatus.RESERVED, LineStatus.BACKORDERED):
+            # (a line partly waiting ships the units it holds; the stock checks they are)
             raise InvalidInput(f"line {line_no} is {line.status}: only reserved units ship",
                                line_no=line_no, status=str(line.status))
         if not 1 <= count <= line.to_dispatch:

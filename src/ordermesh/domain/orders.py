@@ -51,7 +51,9 @@ S = OrderStatus
 TRANSITIONS: dict[OrderStatus, dict[str, str]] = {
     S.PLACED: {"allocate": S.ALLOCATED, "backorder": S.BACKORDERED, "hold": S.ON_HOLD,
                "cancel": S.CANCELLED},
-    S.BACKORDERED: {"allocate": S.ALLOCATED, "hold": S.ON_HOLD, "cancel": S.CANCELLED},
+    # a backordered order may already have a fulfilment released: it leaves, the rest waits
+    S.BACKORDERED: {"allocate": S.ALLOCATED, "hold": S.ON_HOLD, "start_fulfilment": S.FULFILLING,
+                    "cancel": S.CANCELLED},
     S.ALLOCATED: {"backorder": S.BACKORDERED, "pay": S.PAID, "hold": S.ON_HOLD,
                   "start_fulfilment": S.FULFILLING, "cancel": S.CANCELLED},
     S.ON_HOLD: {"release": RESUME, "cancel": S.CANCELLED},
@@ -127,6 +129,7 @@ class OrderLine:
     tax_name: str | None = None  # "VAT 21%"
     dispatched: int = 0  # units that left the building
     returned: int = 0  # units credited back after dispatch
+    cancelled: int = 0  # units that will not be sent after all (a pickup never collected)
 
     def __post_init__(self) -> None:
         if self.quantity < 1:
@@ -140,7 +143,9 @@ class OrderLine:
 
     @property
     def to_dispatch(self) -> int:
-        return 0 if self.status is LineStatus.CANCELLED else self.quantity - self.dispatched
+        if self.status is LineStatus.CANCELLED:
+            return 0
+        return self.quantity - self.dispatched - self.cancelled
 
     def apply(self, action: str) -> None:
         """The one way a line changes status, checked against LINE_TRANSITIONS."""

@@ -76,7 +76,6 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.ShortPick: shipping.short_pick,
     c.RejectFulfilment: shipping.reject_fulfilment,
     c.PackFulfilment: shipping.pack_fulfilment,
-    c.ApplyTracking: shipping.apply_tracking,
     c.LeaseFulfilments: shipping.lease_fulfilments,
     c.PutPackageType: shipping.put_package_type,
 }
@@ -87,6 +86,7 @@ SHIPPING_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, ShippingSetu
     c.ApplyCarrierWebhook: shipping.apply_carrier_webhook,
     c.PollCarriers: shipping.poll_carriers,
     c.CancelLabels: shipping.cancel_labels,
+    c.ApplyTracking: shipping.apply_tracking,
 }
 
 # Handlers that also need the payment gateways and the seller's details.

@@ -25,7 +25,8 @@ from ordermesh.domain.orders import (
 
 SET_LINE_STATUS = (update(t.order_lines).where(t.order_lines.c.id == bindparam("b_id"))
                    .values(status=bindparam("b_status"), dispatched=bindparam("b_dispatched"),
-                           returned=bindparam("b_returned")))
+                           returned=bindparam("b_returned"),
+                           cancelled=bindparam("b_cancelled")))
 
 
 class SqlOrders:
@@ -59,6 +60,7 @@ class SqlOrders:
              "quantity": ln.quantity, "unit_price": ln.unit_price.amount,
              "line_total": ln.total.amount, "tax_amount": ln.tax, "tax_rate": _text(ln.tax_rate),
              "tax_name": ln.tax_name, "dispatched": ln.dispatched, "returned": ln.returned,
+             "cancelled": ln.cancelled,
              "status": str(ln.status)}
             for ln in order.lines
         ])
@@ -110,14 +112,14 @@ class SqlOrders:
         order.version += 1
         self.conn.execute(SET_LINE_STATUS, [
             {"b_id": line.id, "b_status": str(line.status), "b_dispatched": line.dispatched,
-             "b_returned": line.returned}
+             "b_returned": line.returned, "b_cancelled": line.cancelled}
             for line in order.lines])
 
 
 def _order(row: Any, line_rows: list[Any]) -> Order:
     lines = [OrderLine(ln.id, ln.line_no, ln.sku, ln.quantity, Money(ln.unit_price, row.currency),
                        LineStatus(ln.status), ln.tax_amount, _decimal(ln.tax_rate), ln.tax_name,
-                       ln.dispatched, ln.returned) for ln in line_rows]
+                       ln.dispatched, ln.returned, ln.cancelled) for ln in line_rows]
     return Order(
         id=row.id, channel=row.channel_code, external_reference=row.external_reference,
         customer=Customer(row.customer_email, row.customer_name, row.customer_phone),

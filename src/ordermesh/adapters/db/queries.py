@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from ordermesh.adapters.db import tables as t
@@ -85,8 +85,13 @@ def order_detail(conn: Connection, ref: str, channel: str | None) -> dict[str, A
             by_line.setdefault((kind, row.line_id), []).append(dict(row._mapping))
     order["lines"] = [{**dict(ln._mapping), "allocations": by_line.get(("allocations", ln.id), []),
                        "waits": by_line.get(("waits", ln.id), [])} for ln in lines]
-    order["fulfilment_statuses"] = list(conn.execute(select(t.fulfilments.c.status).where(
-        t.fulfilments.c.order_seq == order["seq"])).scalars())
+    order["fulfilment_units"] = [(str(r.status), int(r.units)) for r in conn.execute(
+        select(t.fulfilments.c.status,
+               func.coalesce(func.sum(t.fulfilment_lines.c.quantity), 0).label("units"))
+        .join(t.fulfilment_lines, t.fulfilment_lines.c.fulfilment_id == t.fulfilments.c.id,
+              isouter=True)
+        .where(t.fulfilments.c.order_seq == order["seq"])
+        .group_by(t.fulfilments.c.id, t.fulfilments.c.status))]
     return order
 
 

@@ -218,6 +218,7 @@ order_lines = Table(
     Column("tax_name", String(64), nullable=True),
     Column("dispatched", Integer, nullable=False, server_default="0"),
     Column("returned", Integer, nullable=False, server_default="0"),
+    Column("cancelled", Integer, nullable=False, server_default="0"),  # units that will not go
     Column("status", String(16), nullable=False),
     UniqueConstraint("order_seq", "line_no", name="uq_order_lines_order_line_no"),
     CheckConstraint("quantity > 0", name="quantity_positive"),

@@ -31,6 +31,8 @@ def columns() -> dict[str, list[sa.Column[object]]]:
             sa.Column("pickup_hold_days", sa.Integer(), nullable=False, server_default="7"),
         ],
         "orders": [sa.Column("packaging", JSON, nullable=True)],
+        "order_lines": [sa.Column("cancelled", sa.Integer(), nullable=False,
+                                  server_default="0")],
         "products": [sa.Column("fragile", sa.Boolean(), nullable=False,
                                server_default=sa.false())],
         "fulfilments": [

@@ -7,7 +7,12 @@ import secrets
 import uuid
 from collections import defaultdict
 
-from ordermesh.domain.errors import IdempotencyKeyReused, InvalidInput, NotFound
+from ordermesh.domain.errors import (
+    IdempotencyKeyReused,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+)
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.fulfilments import (
     Fulfilment,
@@ -87,6 +92,21 @@ def locked(uow: UnitOfWork, fulfilment_id: str, location: str | None,
     return order, fulfilment
 
 
+# Orders whose fulfilments may be worked on: not held, not cancelled, not done. (A
+# backordered order's released fulfilment leaves; the rest of it waits.)
+WORKABLE = (OrderStatus.ALLOCATED, OrderStatus.PAID, OrderStatus.FULFILLING,
+            OrderStatus.BACKORDERED)
+WORK = frozenset({"start_picking", "short_pick", "pack", "make_ready", "dispatch", "collect"})
+
+
+def workable(order: Order, action: str) -> None:
+    """Refuse to move a fulfilment on (pick, pack, label, hand over) for an order that is
+    held or ended: it would be packed and labelled for nothing."""
+    if action in WORK and order.status not in WORKABLE:
+        raise InvalidTransition(f"order {order.number} is {order.status}: its fulfilments wait",
+                                current_status=str(order.status), action=action)
+
+
 # The moves that are only a move; the others have commands of their own (a rejection
 # re-sources, a pack makes packages, a dispatch takes stock and money, tracking comes from
 # carriers, a return to stock gives the units back).
@@ -103,6 +123,7 @@ def change_fulfilment(cmd: c.ChangeFulfilment, uow: UnitOfWork) -> str:
         order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
         if not first_time(uow, cmd.confirmation):
             return fulfilment.id
+        workable(order, cmd.action)
         fulfilment.apply(cmd.action, cmd.actor, **({"reason": cmd.reason} if cmd.reason else {}))
         if cmd.action == "accept":
             fulfilment.accepted_at = fulfilment.accepted_at or utcnow()

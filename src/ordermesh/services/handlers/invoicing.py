@@ -24,7 +24,7 @@ from ordermesh.domain.invoicing import (
 from ordermesh.domain.orders import Order, OrderStatus
 from ordermesh.domain.payments import Kind, Outcome, allowed, capturable
 from ordermesh.services import commands as c
-from ordermesh.services.handlers.fulfilment import follow_fulfilments
+from ordermesh.services.handlers.fulfilment import WORKABLE, follow_fulfilments
 from ordermesh.services.handlers.payments import (
     MoneyMove,
     MoneySetup,
@@ -37,6 +37,7 @@ from ordermesh.services.handlers.payments import (
 from ordermesh.services.ports import UnitOfWork
 
 SHIPMENT_SCOPE = "shipment"  # idempotency scope of dispatches, keyed by order and reference
+FULFILMENT_REFERENCE = "fulfilment:"  # the references of fulfilments' dispatches
 
 
 def party_json(party: Party) -> dict[str, Any]:
@@ -111,6 +112,9 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
     shipment is invoiced and its amount captured when the channel says so. Returns the order id
     and the capture, if one was made."""
     quantities = _lines(cmd.lines)
+    if cmd.fulfilment_id is None and cmd.reference.startswith(FULFILMENT_REFERENCE):
+        raise InvalidInput(f"references starting {FULFILMENT_REFERENCE!r} are the fulfilments' "
+                           "own", field="reference")
     with uow:
         order = uow.orders.get(cmd.order_id)
         if order is None or (cmd.channel is not None and order.channel != cmd.channel):
@@ -123,6 +127,7 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
                 raise NotFound(f"fulfilment {cmd.fulfilment_id!r} not found")
             numbers = {line.id: line.line_no for line in order.lines}
             quantities = {numbers[ln.order_line_id]: ln.quantity for ln in fulfilment.lines}
+            _handed_over_how(fulfilment, cmd)
         scope_key = f"{order.id}:{cmd.reference}"
         request_hash = _request_hash(sorted(quantities.items()))
         seen = uow.idempotency.find(SHIPMENT_SCOPE, scope_key)
@@ -133,8 +138,7 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
             pending: Pending | str | None = _key_of(uow, order,
                                                     f"capture:shipment:{cmd.reference}")
         else:
-            if order.status not in (OrderStatus.ALLOCATED, OrderStatus.PAID,
-                                    OrderStatus.FULFILLING):
+            if order.status not in WORKABLE:
                 raise InvalidTransition(f"an order that is {order.status} is not dispatched",
                                         current_status=str(order.status), action="dispatch")
             uow.idempotency.claim(SHIPMENT_SCOPE, scope_key, request_hash)
@@ -166,6 +170,20 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
     if isinstance(pending, str):  # dispatched before: its capture, answered or asked again
         return order.id, perform(uow, setup, pending, cmd.actor)
     return order.id, finish(uow, setup, pending, cmd.actor)
+
+
+def _handed_over_how(fulfilment: Fulfilment, cmd: c.DispatchShipment) -> None:
+    """A pickup is collected with its code (asked again, with the same code); a shipment is
+    dispatched, never collected."""
+    if fulfilment.method == "pickup":
+        if cmd.pickup_code is None:
+            raise InvalidTransition("a pickup is handed over at the counter with its code",
+                                    action="dispatch", method="pickup")
+        if fulfilment.status is FulfilmentStatus.COLLECTED:
+            fulfilment.check_code(cmd.pickup_code)
+    elif cmd.pickup_code is not None:
+        raise InvalidTransition("a shipment is dispatched with its label, not collected",
+                                action="collect", method="ship")
 
 
 def _hand_over(uow: UnitOfWork, fulfilment: Fulfilment,

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ordermesh.domain.carriers import (
@@ -44,7 +45,12 @@ from ordermesh.domain.packing import Item, PackageType, fits, pack
 from ordermesh.domain.rate_shopping import Choice, Preference, Quote, choose
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.credits import void_payment
-from ordermesh.services.handlers.fulfilment import first_time, follow_fulfilments, locked
+from ordermesh.services.handlers.fulfilment import (
+    first_time,
+    follow_fulfilments,
+    locked,
+    workable,
+)
 from ordermesh.services.handlers.orders import change_order_status
 from ordermesh.services.handlers.payments import MoneySetup
 from ordermesh.services.handlers.resourcing import MOVABLE, move
@@ -52,6 +58,7 @@ from ordermesh.services.handlers.waiting import lock_orders, serve_queue
 from ordermesh.services.ports import Carrier, UnitOfWork
 
 log = logging.getLogger("ordermesh.shipping")
+FUTURE_TOLERANCE = timedelta(hours=1)  # clocks differ; beyond this an event is not applied
 
 # A fulfilment rejected or short-picked moves its own units, whatever its order's other
 # fulfilments have done.
@@ -60,9 +67,11 @@ MOVABLE_WITH_FULFILMENTS = (*MOVABLE, OrderStatus.FULFILLING)
 
 @dataclass
 class ShippingSetup:
-    """The carriers by name. A carrier with `webhooks` False is polled by the worker."""
+    """The carriers by name (one with `webhooks` False is polled by the worker), and the
+    clock carrier events are read against (an event dated ahead of it is not applied)."""
 
     carriers: dict[str, Carrier] = field(default_factory=dict)
+    clock: Callable[[], datetime] = utcnow
 
 
 # -- short picks and rejections ----------------------------------------------------------------
@@ -71,7 +80,7 @@ class ShippingSetup:
 def short_pick(cmd: c.ShortPick, uow: UnitOfWork) -> str:
     """Fewer units found than reserved: the fulfilment keeps what was found; the stock count at
     the location goes down by the missing units (ledger reason `short_pick`), and those units
-    are sourced again elsewhere (the location is not asked for that line again)."""
+    are sourced again by the channel's rules (the count now says what the location has)."""
     with uow:
         order, fulfilment, queue = _lock_to_move(uow, cmd.fulfilment_id, cmd.location)
         lines = {line.line_no: line for line in order.lines}
@@ -83,6 +92,7 @@ def short_pick(cmd: c.ShortPick, uow: UnitOfWork) -> str:
             found[lines[line_no].id] = units
         if not first_time(uow, cmd.confirmation):
             return fulfilment.id
+        workable(order, "short_pick")
         missing = fulfilment.short_pick(found, cmd.actor)
         uow.fulfilments.save(fulfilment)
         by_id = {line.id: line for line in order.lines}
@@ -97,8 +107,7 @@ def short_pick(cmd: c.ShortPick, uow: UnitOfWork) -> str:
                                           reason="short_pick", reference=order.number,
                                           actor=cmd.actor)
             move(order, line, fulfilment.location, units, "short pick", uow, cmd.actor, today,
-                 rejected=True, movable=MOVABLE_WITH_FULFILMENTS,
-                 taken_from=fulfilment.id)
+                 movable=MOVABLE_WITH_FULFILMENTS, taken_from=fulfilment.id)
         serve_queue(uow, queue, [by_id[i].sku for i in missing], cmd.actor, today)
         uow.commit()
     return fulfilment.id
@@ -169,9 +178,10 @@ def pack_fulfilment(cmd: c.PackFulfilment, uow: UnitOfWork) -> str:
     of the package types that holds them (domain.packing). Each package weighs its items and
     its box."""
     with uow:
-        _, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
+        order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
         if not first_time(uow, cmd.confirmation):
             return fulfilment.id
+        workable(order, "pack")
         units: Counter[str] = Counter()
         for line in fulfilment.lines:
             units[line.sku] += line.quantity
@@ -220,6 +230,9 @@ def _given(packages: tuple[c.PackageIn, ...], units: Counter[str], items: dict[s
             if sku not in units or n < 1:
                 raise InvalidInput(f"package {number}: {sku} is not in the fulfilment", sku=sku)
             packed[sku] += n
+            if packed[sku] > units[sku]:  # before making a unit of each: bodies may be huge
+                raise InvalidInput(f"the packages hold more {sku} than the fulfilment's "
+                                   f"{units[sku]}", sku=sku)
             inside += [items[sku]] * n
         weight = given.weight_grams if given.weight_grams is not None else (
             sum(i.weight_grams for i in inside) + (box.tare_grams if box else 0))
@@ -255,7 +268,8 @@ def book_shipment(cmd: c.BookShipment, uow: UnitOfWork, setup: ShippingSetup) ->
         order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
         known = uow.shipping.shipment(fulfilment.id)
         if known is not None:
-            return known
+            return _same(known, cmd)
+        workable(order, "pack")
         if fulfilment.method != "ship" or fulfilment.status is not FulfilmentStatus.PACKED:
             raise InvalidTransition(f"a label is bought for a packed shipment, not a "
                                     f"{fulfilment.method} fulfilment that is {fulfilment.status}",
@@ -271,8 +285,11 @@ def book_shipment(cmd: c.BookShipment, uow: UnitOfWork, setup: ShippingSetup) ->
     with uow:
         order, fulfilment = locked(uow, cmd.fulfilment_id, cmd.location)
         known = uow.shipping.shipment(fulfilment.id)
-        if known is not None:  # booked meanwhile, with the same key: the same booking
-            return known
+        if known is not None:  # booked meanwhile: by the same key, the same booking
+            if cmd.manual is None and known["carrier_shipment_id"] != booking.shipment_id \
+                    and booking.carrier in setup.carriers:
+                _give_back(setup.carriers[booking.carrier], booking)  # not by the same key
+            return _same(known, cmd)
         refusal: DomainError | None = None
         if fulfilment.status is not FulfilmentStatus.PACKED:
             refusal = InvalidTransition(f"the fulfilment became {fulfilment.status} meanwhile",
@@ -303,6 +320,23 @@ def book_shipment(cmd: c.BookShipment, uow: UnitOfWork, setup: ShippingSetup) ->
         uow.fulfilments.save(fulfilment)
         uow.commit()
     return values
+
+
+def _same(known: dict[str, Any], cmd: c.BookShipment) -> dict[str, Any]:
+    """The shipment booked, when what is asked agrees with it; else 409, so a caller never
+    takes another booking for its own."""
+    if cmd.manual is not None:
+        agrees = (known["carrier"] == "manual"
+                  and known["carrier_name"] == cmd.manual.carrier_name)
+    else:
+        agrees = (known["carrier"] != "manual"
+                  and cmd.carrier in (None, known["carrier"])
+                  and cmd.service in (None, known["service"]))
+    if not agrees:
+        raise InvalidTransition(f"the shipment is booked already: {known['carrier_name']} "
+                                f"{known['service']}", action="book",
+                                shipment_id=known["id"])
+    return known
 
 
 def _give_back(carrier: Carrier, booking: Booking) -> None:
@@ -379,7 +413,7 @@ def _bought(setup: ShippingSetup, cmd: c.BookShipment, request: ShipmentRequest,
 # -- tracking ----------------------------------------------------------------------------------
 
 
-def apply_tracking(cmd: c.ApplyTracking, uow: UnitOfWork) -> int:
+def apply_tracking(cmd: c.ApplyTracking, uow: UnitOfWork, setup: ShippingSetup) -> int:
     """Carrier tracking events, each in its own transaction: kept once per carrier event id,
     applied to its parcel when newer than the parcel's last, and the fulfilment follows its
     parcels (domain.fulfilments.parcel_summary); a delivered shipment may deliver the order.
@@ -407,7 +441,10 @@ def apply_tracking(cmd: c.ApplyTracking, uow: UnitOfWork) -> int:
                 raise InvalidInput(f"{event.tracking_number} is not a package of fulfilment "
                                    f"{fulfilment.id}")
             state = ParcelState(parcel["tracking_status"], parcel["tracked_at"])
-            newer = state.newer(event.at)
+            # an event dated ahead of now (a carrier's clock gone wrong) is kept, not applied:
+            # it would hold the parcel there against every real scan after it
+            future = event.at > setup.clock() + FUTURE_TOLERANCE
+            newer = state.newer(event.at) and not future
             if not uow.shipping.record_event({**row, "fulfilment_id": fulfilment.id,
                                               "applied": newer}):
                 continue  # heard before
@@ -421,7 +458,8 @@ def apply_tracking(cmd: c.ApplyTracking, uow: UnitOfWork) -> int:
             elif not newer:
                 fulfilment.note("fulfilment.tracking_ignored", actor, event=event.event,
                                 carrier_time=event.at.isoformat(), status=str(fulfilment.status),
-                                reason="older than the parcel's last event", **data)
+                                reason="dated in the future" if future
+                                else "older than the parcel's last event", **data)
             uow.fulfilments.save(fulfilment)
             if fulfilment.status in ARRIVED:
                 follow_fulfilments(uow, order, actor)
@@ -437,7 +475,7 @@ def apply_carrier_webhook(cmd: c.ApplyCarrierWebhook, uow: UnitOfWork,
     if carrier is None:
         raise NotFound(f"no carrier {cmd.carrier!r} is set up")
     events = carrier.parse_webhook(cmd.body, cmd.headers)
-    return apply_tracking(c.ApplyTracking(cmd.actor, cmd.carrier, tuple(events)), uow)
+    return apply_tracking(c.ApplyTracking(cmd.actor, cmd.carrier, tuple(events)), uow, setup)
 
 
 def cancel_labels(cmd: c.CancelLabels, uow: UnitOfWork, setup: ShippingSetup) -> int:
@@ -483,7 +521,7 @@ def poll_carriers(cmd: c.PollCarriers, uow: UnitOfWork, setup: ShippingSetup) ->
     for carrier, number in parcels:
         try:  # one parcel the carrier cannot answer for does not stop the others
             events = setup.carriers[carrier].track(number)
-            moved += apply_tracking(c.ApplyTracking(cmd.actor, carrier, tuple(events)), uow)
+            moved += apply_tracking(c.ApplyTracking(cmd.actor, carrier, tuple(events)), uow, setup)
         except (CarrierUnavailable, DomainError) as exc:
             log.warning("tracking %s with %s: %s", number, carrier, exc)
     return moved
@@ -512,14 +550,22 @@ def return_uncollected(cmd: c.ReturnUncollected, uow: UnitOfWork,
     cancelled = []
     for order_id, fulfilment_id in due:
         try:
-            if _return(uow, order_id, fulfilment_id, cmd):
+            whole = _return(uow, order_id, fulfilment_id, cmd)
+            if whole:
                 cancelled.append(order_id)
+            if whole or _nothing_left(uow, order_id):  # what was authorized for it, released
                 void_payment(c.VoidPayment(cmd.actor, order_id), uow, setup)
         except (InvalidTransition, NotFound) as exc:
             if cmd.fulfilment_id is not None:
                 raise
             log.info("pickup %s not returned to stock: %s", fulfilment_id, exc)
     return cancelled
+
+
+def _nothing_left(uow: UnitOfWork, order_id: str) -> bool:
+    with uow:
+        order = uow.orders.get(order_id)
+        return order is not None and all(line.to_dispatch == 0 for line in order.lines)
 
 
 def _return(uow: UnitOfWork, order_id: str, fulfilment_id: str,
@@ -541,8 +587,11 @@ def _return(uow: UnitOfWork, order_id: str, fulfilment_id: str,
 
 
 def _back_on_the_shelf(uow: UnitOfWork, fulfilment_id: str, actor: str) -> None:
+    """The units of a pickup not collected, from an order that has had other units leave:
+    they go back on the shelf (waiting orders may take them), the order's lines no longer
+    expect them, and once nothing is left to send the order is shipped."""
     with uow:
-        order, fulfilment = locked(uow, fulfilment_id, None)
+        order, fulfilment, queue = _lock_to_move(uow, fulfilment_id, None)
         fulfilment.apply("return_to_stock", actor, reason="not collected in time")
         uow.fulfilments.save(fulfilment)
         allocations = [a for a in uow.allocations.active_for_order(order.seq or 0)
@@ -555,9 +604,18 @@ def _back_on_the_shelf(uow: UnitOfWork, fulfilment_id: str, actor: str) -> None:
                                       reason="reservation_released", reference=order.number,
                                       actor=actor)
         uow.allocations.end([a["id"] for a in allocations], "release")
+        by_id = {line.id: line for line in order.lines}
+        for fl in fulfilment.lines:
+            by_id[fl.order_line_id].cancelled += fl.quantity
         order.note("order.not_collected", actor, fulfilment_id=fulfilment.id,
-                   lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in fulfilment.lines])
+                   lines=[{"line_no": by_id[ln.order_line_id].line_no, "sku": ln.sku,
+                           "quantity": ln.quantity} for ln in fulfilment.lines])
+        if order.status is OrderStatus.FULFILLING and all(
+                line.to_dispatch == 0 for line in order.lines):
+            order.apply("ship", actor)
         uow.orders.save(order)
+        follow_fulfilments(uow, order, actor)
+        serve_queue(uow, queue, [ln.sku for ln in fulfilment.lines], actor, utcnow().date())
         uow.commit()
 
 

@@ -24,8 +24,10 @@ from ordermesh.services.handlers.sourcing import (
 )
 from ordermesh.services.ports import UnitOfWork
 
-# Held orders keep their place in the queue untouched; the others take what arrives.
-SERVED = (OrderStatus.BACKORDERED, OrderStatus.ALLOCATED, OrderStatus.PAID)
+# Held orders keep their place in the queue untouched; the others take what arrives (an order
+# being fulfilled too: a line of it may wait after a short pick or a rejection).
+SERVED = (OrderStatus.BACKORDERED, OrderStatus.ALLOCATED, OrderStatus.PAID,
+          OrderStatus.FULFILLING)
 
 
 def lock_queue(uow: UnitOfWork, skus: Iterable[str], *also: int) -> list[Order]:

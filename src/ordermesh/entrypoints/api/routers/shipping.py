@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
@@ -254,6 +254,13 @@ def enter_tracking(fulfilment_id: str, body: TrackingIn, principal: OperatorKey,
                            "carriers send their own")
     if body.at.tzinfo is None:
         raise InvalidInput("the event's time needs its time zone", field="at")
+    try:
+        ahead = body.at.astimezone(UTC) > datetime.now(UTC) + timedelta(minutes=10)
+    except OverflowError as exc:
+        raise InvalidInput("the event's time is out of range", field="at") from exc
+    if ahead:
+        raise InvalidInput("a tracking event happened already: its time is not ahead of now",
+                           field="at")
     if body.tracking_number not in {p["tracking_number"] for p in found["packages"]}:
         raise InvalidInput(f"{body.tracking_number} is not a package of this fulfilment")
     event = TrackingEvent(

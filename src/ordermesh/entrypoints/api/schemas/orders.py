@@ -16,7 +16,13 @@ from pydantic import (
 )
 from pydantic_extra_types.currency_code import ISO4217
 
-from ordermesh.domain.fulfilments import FulfilmentStatus, order_fulfilment
+from ordermesh.domain.fulfilments import (
+    ARRIVED,
+    SENT,
+    FulfilmentStatus,
+    OrderFulfilment,
+    order_fulfilment,
+)
 from ordermesh.entrypoints.api.schemas.common import Address, Code, Strict, Text
 
 Quantity = Annotated[StrictInt, Field(ge=1, le=100_000)]
@@ -154,6 +160,7 @@ class LineOut(BaseModel):
     tax_name: str | None
     dispatched: int
     returned: int
+    cancelled: int = Field(0, description="Units that will not be sent after all")
     status: str
     allocations: list[AllocationOut] = []
     waits: list[WaitOut] = Field([], description="Quantities waiting for supply, and until when")
@@ -204,6 +211,23 @@ class EventOut(BaseModel):
     data: dict[str, Any]
 
 
+def fulfilment_status(row: dict[str, Any]) -> OrderFulfilment:
+    """The order's fulfilment status (domain.fulfilments.order_fulfilment) from the order
+    detail: its fulfilments, the units sent without one, and the units still waiting for one."""
+    fulfilments = [(FulfilmentStatus(s), units) for s, units in row["fulfilment_units"]]
+    statuses = [s for s, _ in fulfilments]
+    sent = sum(units for s, units in fulfilments if s in SENT or s in ARRIVED
+               or s is FulfilmentStatus.RETURNED_TO_SENDER)
+    lines = [ln for ln in row["lines"] if ln["status"] != "cancelled"]
+    if sum(ln["dispatched"] for ln in lines) > sent:  # dispatched by the order's lines
+        statuses.append(FulfilmentStatus.DELIVERED if row["status"] in ("delivered", "completed")
+                        else FulfilmentStatus.DISPATCHED)
+    waiting = any(ln["quantity"] - ln["dispatched"] - ln["cancelled"] > sum(
+        a["quantity"] for a in ln["allocations"] if a["status"] == "active" and a["fulfilment_id"])
+        for ln in lines)
+    return order_fulfilment(statuses, waiting, cancelled=row["status"] == "cancelled")
+
+
 def summary_view(row: dict[str, Any]) -> dict[str, Any]:
     keys = OrderSummaryOut.model_fields.keys() - {"channel"}
     return {**{k: row[k] for k in keys}, "channel": row["channel_code"]}
@@ -222,12 +246,7 @@ def order_view(row: dict[str, Any]) -> dict[str, Any]:
         "hold_reason": row["hold_reason"],
         "fulfilment": {"method": row["fulfilment_method"],
                        "location": row["pickup_location_code"],
-                       "status": str(order_fulfilment(
-                           [FulfilmentStatus(s) for s in row.get("fulfilment_statuses", [])],
-                           waiting=any(ln["quantity"] - ln["dispatched"] > sum(
-                               a["quantity"] for a in ln["allocations"]
-                               if a["status"] == "active" and a["fulfilment_id"])
-                               for ln in row["lines"] if ln["status"] != "cancelled")))},
+                       "status": str(fulfilment_status(row))},
         "totals": {"currency": row["currency"], "lines": row["lines_total"],
                    "shipping": row["shipping_total"], "tax": row["tax_total"],
                    "shipping_tax": row["shipping_tax"],
