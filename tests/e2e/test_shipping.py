@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.carriers import courier as oc
@@ -20,7 +20,7 @@ from ordermesh.adapters.carriers.courier import Courier, is_tracking_number
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.payments.test_gateway import TestGateway
 from ordermesh.domain.carriers import TrackingEvent
-from ordermesh.domain.errors import ConcurrentUpdate
+from ordermesh.domain.errors import ConcurrentUpdate, InvalidTransition
 from ordermesh.services import commands as c
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers import payments
@@ -685,3 +685,30 @@ def test_the_orders_fulfilment_status_counts_units_sent_without_a_fulfilment(
     cancelled = place(client, shop, ("TEE-1", 1))
     post(client, shop, f"/orders/{cancelled['id']}/cancel")
     assert get(client, shop, f"/orders/{cancelled['id']}")["fulfilment"]["status"] == "cancelled"
+
+
+def test_a_cancel_racing_a_dispatch_one_wins_and_the_stock_agrees(
+        client: TestClient, shop: Shop, bus: MessageBus, engine: Engine) -> None:
+    for _ in range(3):  # a few rounds: either may win each time
+        order, fulfilment = picked(client, shop, ("TEE-1", 1))
+        post(client, shop, f"/fulfilments/{fulfilment}/pack")
+        post(client, shop, f"/fulfilments/{fulfilment}/shipment")
+        results = together([
+            lambda o=order, f=fulfilment: bus.handle(c.DispatchShipment(
+                "test", o["id"], f"fulfilment:{f}", (), fulfilment_id=f)),
+            lambda o=order: bus.handle(c.ChangeOrderStatus("test", o["id"], "cancel")),
+        ], (InvalidTransition, ConcurrentUpdate))
+        refused = [r for r in results if isinstance(r, Exception)]
+        assert len(refused) == 1, results
+        status = get(client, shop, f"/orders/{order['id']}")["status"]
+        sent = get(client, shop, f"/fulfilments/{fulfilment}")["status"]
+        assert (status, sent) in (("shipped", "dispatched"), ("cancelled", "cancelled"))
+    with engine.connect() as conn:
+        reserved = conn.execute(select(t.stock_levels.c.location_code, t.stock_levels.c.reserved)
+                                .where(t.stock_levels.c.sku == "TEE-1")).all()
+        held = conn.execute(select(t.allocations.c.location_code,
+                                   func.sum(t.allocations.c.quantity))
+                            .where(t.allocations.c.sku == "TEE-1",
+                                   t.allocations.c.status == "active")
+                            .group_by(t.allocations.c.location_code)).all()
+    assert {loc: n for loc, n in reserved if n} == dict(held)
