@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, Self
 
 from ordermesh.domain.carriers import Booking, ShipmentRequest, TrackingEvent
+from ordermesh.domain.events import Event
 from ordermesh.domain.fulfilments import Fulfilment, FulfilmentStatus
 from ordermesh.domain.holds import CartHold
 from ordermesh.domain.inventory import StockLevel
@@ -301,3 +302,19 @@ class UnitOfWork(Protocol):
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
     def commit(self) -> None: ...
+
+
+class PublishFailed(Exception):
+    """The event stream did not take the events: publish them again later (same ids)."""
+
+
+class EventPublisher(Protocol):
+    """An event stream (NATS JetStream, Redis Streams). Events are published in the order
+    given, each under a subject or key of its own stream and id (`order.<id>`), so the events
+    of one order stay in order, with the event's id as the de-duplication id: publishing an
+    event again is harmless. Raises PublishFailed when the stream does not answer."""
+
+    name: str
+
+    def publish(self, events: Sequence[Event]) -> None: ...
+    def close(self) -> None: ...
