@@ -15,6 +15,7 @@ from ordermesh.adapters.carriers.courier import Courier, CourierSettings
 from ordermesh.adapters.db.engine import make_engine, retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
 from ordermesh.adapters.payments.test_gateway import TestGateway, TestGatewaySettings
+from ordermesh.adapters.webhooks.sender import WebhookSender, new_secret
 from ordermesh.bootstrap import App
 from ordermesh.config import Settings
 from ordermesh.domain.invoicing import Party
@@ -22,6 +23,7 @@ from ordermesh.entrypoints.api.app import create_app
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers.payments import MoneySetup
 from ordermesh.services.handlers.shipping import ShippingSetup
+from ordermesh.services.handlers.webhooks import WebhookSetup
 from tests import databases
 from tests.builders import Clock
 
@@ -103,7 +105,8 @@ def carrier(tmp_path: Path, carrier_clock: Clock) -> Iterator[Courier]:
 def bus(engine: Engine, gateway: TestGateway, carrier: Courier) -> MessageBus:
     return MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
                       setup=MoneySetup({"test": gateway}, SELLER),
-                      shipping=ShippingSetup({"courier": carrier}, clock=carrier.clock))
+                      shipping=ShippingSetup({"courier": carrier}, clock=carrier.clock),
+                      webhooks=WebhookSetup(WebhookSender(allow_private=False), new_secret))
 
 
 @pytest.fixture

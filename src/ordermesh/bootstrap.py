@@ -10,11 +10,13 @@ from ordermesh.adapters.carriers.courier import Courier, CourierSettings
 from ordermesh.adapters.db.engine import make_engine, retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
 from ordermesh.adapters.payments.test_gateway import TestGateway, TestGatewaySettings
+from ordermesh.adapters.webhooks.sender import WebhookSender, new_secret
 from ordermesh.config import Settings
 from ordermesh.domain.invoicing import Party
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers.payments import MoneySetup
 from ordermesh.services.handlers.shipping import ShippingSetup
+from ordermesh.services.handlers.webhooks import WebhookSetup
 from ordermesh.services.ports import Carrier, PaymentGateway
 
 
@@ -29,7 +31,8 @@ def bootstrap(settings: Settings | None = None) -> App:
     settings = settings or Settings()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     bus = MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
-                     setup=money_setup(settings), shipping=shipping_setup(settings))
+                     setup=money_setup(settings), shipping=shipping_setup(settings),
+                     webhooks=webhook_setup(settings))
     return App(settings, engine, bus)
 
 
@@ -67,6 +70,12 @@ def shipping_setup(settings: Settings) -> ShippingSetup:
                                                settings.easypost_webhook_secret,
                                                timeout=settings.easypost_timeout_seconds)
     return ShippingSetup(carriers)
+
+
+def webhook_setup(settings: Settings) -> WebhookSetup:
+    return WebhookSetup(WebhookSender(settings.webhook_allow_private,
+                                      settings.webhook_timeout_seconds),
+                        new_secret, settings.webhook_disable_after)
 
 
 def beside(main: str, name: str) -> str:

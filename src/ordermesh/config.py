@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     easypost_api_key: str = ""
     easypost_webhook_secret: str = ""
     easypost_timeout_seconds: PositiveInt = 30
+    # Webhooks: outbound URLs reach public addresses only, unless private ones are allowed
+    # (a demo or a test receiver on this machine); a subscription is disabled after this many
+    # deliveries in a row failed after every retry.
+    webhook_allow_private: bool = False
+    webhook_disable_after: PositiveInt = 5
+    webhook_timeout_seconds: PositiveFloat = 10.0
     # Three-way match of supplier bills: how far a billed unit price may exceed the purchase
     # order's (in per cent, or in minor units, whichever allows more) and still match.
     bill_price_tolerance_percent: Annotated[Decimal, Field(ge=0, le=100)] = Decimal("0")
@@ -59,3 +65,5 @@ class Settings(BaseSettings):
     # pickups not collected in time.
     worker_shipping_jobs_seconds: PositiveFloat = 60.0
     worker_release_waves: bool = True  # False: waves are released through the API only
+    # The outbox relay and the webhook senders.
+    worker_relay_seconds: PositiveFloat = 2.0

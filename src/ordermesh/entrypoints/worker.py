@@ -94,6 +94,19 @@ def ship(app: App) -> str:
     return summary
 
 
+def relay(app: App) -> str:
+    """The outbox: relay every event not relayed yet (in batches, one transaction each) to
+    webhook deliveries, then send the deliveries that are due."""
+    batch, relayed = app.settings.worker_batch_size, 0
+    while True:
+        done: int = app.bus.handle(c.RelayEvents(ACTOR, limit=batch))
+        relayed += done
+        if done < batch:
+            break
+    sent = app.bus.handle(c.SendWebhooks(ACTOR, limit=batch))
+    return f"{relayed} event(s) relayed, {sent} webhook(s) delivered"
+
+
 def import_payouts(app: App) -> str:
     """Fetch every gateway's payouts of the last two weeks (each is stored once)."""
     since = datetime.now(UTC).date() - timedelta(days=14)
@@ -107,7 +120,8 @@ def schedule(settings: Settings) -> list[Job]:
                 expire_cart_holds),
             Job("settle payments", settings.worker_payment_jobs_seconds, settle_payments),
             Job("import payouts", settings.worker_import_payouts_seconds, import_payouts),
-            Job("ship", settings.worker_shipping_jobs_seconds, ship)]
+            Job("ship", settings.worker_shipping_jobs_seconds, ship),
+            Job("relay", settings.worker_relay_seconds, relay)]
 
 
 class Worker:

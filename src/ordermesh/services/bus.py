@@ -34,9 +34,11 @@ from ordermesh.services.handlers import (
     setup,
     shipping,
     stock,
+    webhooks,
 )
 from ordermesh.services.handlers.payments import MoneySetup
 from ordermesh.services.handlers.shipping import ShippingSetup
+from ordermesh.services.handlers.webhooks import WebhookSetup
 from ordermesh.services.ports import UnitOfWork
 
 R = TypeVar("R")
@@ -78,6 +80,7 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.PackFulfilment: shipping.pack_fulfilment,
     c.LeaseFulfilments: shipping.lease_fulfilments,
     c.PutPackageType: shipping.put_package_type,
+    c.ReplayWebhookDelivery: webhooks.replay_delivery,
 }
 
 # Handlers that also need the carriers.
@@ -111,6 +114,15 @@ def _with(handler: Callable[[Any, UnitOfWork, Any], Any], setup: Any, cmd: Any,
     return handler(cmd, uow, setup)
 
 
+# Handlers that also need the webhook sender.
+WEBHOOK_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, WebhookSetup], Any]] = {
+    c.CreateWebhookSubscription: webhooks.create_subscription,
+    c.UpdateWebhookSubscription: webhooks.update_subscription,
+    c.SendWebhooks: webhooks.send_webhooks,
+    c.RelayEvents: webhooks.relay_events,
+}
+
+
 class MessageBus:
     def __init__(
         self,
@@ -119,10 +131,12 @@ class MessageBus:
         attempts: int = 8,
         setup: MoneySetup | None = None,
         shipping: ShippingSetup | None = None,
+        webhooks: WebhookSetup | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.setup = setup or MoneySetup()
         self.shipping = shipping or ShippingSetup()
+        self.webhooks = webhooks or WebhookSetup()
         self.retry_reason = retry_reason
         self.attempts = attempts
         # How often commands were run again, and why: a number operators and tests watch.
@@ -142,6 +156,8 @@ class MessageBus:
             handler = partial(_with, money_handler, self.setup)
         elif (shipping_handler := SHIPPING_HANDLERS.get(type(command))) is not None:
             handler = partial(_with, shipping_handler, self.shipping)
+        elif (webhook_handler := WEBHOOK_HANDLERS.get(type(command))) is not None:
+            handler = partial(_with, webhook_handler, self.webhooks)
         else:
             handler = HANDLERS[type(command)]
         retrying = Retrying(

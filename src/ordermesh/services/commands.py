@@ -464,3 +464,34 @@ class PutPackageType(Command):
     max_weight_grams: int
     tare_grams: int = 0
     active: bool = True
+
+
+# -- the outbox and webhooks -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateWebhookSubscription(Command):
+    url: str
+    event_types: tuple[str, ...]
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateWebhookSubscription(Command):
+    subscription_id: str
+    changes: dict[str, Any]  # url, event_types, description, active
+
+
+@dataclass(frozen=True)
+class RelayEvents(Command):
+    limit: int = 500
+
+
+@dataclass(frozen=True)
+class SendWebhooks(Command):
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ReplayWebhookDelivery(Command):
+    delivery_id: int

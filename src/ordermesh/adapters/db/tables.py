@@ -684,3 +684,49 @@ tracking_events = Table(
     UniqueConstraint("carrier", "event_id", name="uq_tracking_events_carrier_event"),
     Index("ix_tracking_events_fulfilment_id", "fulfilment_id"),
 )
+
+# Webhook subscriptions (admin API), one delivery per subscription and event, every attempt.
+webhook_subscriptions = Table(
+    "webhook_subscriptions", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(100), nullable=False),  # whsec_..., shown once
+    Column("event_types", Json, nullable=False),  # ["order.placed", "fulfilment.*"] or ["*"]
+    Column("description", String(200), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("failures", Integer, nullable=False),  # deliveries given up on in a row
+    Column("disabled_reason", String(200), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(36), ForeignKey("webhook_subscriptions.id"),
+           nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Timestamp, nullable=True),  # due, or the lease of a sender
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("delivered_at", Timestamp, nullable=True),
+    UniqueConstraint("subscription_id", "event_id",
+                     name="uq_webhook_deliveries_subscription_event"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("delivery_id", SeqId, ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", String(500), nullable=True),
+    Index("ix_webhook_attempts_delivery_id", "delivery_id"),
+)

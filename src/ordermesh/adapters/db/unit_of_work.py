@@ -19,6 +19,7 @@ from ordermesh.adapters.db.replenishment_repository import SqlReplenishment
 from ordermesh.adapters.db.repositories import SqlAccess, SqlCatalogue, SqlStock
 from ordermesh.adapters.db.shipping_repository import SqlShipping
 from ordermesh.adapters.db.sourcing_repository import SqlAllocations, SqlBackorders, SqlSourcing
+from ordermesh.adapters.db.webhook_repository import SqlWebhooks
 from ordermesh.domain.fulfilments import Fulfilment
 from ordermesh.domain.holds import CartHold
 from ordermesh.domain.orders import Order
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
     payouts: ports.Payouts
     fulfilments: ports.Fulfilments
     shipping: ports.Shipping
+    webhooks: ports.Webhooks
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -81,6 +83,7 @@ class SqlUnitOfWork:
         self._fulfilments = SqlFulfilments(self.conn)
         self.fulfilments = self._fulfilments
         self.shipping = SqlShipping(self.conn)
+        self.webhooks = SqlWebhooks(self.conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

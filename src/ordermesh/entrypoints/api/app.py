@@ -24,6 +24,7 @@ from ordermesh.entrypoints.api.routers import (
     replenishment,
     shipping,
     stock,
+    webhooks,
 )
 from ordermesh.entrypoints.api.schemas.common import Problem, problem_responses
 
@@ -46,7 +47,7 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
     app.include_router(replenishment.router, responses=problem_responses())
     app.include_router(payables.router, responses=problem_responses())
     for router in (payments.router, payments.webhooks, finance.router, shipping.router,
-                   shipping.webhooks, fulfilments.router):  # shipping's routes first: they
+                   shipping.webhooks, fulfilments.router, webhooks.router):  # shipping's routes first: they
         # are more precise than a fulfilment's /{action}
         app.include_router(router, responses=problem_responses())
     app.add_middleware(InputGuard)

@@ -159,7 +159,7 @@ def dispatch_shipment(cmd: c.DispatchShipment, uow: UnitOfWork,
                 order.apply("start_fulfilment", cmd.actor)
             order.note("order.dispatched", cmd.actor, reference=cmd.reference,
                        lines=[{"line_no": n, "units": u} for n, u in sorted(quantities.items())],
-                       **tracking)
+                       final=final, **tracking)
             if final:
                 order.apply("ship", cmd.actor)
             uow.orders.save(order)

@@ -1,0 +1,75 @@
+"""Sending webhooks over HTTP: signed per Standard Webhooks (the `standardwebhooks` library:
+`webhook-id`, `webhook-timestamp`, `webhook-signature`, HMAC-SHA256 with the subscription's
+`whsec_` secret), to public addresses only unless private ones are allowed (an outbound URL
+must not reach into the network Ordermesh runs in), without following redirects."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import socket
+import time
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from ordermesh.domain.errors import InvalidInput
+from ordermesh.domain.webhooks import Sent, is_public
+
+
+def new_secret() -> str:
+    """A `whsec_` secret of 24 random bytes, as Standard Webhooks libraries expect."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+class WebhookSender:
+    def __init__(self, allow_private: bool = False, timeout: float = 10.0) -> None:
+        self.allow_private = allow_private
+        self.timeout = timeout
+
+    def check_url(self, url: str) -> None:
+        """Refuse a URL that is not http(s), or whose host resolves to an address that is not
+        public (unless private addresses are allowed)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise InvalidInput("a webhook URL is an http or https URL with a host", field="url")
+        if parts.username or parts.password:
+            raise InvalidInput("a webhook URL carries no credentials", field="url")
+        if self.allow_private:
+            return
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            found = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+        except (socket.gaierror, ValueError) as exc:
+            raise InvalidInput(f"the webhook host {parts.hostname!r} does not resolve",
+                               field="url") from exc
+        addresses = {str(info[4][0]) for info in found}
+        if not addresses or not all(is_public(a) for a in addresses):
+            raise InvalidInput(f"the webhook host {parts.hostname!r} is not on the public "
+                               "internet", field="url")
+
+    def send(self, url: str, secret: str, message_id: str, body: str,
+             timestamp: datetime) -> Sent:
+        """POST one signed message; the answer, or why there was none."""
+        started = time.perf_counter()
+        try:
+            self.check_url(url)  # again at sending: names may resolve elsewhere by now
+        except InvalidInput as exc:
+            return Sent(None, 0, str(exc.detail))
+        headers = {"content-type": "application/json", "user-agent": "Ordermesh-Webhooks/1",
+                   "webhook-id": message_id,
+                   "webhook-timestamp": str(int(timestamp.timestamp())),
+                   "webhook-signature": Webhook(secret).sign(message_id, timestamp, body)}
+        try:
+            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
+                answer = client.post(url, content=body.encode(), headers=headers)
+        except httpx.HTTPError as exc:
+            return Sent(None, _ms(started), f"{type(exc).__name__}: {exc}"[:500])
+        error = None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+        return Sent(answer.status_code, _ms(started), error)
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

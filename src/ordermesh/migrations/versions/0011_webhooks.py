@@ -1,0 +1,79 @@
+"""Webhooks: subscriptions, one delivery per subscription and event, and every attempt.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-11-26 21:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "webhook_subscriptions",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("url", sa.String(2000), nullable=False),
+        sa.Column("secret", sa.String(100), nullable=False),
+        sa.Column("event_types", JSON, nullable=False),
+        sa.Column("description", sa.String(200), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("disabled_reason", sa.String(200), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscriptions")),
+    )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", SEQ, primary_key=True, autoincrement=True),
+        sa.Column("subscription_id", sa.String(36), nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", TS, nullable=True),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.String(500), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("delivered_at", TS, nullable=True),
+        sa.ForeignKeyConstraint(["subscription_id"], ["webhook_subscriptions.id"],
+                                name=op.f("fk_webhook_deliveries_subscription_id_webhook_subscriptions")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sa.UniqueConstraint("subscription_id", "event_id", name="uq_webhook_deliveries_subscription_event"),
+    )
+    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"])
+    op.create_table(
+        "webhook_attempts",
+        sa.Column("id", SEQ, primary_key=True, autoincrement=True),
+        sa.Column("delivery_id", SEQ, nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("at", TS, nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("latency_ms", sa.Integer(), nullable=False),
+        sa.Column("error", sa.String(500), nullable=True),
+        sa.ForeignKeyConstraint(["delivery_id"], ["webhook_deliveries.id"],
+                                name=op.f("fk_webhook_attempts_delivery_id_webhook_deliveries")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempts")),
+    )
+    op.create_index("ix_webhook_attempts_delivery_id", "webhook_attempts", ["delivery_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_webhook_attempts_delivery_id", table_name="webhook_attempts")
+    op.drop_table("webhook_attempts")
+    op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")
+    op.drop_table("webhook_deliveries")
+    op.drop_table("webhook_subscriptions")
