@@ -179,6 +179,7 @@ class Order:
     shipping_tax_name: str | None = None
     seq: int | None = None
     packaging: dict[str, Any] | None = None  # gift wrap, gift message, name on the package
+    tracking_token: str | None = None  # the customer's tracking page: /track/{token}
     version: int = 0
     created_at: datetime = field(default_factory=utcnow)
     events: list[Event] = field(default_factory=list)

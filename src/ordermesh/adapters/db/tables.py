@@ -181,6 +181,8 @@ orders = Table(
     Column("shipping_address", Json, nullable=True),
     Column("delivery_instructions", Text, nullable=True),
     Column("packaging", Json, nullable=True),  # gift wrap, gift message, name on the package
+    # the customer's public tracking page: /track/{token}, unguessable, not the order number
+    Column("tracking_token", String(40), nullable=True),
     Column("payment_token", String(200), nullable=True),
     Column("fulfilment_method", String(16), nullable=False),
     Column("pickup_location_code", String(64), ForeignKey("locations.code"), nullable=True),
@@ -198,6 +200,7 @@ orders = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     UniqueConstraint("channel_code", "external_reference", name="uq_orders_channel_external_ref"),
+    Index("ix_orders_tracking_token", "tracking_token", unique=True),
     Index("ix_orders_status_seq", "status", "seq"),
     Index("ix_orders_channel_seq", "channel_code", "seq"),
     Index("ix_orders_customer_email", "customer_email"),
@@ -333,9 +336,11 @@ events = Table(
     Column("actor", String(200), nullable=False),
     Column("data", Json, nullable=False),
     Column("occurred_at", Timestamp, nullable=False),
-    Column("published_at", Timestamp, nullable=True),
+    Column("published_at", Timestamp, nullable=True),  # relayed to webhooks
+    Column("streamed_at", Timestamp, nullable=True),  # published to the event stream
     Index("ix_events_stream", "stream", "stream_id", "seq"),
     Index("ix_events_unpublished", "published_at", "seq"),
+    Index("ix_events_unstreamed", "streamed_at", "seq"),
 )
 
 idempotency_keys = Table(

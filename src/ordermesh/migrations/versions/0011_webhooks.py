@@ -1,4 +1,5 @@
-"""Webhooks: subscriptions, one delivery per subscription and event, and every attempt.
+"""Keeping everyone informed: webhook subscriptions, one delivery per subscription and event,
+and every attempt; the event stream's own mark on each event; the customer's tracking token.
 
 Revision ID: 0011
 Revises: 0010
@@ -22,6 +23,10 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    op.add_column("orders", sa.Column("tracking_token", sa.String(40), nullable=True))
+    op.create_index("ix_orders_tracking_token", "orders", ["tracking_token"], unique=True)
+    op.add_column("events", sa.Column("streamed_at", TS, nullable=True))
+    op.create_index("ix_events_unstreamed", "events", ["streamed_at", "seq"])
     op.create_table(
         "webhook_subscriptions",
         sa.Column("id", sa.String(36), nullable=False),
@@ -77,3 +82,9 @@ def downgrade() -> None:
     op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_subscriptions")
+    op.drop_index("ix_events_unstreamed", table_name="events")
+    op.drop_index("ix_orders_tracking_token", table_name="orders")
+    with op.batch_alter_table("events") as batch:
+        batch.drop_column("streamed_at")
+    with op.batch_alter_table("orders") as batch:
+        batch.drop_column("tracking_token")

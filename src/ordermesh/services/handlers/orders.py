@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +164,7 @@ def _build_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> Order:
         customer=Customer(customer["email"], customer["name"], customer.get("phone")),
         billing_address=data["billing_address"], shipping_address=data.get("shipping_address"),
         delivery_instructions=data.get("delivery_instructions"),
-        packaging=data.get("packaging"),
+        packaging=data.get("packaging"), tracking_token=secrets.token_urlsafe(18),
         payment_token=data.get("payment_token"), fulfilment=fulfilment, currency=currency,
         lines=lines, shipping_total=Money(data.get("shipping_total", 0), currency),
     )
