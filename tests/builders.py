@@ -28,6 +28,24 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+@dataclass
+class RunningClock:
+    """The real time, moved ahead by the test: what happens now is due at once, and a wait
+    can be skipped."""
+
+    ahead: timedelta = field(default_factory=timedelta)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+    @property
+    def now(self) -> datetime:
+        return self()
+
+    def advance(self, **delta: float) -> None:
+        self.ahead += timedelta(**delta)
+
+
 def a_gtin(n: int) -> str:
     body = f"871{n:09d}"
     return body + ean.calc_check_digit(body)

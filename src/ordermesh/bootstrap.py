@@ -9,13 +9,23 @@ from sqlalchemy.engine import Engine
 from ordermesh.adapters.carriers.courier import Courier, CourierSettings
 from ordermesh.adapters.db.engine import make_engine, retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
+from ordermesh.adapters.notify.email import (
+    Branding,
+    MailboxSender,
+    NotificationSender,
+    SmtpSender,
+)
+from ordermesh.adapters.notify.notifier import EmailNotifier
 from ordermesh.adapters.payments.test_gateway import TestGateway, TestGatewaySettings
+from ordermesh.adapters.streams import publisher_for
 from ordermesh.adapters.webhooks.sender import WebhookSender, new_secret
 from ordermesh.config import Settings
 from ordermesh.domain.invoicing import Party
 from ordermesh.services.bus import MessageBus
+from ordermesh.services.handlers.notifications import NotifySetup
 from ordermesh.services.handlers.payments import MoneySetup
 from ordermesh.services.handlers.shipping import ShippingSetup
+from ordermesh.services.handlers.streaming import StreamSetup
 from ordermesh.services.handlers.webhooks import WebhookSetup
 from ordermesh.services.ports import Carrier, PaymentGateway
 
@@ -32,7 +42,9 @@ def bootstrap(settings: Settings | None = None) -> App:
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     bus = MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
                      setup=money_setup(settings), shipping=shipping_setup(settings),
-                     webhooks=webhook_setup(settings))
+                     webhooks=webhook_setup(settings), notify=notify_setup(settings),
+                     streams=StreamSetup(publisher_for(settings.event_stream_url)
+                                         if settings.event_stream_url else None))
     return App(settings, engine, bus)
 
 
@@ -76,6 +88,18 @@ def webhook_setup(settings: Settings) -> WebhookSetup:
     return WebhookSetup(WebhookSender(settings.webhook_allow_private,
                                       settings.webhook_timeout_seconds),
                         new_secret, settings.webhook_disable_after)
+
+
+def notify_setup(settings: Settings) -> NotifySetup:
+    """Customer mail over SMTP when a host is set, else into the local mailbox folder."""
+    sender: NotificationSender = (
+        SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_username,
+                   settings.smtp_password, settings.smtp_starttls,
+                   settings.smtp_timeout_seconds)
+        if settings.smtp_host else MailboxSender(settings.mailbox_dir))
+    branding = Branding(settings.retailer_name, settings.mail_from, settings.mail_brand_colour)
+    return NotifySetup(EmailNotifier(sender, branding, locale=settings.mail_default_locale),
+                       settings.public_url)
 
 
 def beside(main: str, name: str) -> str:

@@ -15,6 +15,21 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///ordermesh.db"
     db_pool_size: int = 10
     log_level: str = "INFO"
+    log_json: bool = False  # one JSON object per log line (with request and order ids)
+    public_url: str = "http://127.0.0.1:8000"  # where customers reach Ordermesh (/track/...)
+    # The event stream: nats://host:4222[/prefix] or redis://host:6379/0; empty: none.
+    event_stream_url: str = ""
+    # Customer mail: over SMTP when a host is set, else kept in a local mailbox folder.
+    mail_from: str = "orders@ordermesh.example"
+    mail_brand_colour: str = "#1d4ed8"
+    mail_default_locale: str = "en_GB"
+    smtp_host: str = ""
+    smtp_port: PositiveInt = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: PositiveFloat = 10.0
+    mailbox_dir: str = "var/mailbox"
     page_size_max: int = 200
     retailer_name: str = "Ordermesh retailer"  # the buyer on purchase orders, seller on invoices
     retailer_address: str = ""  # one line, as printed on invoices

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -12,6 +11,7 @@ import uvicorn
 from ordermesh.adapters.db.migrate import upgrade
 from ordermesh.bootstrap import App, bootstrap
 from ordermesh.config import Settings
+from ordermesh.entrypoints.observability import configure_logging
 
 app = typer.Typer(help="Ordermesh order management system", no_args_is_help=True)
 
@@ -52,7 +52,8 @@ def serve(
         "--with-worker", help="Also run the worker's timed jobs in a background thread")] = False,
 ) -> None:
     """Run the HTTP API."""
-    logging.basicConfig(level=Settings().log_level)
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
     if not with_worker:
         uvicorn.run("ordermesh.entrypoints.api.asgi:app", host=host, port=port, workers=workers)
         return

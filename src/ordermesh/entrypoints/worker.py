@@ -26,6 +26,7 @@ from ordermesh.adapters.carriers.courier import Courier
 from ordermesh.adapters.payments.test_gateway import TestGateway
 from ordermesh.bootstrap import App, bootstrap
 from ordermesh.config import Settings
+from ordermesh.entrypoints.observability import configure_logging
 from ordermesh.services import commands as c
 
 log = logging.getLogger("ordermesh.worker")
@@ -96,7 +97,8 @@ def ship(app: App) -> str:
 
 def relay(app: App) -> str:
     """The outbox: relay every event not relayed yet (in batches, one transaction each) to
-    webhook deliveries, then send the deliveries that are due."""
+    webhook deliveries and customer notifications, then send what is due, and publish to the
+    event stream when one is set up."""
     batch, relayed = app.settings.worker_batch_size, 0
     while True:
         done: int = app.bus.handle(c.RelayEvents(ACTOR, limit=batch))
@@ -104,7 +106,10 @@ def relay(app: App) -> str:
         if done < batch:
             break
     sent = app.bus.handle(c.SendWebhooks(ACTOR, limit=batch))
-    return f"{relayed} event(s) relayed, {sent} webhook(s) delivered"
+    mailed = app.bus.handle(c.SendNotifications(ACTOR, limit=batch))
+    streamed = app.bus.handle(c.StreamEvents(ACTOR, limit=batch))
+    return (f"{relayed} event(s) relayed, {sent} webhook(s) delivered, {mailed} "
+            f"notification(s) sent, {streamed} event(s) streamed")
 
 
 def import_payouts(app: App) -> str:
@@ -190,8 +195,7 @@ def run_worker(once: bool = False) -> bool:
     """`ordermesh worker`: the jobs until SIGTERM or SIGINT, or each once with `once`.
     Answers whether every run succeeded (only `once` can say no)."""
     app = bootstrap()
-    logging.basicConfig(level=app.settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(app.settings.log_level, json=app.settings.log_json)
     worker = Worker(app, schedule(app.settings))
     try:
         if once:

@@ -24,6 +24,7 @@ from ordermesh.services.handlers import (
     holds,
     invoicing,
     money,
+    notifications,
     orders,
     payables,
     payment_answers,
@@ -34,10 +35,13 @@ from ordermesh.services.handlers import (
     setup,
     shipping,
     stock,
+    streaming,
     webhooks,
 )
+from ordermesh.services.handlers.notifications import NotifySetup
 from ordermesh.services.handlers.payments import MoneySetup
 from ordermesh.services.handlers.shipping import ShippingSetup
+from ordermesh.services.handlers.streaming import StreamSetup
 from ordermesh.services.handlers.webhooks import WebhookSetup
 from ordermesh.services.ports import UnitOfWork
 
@@ -123,6 +127,19 @@ WEBHOOK_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, WebhookSetup]
 }
 
 
+# Handlers that also need the customer notifier, and the event stream.
+NOTIFY_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, NotifySetup], Any]] = {
+    c.SendNotifications: notifications.send_notifications,
+}
+STREAM_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, StreamSetup], Any]] = {
+    c.StreamEvents: streaming.stream_events,
+}
+# Each table of handlers that needs a setup, with the name of the bus's attribute holding it.
+WITH_SETUP: tuple[tuple[dict[type[c.Command], Callable[..., Any]], str], ...] = (
+    (MONEY_HANDLERS, "setup"), (SHIPPING_HANDLERS, "shipping"), (WEBHOOK_HANDLERS, "webhooks"),
+    (NOTIFY_HANDLERS, "notify"), (STREAM_HANDLERS, "streams"))
+
+
 class MessageBus:
     def __init__(
         self,
@@ -132,11 +149,15 @@ class MessageBus:
         setup: MoneySetup | None = None,
         shipping: ShippingSetup | None = None,
         webhooks: WebhookSetup | None = None,
+        notify: NotifySetup | None = None,
+        streams: StreamSetup | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.setup = setup or MoneySetup()
         self.shipping = shipping or ShippingSetup()
         self.webhooks = webhooks or WebhookSetup()
+        self.notify = notify or NotifySetup()
+        self.streams = streams or StreamSetup()
         self.retry_reason = retry_reason
         self.attempts = attempts
         # How often commands were run again, and why: a number operators and tests watch.
@@ -151,15 +172,12 @@ class MessageBus:
             self.retried[self._reason(exc) or "unknown"] += 1
 
     def handle(self, command: c.Command) -> Any:
-        handler: Callable[[Any, UnitOfWork], Any]
-        if (money_handler := MONEY_HANDLERS.get(type(command))) is not None:
-            handler = partial(_with, money_handler, self.setup)
-        elif (shipping_handler := SHIPPING_HANDLERS.get(type(command))) is not None:
-            handler = partial(_with, shipping_handler, self.shipping)
-        elif (webhook_handler := WEBHOOK_HANDLERS.get(type(command))) is not None:
-            handler = partial(_with, webhook_handler, self.webhooks)
-        else:
-            handler = HANDLERS[type(command)]
+        handler: Callable[[Any, UnitOfWork], Any] = HANDLERS.get(type(command))  # type: ignore[assignment]
+        for table, name in WITH_SETUP:
+            if (needs_setup := table.get(type(command))) is not None:
+                handler = partial(_with, needs_setup, getattr(self, name))
+        if handler is None:
+            raise KeyError(f"no handler for {type(command).__name__}")
         retrying = Retrying(
             retry=retry_if_exception(lambda exc: self._reason(exc) is not None),
             stop=stop_after_attempt(self.attempts),

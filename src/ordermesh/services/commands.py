@@ -495,3 +495,13 @@ class SendWebhooks(Command):
 @dataclass(frozen=True)
 class ReplayWebhookDelivery(Command):
     delivery_id: int
+
+
+@dataclass(frozen=True)
+class SendNotifications(Command):
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class StreamEvents(Command):
+    limit: int = 500

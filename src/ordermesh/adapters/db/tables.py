@@ -735,3 +735,24 @@ webhook_attempts = Table(
     Column("error", String(500), nullable=True),
     Index("ix_webhook_attempts_delivery_id", "delivery_id"),
 )
+
+# What the customer was told, once per event and kind: the notification log of an order.
+notifications = Table(
+    "notifications", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+    Column("order_seq", SeqId, ForeignKey("orders.seq"), nullable=False),
+    Column("kind", String(32), nullable=False),  # domain.notifications kinds
+    Column("medium", String(8), nullable=False),  # email
+    Column("recipient", String(320), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Timestamp, nullable=True),  # due, or a sender's lease
+    Column("message_id", String(300), nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("sent_at", Timestamp, nullable=True),
+    UniqueConstraint("event_id", "kind", "medium", name="uq_notifications_event_kind"),
+    Index("ix_notifications_due", "status", "next_attempt_at"),
+    Index("ix_notifications_order_seq", "order_seq"),
+)

@@ -11,6 +11,7 @@ from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.fulfilment_repository import SqlFulfilments
 from ordermesh.adapters.db.hold_repository import SqlCartHolds
 from ordermesh.adapters.db.money_repository import SqlInvoices, SqlPayments, SqlPayouts, SqlTax
+from ordermesh.adapters.db.notification_repository import SqlNotifications
 from ordermesh.adapters.db.numbering_repository import SqlNumbering
 from ordermesh.adapters.db.order_repository import SqlIdempotencyKeys, SqlOrders
 from ordermesh.adapters.db.payables_repository import SqlSupplierBills
@@ -51,6 +52,7 @@ class SqlUnitOfWork:
     fulfilments: ports.Fulfilments
     shipping: ports.Shipping
     webhooks: ports.Webhooks
+    notifications: ports.Notifications
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -84,6 +86,7 @@ class SqlUnitOfWork:
         self.fulfilments = self._fulfilments
         self.shipping = SqlShipping(self.conn)
         self.webhooks = SqlWebhooks(self.conn)
+        self.notifications = SqlNotifications(self.conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -36,6 +36,16 @@ class SqlWebhooks:
         return [Event(r.type, r.stream, r.stream_id, r.actor, dict(r.data), r.occurred_at, r.id)
                 for r in rows]
 
+    def unstreamed(self, limit: int) -> list[Event]:
+        """Events not published to the event stream yet, oldest first (read, not taken)."""
+        rows = self.conn.execute(select(t.events).where(_e.streamed_at.is_(None))
+                                 .order_by(_e.seq).limit(limit))
+        return [Event(r.type, r.stream, r.stream_id, r.actor, dict(r.data), r.occurred_at, r.id)
+                for r in rows]
+
+    def streamed(self, event_ids: list[str], at: datetime) -> None:
+        self.conn.execute(update(t.events).where(_e.id.in_(event_ids)).values(streamed_at=at))
+
     def relayed(self, event_ids: list[str], at: datetime) -> None:
         self.conn.execute(update(t.events).where(_e.id.in_(event_ids)).values(published_at=at))
 

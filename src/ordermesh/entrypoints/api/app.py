@@ -17,6 +17,7 @@ from ordermesh.entrypoints.api.routers import (
     catalogue,
     finance,
     fulfilments,
+    ops,
     orders,
     payables,
     payments,
@@ -27,6 +28,7 @@ from ordermesh.entrypoints.api.routers import (
     webhooks,
 )
 from ordermesh.entrypoints.api.schemas.common import Problem, problem_responses
+from ordermesh.entrypoints.observability import install_observability
 
 DESCRIPTION = """
 Ordermesh takes orders from every sales channel, knows the stock in every location and
@@ -50,8 +52,10 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
                    shipping.webhooks, fulfilments.router, webhooks.router):  # shipping's routes first: they
         # are more precise than a fulfilment's /{action}
         app.include_router(router, responses=problem_responses())
+    app.include_router(ops.router)
     app.add_middleware(InputGuard)
     install_log_redaction()
+    install_observability(app)  # after InputGuard: it wraps it
 
     _register(app, Problem)
 

@@ -74,9 +74,34 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempts")),
     )
     op.create_index("ix_webhook_attempts_delivery_id", "webhook_attempts", ["delivery_id"])
+    op.create_table(
+        "notifications",
+        sa.Column("id", SEQ, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("order_seq", SEQ, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("medium", sa.String(8), nullable=False),
+        sa.Column("recipient", sa.String(320), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", TS, nullable=True),
+        sa.Column("message_id", sa.String(300), nullable=True),
+        sa.Column("last_error", sa.String(500), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("sent_at", TS, nullable=True),
+        sa.ForeignKeyConstraint(["order_seq"], ["orders.seq"],
+                                name=op.f("fk_notifications_order_seq_orders")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
+        sa.UniqueConstraint("event_id", "kind", "medium", name="uq_notifications_event_kind"),
+    )
+    op.create_index("ix_notifications_due", "notifications", ["status", "next_attempt_at"])
+    op.create_index("ix_notifications_order_seq", "notifications", ["order_seq"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notifications_order_seq", table_name="notifications")
+    op.drop_index("ix_notifications_due", table_name="notifications")
+    op.drop_table("notifications")
     op.drop_index("ix_webhook_attempts_delivery_id", table_name="webhook_attempts")
     op.drop_table("webhook_attempts")
     op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")

@@ -23,6 +23,7 @@ from ordermesh.domain.errors import InvalidInput, NotFound
 from ordermesh.domain.events import Event, utcnow
 from ordermesh.domain.webhooks import Sent, check_event_types, matches, next_attempt, payload
 from ordermesh.services import commands as c
+from ordermesh.services.handlers.notifications import notifications_for
 from ordermesh.services.ports import UnitOfWork, WebhookSender
 
 
@@ -76,8 +77,9 @@ def update_subscription(cmd: c.UpdateWebhookSubscription, uow: UnitOfWork,
 
 
 def relay_events(cmd: c.RelayEvents, uow: UnitOfWork, setup: WebhookSetup) -> int:
-    """Relay a batch of events: a delivery for each subscription that takes each, and the
-    events marked relayed, in one transaction. Answers how many events were relayed."""
+    """Relay a batch of events: a delivery for each subscription that takes each, the
+    customer notifications they send, and the events marked relayed, in one transaction.
+    Answers how many events were relayed."""
     with uow:
         events = uow.webhooks.unrelayed(cmd.limit)
         if not events:
@@ -87,6 +89,7 @@ def relay_events(cmd: c.RelayEvents, uow: UnitOfWork, setup: WebhookSetup) -> in
         uow.webhooks.add_deliveries([
             {"subscription_id": s["id"], "event_id": e.id, "event_type": e.type}
             for e in events for s in subscriptions if matches(s["event_types"], e.type)], now)
+        notifications_for(uow, events, now)
         uow.webhooks.relayed([e.id for e in events], now)
         uow.commit()
     return len(events)
