@@ -18,10 +18,12 @@ from tenacity import (
 
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.services import commands as c
+from ordermesh.services import import_commands as ic
 from ordermesh.services.handlers import (
     credits,
     fulfilment,
     holds,
+    imports,
     invoicing,
     money,
     notifications,
@@ -110,6 +112,7 @@ MONEY_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, MoneySetup], An
     c.FlagExpiringAuthorizations: money.flag_expiring_authorizations,
     c.ImportPayouts: money.import_payouts,
     c.ReturnUncollected: shipping.return_uncollected,
+    ic.ImportOrders: imports.import_orders,
 }
 
 

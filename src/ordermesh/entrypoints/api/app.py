@@ -17,6 +17,7 @@ from ordermesh.entrypoints.api.routers import (
     catalogue,
     finance,
     fulfilments,
+    imports,
     ops,
     orders,
     payables,
@@ -52,6 +53,7 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
                    shipping.webhooks, fulfilments.router, webhooks.router):  # shipping's routes first: they
         # are more precise than a fulfilment's /{action}
         app.include_router(router, responses=problem_responses())
+    app.include_router(imports.router, responses=problem_responses())
     app.include_router(ops.router)
     app.add_middleware(InputGuard)
     install_log_redaction()

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db import queries
-from ordermesh.domain.errors import NotFound
+from ordermesh.domain.errors import InvalidInput, NotFound
 from ordermesh.domain.orders import OrderStatus
 from ordermesh.entrypoints.api.deps import (
     AnyKey,
@@ -61,14 +61,25 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
+Agent = Annotated[str | None, Header(
+    alias="X-Agent", pattern=r"^[A-Za-z0-9._-]{1,64}$",
+    description="Call centre: the agent placing the order for the customer")]
+
+
 @router.post("", status_code=201, response_model=OrderOut,
              responses={409: {"description": "Stock short, duplicate or key reused"}})
 def place_order(body: OrderIn, principal: ChannelKey, bus: Bus, db: Db,
-                idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                idempotency_key: IdempotencyKey = None, agent: Agent = None) -> JSONResponse:
+    """Place an order. A call centre's key may name the agent placing it for the customer
+    (`X-Agent`): the order's events then say who (`<channel>/<agent>`)."""
     assert principal.channel is not None
+    if agent is not None and principal.channel.partition(":")[0] != "call_centre":
+        raise InvalidInput("X-Agent is only taken on a call centre channel's key",
+                           field="X-Agent")
+    actor = f"{principal.channel}/{agent}" if agent else principal.actor
     order_fields = body.model_dump(mode="json")
     placed = bus.handle(c.PlaceOrder(
-        actor=principal.actor, channel=principal.channel, order=order_fields,
+        actor=actor, channel=principal.channel, order=order_fields,
         idempotency_key=idempotency_key, request_hash=request_hash(order_fields)))
     order = _detail(db, placed.order_id, principal.channel)
     headers = {"Location": f"/api/v1/orders/{placed.order_id}"}
