@@ -343,6 +343,7 @@ class ReleaseFulfilments(Command):
     location: str | None = None  # None: every location
     limit: int = 200  # orders per run
     wave: str | None = None  # the wave's id, on each fulfilment it releases (pick lists by wave)
+    order_id: str | None = None  # only this order (a sale at the till)
 
 
 @dataclass(frozen=True)

@@ -115,3 +115,25 @@ def pick_list_products(conn: Connection, location: str,
         select(t.products.c.sku, t.products.c.name, t.products.c.gtin)
         .where(t.products.c.sku.in_(skus)))}
     return str(name), products
+
+
+def till_sale(conn: Connection, channel: str, reference: str, store: str) -> dict[str, Any]:
+    """A sale posted at a till: its order, and its fulfilment at the store (the newest not
+    cancelled) with its status and pickup code."""
+    order = conn.execute(select(_o.id, _o.seq).where(
+        _o.channel_code == channel, _o.external_reference == reference)).first()
+    if order is None:
+        return {"order_id": None, "fulfilment_id": None, "status": None, "pickup_code": None}
+    found = conn.execute(select(_f.id, _f.status, _f.pickup_code).where(
+        _f.order_seq == order.seq, _f.location_code == store, _f.status != "cancelled")
+        .order_by(_f.created_at.desc(), _f.id)).first()
+    return {"order_id": order.id, "fulfilment_id": found.id if found else None,
+            "status": found.status if found else None,
+            "pickup_code": found.pickup_code if found else None}
+
+
+def location_address(conn: Connection, code: str) -> dict[str, Any] | None:
+    """A store's name and address (for a sale at its till), or None if it is no store."""
+    row = conn.execute(select(t.locations.c.name, t.locations.c.address).where(
+        t.locations.c.code == code, t.locations.c.kind == "store", t.locations.c.active)).first()
+    return None if row is None else {**dict(row.address), "name": row.name}

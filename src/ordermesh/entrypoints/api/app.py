@@ -22,6 +22,7 @@ from ordermesh.entrypoints.api.routers import (
     orders,
     payables,
     payments,
+    pos,
     purchasing,
     replenishment,
     shipping,
@@ -54,6 +55,7 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
         # are more precise than a fulfilment's /{action}
         app.include_router(router, responses=problem_responses())
     app.include_router(imports.router, responses=problem_responses())
+    app.include_router(pos.router, responses=problem_responses())
     app.include_router(ops.router)
     app.add_middleware(InputGuard)
     install_log_redaction()

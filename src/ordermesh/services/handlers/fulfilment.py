@@ -36,9 +36,15 @@ def release_fulfilments(cmd: c.ReleaseFulfilments, uow: UnitOfWork) -> list[str]
     authorized. Orders are locked in placement order. Returns the new fulfilments' ids."""
     made: list[str] = []
     with uow:
-        for seq in uow.fulfilments.unreleased(cmd.location, cmd.limit):
+        if cmd.order_id is not None:  # this order only
+            seen = uow.orders.peek(cmd.order_id)
+            seqs = [seen[0]] if seen is not None else []
+        else:
+            seqs = uow.fulfilments.unreleased(cmd.location, cmd.limit)
+        for seq in seqs:
             order = uow.orders.get(format_order_number(seq))
-            if order is None or not _payment_ready(uow, order):
+            if order is None or order.status not in RELEASED_FROM or not _payment_ready(
+                    uow, order):
                 continue
             made += _release(uow, order, cmd.location, cmd.actor, cmd.wave)
             uow.orders.save(order)
@@ -91,6 +97,9 @@ def locked(uow: UnitOfWork, fulfilment_id: str, location: str | None,
         raise NotFound(f"fulfilment {fulfilment_id!r} not found")
     return order, fulfilment
 
+
+# Orders whose allocations are released into fulfilments.
+RELEASED_FROM = (OrderStatus.ALLOCATED, OrderStatus.PAID, OrderStatus.FULFILLING)
 
 # Orders whose fulfilments may be worked on: not held, not cancelled, not done. (A
 # backordered order's released fulfilment leaves; the rest of it waits.)

@@ -44,14 +44,15 @@ def order_of(event: Event) -> str | None:
 
 
 def notifications_for(uow: UnitOfWork, events: Sequence[Event], now: datetime) -> None:
-    """The notifications these events send (written by the relay, in its transaction)."""
+    """The notifications these events send (written by the relay, in its transaction); an
+    order without an address (a walk-in at a till) is not mailed."""
     wanted = [(e, kind) for e in events
               if (kind := notification_for(e.type, e.data)) is not None and order_of(e)]
     recipients = uow.notifications.recipients({str(order_of(e)) for e, _ in wanted})
     uow.notifications.add([
         {"event_id": e.id, "order_seq": recipients[str(order_of(e))][0], "kind": kind,
          "medium": "email", "recipient": recipients[str(order_of(e))][1]}
-        for e, kind in wanted if str(order_of(e)) in recipients], now)
+        for e, kind in wanted if recipients.get(str(order_of(e)), (0, ""))[1]], now)
 
 
 def send_notifications(cmd: c.SendNotifications, uow: UnitOfWork, setup: NotifySetup) -> int:
