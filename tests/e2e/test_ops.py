@@ -19,25 +19,11 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.metrics import WEBHOOK_FAILURES
-from ordermesh.bootstrap import App
-from ordermesh.entrypoints.api.app import create_app
 from ordermesh.entrypoints.api.routers import ops
-from ordermesh.entrypoints.observability import SERVER_LOGGERS, configure_logging, install_observability
+from ordermesh.entrypoints.observability import SERVER_LOGGERS, configure_logging
 from tests.builders import Shop, an_order
 
 CARD = "4111 1111 1111 1111"
-
-
-@pytest.fixture
-def client(ordermesh: App) -> Iterator[TestClient]:
-    """The conftest client, with the ops routes and the middleware wired in here for as long as
-    create_app does not do it itself (both steps are no-ops then)."""
-    app = create_app(ordermesh)
-    if not any(getattr(route, "path", None) == "/healthz" for route in app.routes):
-        app.include_router(ops.router)
-    install_observability(app)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
 
 
 @pytest.fixture

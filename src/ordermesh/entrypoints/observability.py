@@ -31,6 +31,7 @@ from structlog.typing import EventDict, Processor
 
 from ordermesh.adapters import metrics
 from ordermesh.entrypoints.api.card_guard import looks_like_card_number, redact
+from ordermesh.entrypoints.api.routers.tracking import redact_tracking_tokens
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A token a proxy or a client would make: a uuid, hex, base64 or "req-123"; no spaces, no
@@ -134,7 +135,9 @@ class ObservabilityMiddleware:
         # it. They are not unbound on the way out, so that the server's access line and the log
         # of an unhandled error (both written after this returns) still carry them.
         structlog.contextvars.clear_contextvars()
-        path = redact(scope["path"])  # the input guard refuses a card number in it, after this
+        # (the input guard refuses a card number in the path, after this; the token of a
+        # customer's tracking page is cut to its first characters)
+        path = redact_tracking_tokens(redact(scope["path"]))
         structlog.contextvars.bind_contextvars(request_id=request_id, method=method, path=path)
         _request_scope.set(scope)
         status = 500  # unless a response starts: an unhandled error becomes a 500 further out

@@ -27,6 +27,7 @@ from ordermesh.entrypoints.api.routers import (
     replenishment,
     shipping,
     stock,
+    tracking,
     webhooks,
 )
 from ordermesh.entrypoints.api.schemas.common import Problem, problem_responses
@@ -57,8 +58,10 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
     app.include_router(imports.router, responses=problem_responses())
     app.include_router(pos.router, responses=problem_responses())
     app.include_router(ops.router)
+    app.include_router(tracking.router)
     app.add_middleware(InputGuard)
     install_log_redaction()
+    tracking.install_log_redaction()
     install_observability(app)  # after InputGuard: it wraps it
 
     _register(app, Problem)
