@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -87,7 +88,8 @@ def shipping_setup(settings: Settings) -> ShippingSetup:
 def webhook_setup(settings: Settings) -> WebhookSetup:
     return WebhookSetup(WebhookSender(settings.webhook_allow_private,
                                       settings.webhook_timeout_seconds),
-                        new_secret, settings.webhook_disable_after)
+                        new_secret, settings.webhook_disable_after,
+                        timedelta(seconds=settings.worker_lease_seconds))
 
 
 def notify_setup(settings: Settings) -> NotifySetup:
@@ -99,7 +101,7 @@ def notify_setup(settings: Settings) -> NotifySetup:
         if settings.smtp_host else MailboxSender(settings.mailbox_dir))
     branding = Branding(settings.retailer_name, settings.mail_from, settings.mail_brand_colour)
     return NotifySetup(EmailNotifier(sender, branding, locale=settings.mail_default_locale),
-                       settings.public_url)
+                       settings.public_url, timedelta(seconds=settings.worker_lease_seconds))
 
 
 def beside(main: str, name: str) -> str:

@@ -82,3 +82,6 @@ class Settings(BaseSettings):
     worker_release_waves: bool = True  # False: waves are released through the API only
     # The outbox relay and the webhook senders.
     worker_relay_seconds: PositiveFloat = 2.0
+    # How long a sender holds the webhooks and mails it took: one that dies leaves them to the
+    # next after this (longer than a send may take).
+    worker_lease_seconds: PositiveFloat = 60.0
