@@ -100,7 +100,7 @@ def notify_setup(settings: Settings) -> NotifySetup:
                    settings.smtp_timeout_seconds)
         if settings.smtp_host else MailboxSender(settings.mailbox_dir))
     branding = Branding(settings.retailer_name, settings.mail_from, settings.mail_brand_colour)
-    return NotifySetup(EmailNotifier(sender, branding, locale=settings.mail_default_locale),
+    return NotifySetup(EmailNotifier(sender, branding, settings.mail_default_locale),
                        settings.public_url, timedelta(seconds=settings.worker_lease_seconds))
 
 

@@ -125,3 +125,17 @@ def test_a_server_that_is_away_gets_the_mail_on_a_later_try(
     clock.advance(seconds=10)
     assert bus.handle(c.SendNotifications("worker")) == 1
     assert notifications(engine) == [(kind, "sent", 2)] and len(inbox.received) == 1
+
+
+def test_a_channels_mail_carries_its_brand_and_language(mail: tuple[MessageBus, Inbox],
+                                                        engine: Engine) -> None:
+    bus, inbox = mail
+    bus.handle(c.UpdateChannel("test", "web", {"brand_name": "Kade Online",
+                                               "mail_from": "hallo@kade.example",
+                                               "locale": "nl_NL"}))
+    place(bus, ("TEE-1", 2))
+    assert relay(bus) == 1
+    [(_, _, message)] = inbox.received
+    assert "Kade Online" in str(message["From"]) and "hallo@kade.example" in str(message["From"])
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None and "39,98" in text.get_content()  # Dutch: a decimal comma

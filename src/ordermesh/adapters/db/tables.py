@@ -65,6 +65,11 @@ channels = Table(
     # Shipping: which quote a shipment is booked with, and how long a pickup waits at the counter.
     Column("shipping_preference", String(16), nullable=False, server_default="cheapest"),
     Column("pickup_hold_days", Integer, nullable=False, server_default="7"),
+    # Customer mail: the channel's name, colour, sender and language (none: the retailer's).
+    Column("brand_name", String(200), nullable=True),
+    Column("brand_colour", String(7), nullable=True),
+    Column("mail_from", String(320), nullable=True),
+    Column("locale", String(16), nullable=True),
 )
 
 api_keys = Table(

@@ -18,6 +18,7 @@ from ordermesh.entrypoints.api.routers import (
     finance,
     fulfilments,
     imports,
+    notifications,
     ops,
     orders,
     payables,
@@ -57,6 +58,7 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
         app.include_router(router, responses=problem_responses())
     app.include_router(imports.router, responses=problem_responses())
     app.include_router(pos.router, responses=problem_responses())
+    app.include_router(notifications.router, responses=problem_responses())
     app.include_router(ops.router)
     app.include_router(tracking.router)
     app.add_middleware(InputGuard)

@@ -22,10 +22,20 @@ SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TS = sa.DateTime(timezone=True)
 
 
+def channel_columns() -> list[sa.Column[object]]:
+    """How a channel's customer mail looks: its name, colour, sender and language."""
+    return [sa.Column("brand_name", sa.String(200), nullable=True),
+            sa.Column("brand_colour", sa.String(7), nullable=True),
+            sa.Column("mail_from", sa.String(320), nullable=True),
+            sa.Column("locale", sa.String(16), nullable=True)]
+
+
 def upgrade() -> None:
     op.add_column("orders", sa.Column("tracking_token", sa.String(40), nullable=True))
     op.create_index("ix_orders_tracking_token", "orders", ["tracking_token"], unique=True)
     op.add_column("events", sa.Column("streamed_at", TS, nullable=True))
+    for column in channel_columns():
+        op.add_column("channels", column)
     op.create_index("ix_events_unstreamed", "events", ["streamed_at", "seq"])
     op.create_table(
         "webhook_subscriptions",
@@ -113,3 +123,6 @@ def downgrade() -> None:
         batch.drop_column("streamed_at")
     with op.batch_alter_table("orders") as batch:
         batch.drop_column("tracking_token")
+    with op.batch_alter_table("channels") as batch:
+        for column in channel_columns():
+            batch.drop_column(column.name)

@@ -24,8 +24,8 @@ from ordermesh.services.ports import UnitOfWork
 
 
 class CustomerNotifier(Protocol):
-    def email(self, kind: str, context: dict[str, Any], channel: str,
-              locale: str | None = None) -> str: ...
+    def email(self, kind: str, context: dict[str, Any],
+              channel: dict[str, Any] | None = None) -> str: ...
 
 
 @dataclass
@@ -95,8 +95,9 @@ def _outcome(uow: UnitOfWork, notification_id: int, values: dict[str, Any]) -> N
 
 
 def _context(uow: UnitOfWork, setup: NotifySetup,
-             notification: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The channel, and what the mail may say: the order's facts and the event's own."""
+             notification: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The channel's branding and language, and what the mail may say: the order's facts and
+    the event's own."""
     order = uow.notifications.order_facts(notification["order_seq"])
     event = uow.webhooks.event(notification["event_id"])
     data = dict(event.data) if event is not None else {}
@@ -121,4 +122,7 @@ def _context(uow: UnitOfWork, setup: NotifySetup,
         address = location.get("address") or {}
         context["location_address"] = ", ".join(
             str(address[k]) for k in ("line1", "postal_code", "city") if address.get(k))
-    return str(order["channel_code"]), context
+    found = uow.access.channel(str(order["channel_code"])) or {}
+    branding = {key: found.get(key) for key in ("brand_name", "brand_colour", "mail_from",
+                                                 "locale")}
+    return branding, context

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    EmailStr,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 from pydantic_extra_types.currency_code import ISO4217
 from stdnum import ean
 
@@ -190,6 +198,13 @@ class ChannelPatch(Strict):
     pickup_hold_days: Annotated[StrictInt, Field(ge=1, le=90)] | None = Field(
         None, description="How long a click & collect order waits at the counter before it "
         "goes back to stock")
+    brand_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="The name on this channel's customer mail")
+    brand_colour: Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}){1,2}$")] | None = (
+        Field(None, description="The colour of its mail's header, #rgb or #rrggbb"))
+    mail_from: EmailStr | None = Field(None, description="The sender of its customer mail")
+    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] | None = Field(
+        None, description="The language and formats of its customer mail, e.g. nl_NL")
 
 
 class ChannelOut(BaseModel):
@@ -211,6 +226,10 @@ class ChannelOut(BaseModel):
     payment_failure_release_minutes: int
     shipping_preference: str
     pickup_hold_days: int
+    brand_name: str | None = None
+    brand_colour: str | None = None
+    mail_from: str | None = None
+    locale: str | None = None
 
 
 class ApiKeyIn(Strict):
