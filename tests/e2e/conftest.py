@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
 import pytest
+import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.bootstrap import App
+from ordermesh.entrypoints.api.app import create_app
 from ordermesh.services.bus import MessageBus
 from tests.builders import Shop, a_shop
 
@@ -32,6 +40,26 @@ def uk(bus: MessageBus) -> Shop:
     shop.product("TEE", currency="GBP").product("MUG", currency="GBP", backorderable=True)
     shop.stock("TEE", "LEEDS", 5).stock("TEE", "LONDON", 5)
     return shop
+
+
+@pytest.fixture
+def server(ordermesh: App) -> Iterator[str]:
+    """The app served by uvicorn in a thread on a free port (with its access log); its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(ordermesh), host="127.0.0.1", port=port,
+                            log_level="debug", access_log=True)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -3,44 +3,20 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
-import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db import tables as t
-from ordermesh.bootstrap import App
-from ordermesh.entrypoints.api.app import create_app
 from tests.builders import Shop, an_order
 
 CLIENTS = 32
-
-
-@pytest.fixture
-def server(ordermesh: App) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(ordermesh), host="127.0.0.1", port=port,
-                            log_level="debug", access_log=True)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 def together(calls: int, call: Any) -> list[httpx.Response]:
