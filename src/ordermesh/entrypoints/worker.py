@@ -108,6 +108,8 @@ def relay(app: App) -> str:
     sent = app.bus.handle(c.SendWebhooks(ACTOR, limit=batch))
     mailed = app.bus.handle(c.SendNotifications(ACTOR, limit=batch))
     streamed = app.bus.handle(c.StreamEvents(ACTOR, limit=batch))
+    if not (relayed or sent or mailed or streamed):
+        return ""  # every two seconds: only what happened is worth a line
     return (f"{relayed} event(s) relayed, {sent} webhook(s) delivered, {mailed} "
             f"notification(s) sent, {streamed} event(s) streamed")
 
@@ -161,7 +163,9 @@ class Worker:
         except Exception:
             log.exception("%s failed; it runs again in %gs", job.name, job.every)
             return False
-        log.info("%s: %s (%.0f ms)", job.name, summary, (self.clock() - started) * 1000)
+        # a frequent job answers "" when it found nothing to do: logged at debug level only
+        log.log(logging.INFO if summary else logging.DEBUG, "%s: %s (%.0f ms)", job.name,
+                summary or "nothing to do", (self.clock() - started) * 1000)
         return True
 
 
