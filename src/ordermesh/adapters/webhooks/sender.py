@@ -28,6 +28,8 @@ class WebhookSender:
     def __init__(self, allow_private: bool = False, timeout: float = 10.0) -> None:
         self.allow_private = allow_private
         self.timeout = timeout
+        # one client for every send (making one costs an SSL context): safe across threads
+        self.client = httpx.Client(timeout=timeout, follow_redirects=False)
 
     def check_url(self, url: str) -> None:
         """Refuse a URL that is not http(s), or whose host resolves to an address that is not
@@ -63,8 +65,7 @@ class WebhookSender:
                    "webhook-timestamp": str(int(timestamp.timestamp())),
                    "webhook-signature": Webhook(secret).sign(message_id, timestamp, body)}
         try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
-                answer = client.post(url, content=body.encode(), headers=headers)
+            answer = self.client.post(url, content=body.encode(), headers=headers)
         except httpx.HTTPError as exc:
             return Sent(None, _ms(started), f"{type(exc).__name__}: {exc}"[:500])
         error = None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
