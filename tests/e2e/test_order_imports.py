@@ -383,3 +383,15 @@ def test_a_call_centre_agent_places_an_order_for_a_customer(client: TestClient, 
     hostile = client.post("/api/v1/orders", json=an_order(("TEE-1", 1)), headers={
         "Authorization": f"Bearer {key}", "X-Agent": "a" * 65})
     assert hostile.status_code == 422
+
+
+def test_a_csv_from_a_spreadsheet_with_a_bom_is_read(client: TestClient, market: Shop) -> None:
+    rows = ("external_reference,currency,customer_email,customer_name,billing_line1,"
+            "billing_city,billing_country,shipping_line1,shipping_city,shipping_country,sku,"
+            "quantity,unit_price\r\n"
+            "BOM-1,EUR,ann@example.com,Ann de Vries,Keizersgracht 1,Amsterdam,NL,"
+            "Keizersgracht 1,Amsterdam,NL,TEE-1,1,19.99\r\n")
+    answer = client.post("/api/v1/order-imports.csv", content=b"\xef\xbb\xbf" + rows.encode(),
+                         headers={**market.headers("bazaar"), "content-type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    assert [r["status"] for r in answer.json()["results"]] == ["created"], answer.text

@@ -13,6 +13,7 @@ from ordermesh.adapters.db import tables as t
 from ordermesh.services import commands as c
 from ordermesh.services.bus import MessageBus
 from tests.builders import Shop
+from tests.races import together
 
 
 def sale(receipt: str, **extra: Any) -> dict[str, Any]:
@@ -58,3 +59,26 @@ def test_a_till_sale_needs_a_store_and_its_stock(client: TestClient, shop: Shop)
     assert too_many.status_code in (409, 422), too_many.text
     assert client.post("/api/v1/pos-sales", headers=shop.headers("operator"),
                        json=sale("R-4")).status_code == 403
+
+
+def test_a_sale_the_store_cannot_fill_is_refused_before_it_is_paid(
+        client: TestClient, shop: Shop, engine: Engine) -> None:
+    for lines in ([{"sku": "MUG-1", "quantity": 1, "unit_price": 999}],   # none at the store
+                  [{"sku": "TEE-1", "quantity": 5, "unit_price": 1999}]):  # 3 at the store
+        refused = client.post("/api/v1/pos-sales", headers=shop.headers("pos"),
+                              json={**sale("R-9"), "lines": lines})
+        assert refused.status_code == 409, refused.text
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.orders)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(t.payments)).scalar_one() == 0
+
+
+def test_one_receipt_posted_twice_at_once_is_one_sale(client: TestClient, shop: Shop,
+                                                      engine: Engine) -> None:
+    results = together([lambda: client.post("/api/v1/pos-sales", headers=shop.headers("pos"),
+                                             json=sale("R-7")) for _ in range(2)], ())
+    assert [r.status_code for r in results] == [201, 201], [r.text for r in results]
+    assert results[0].json()["id"] == results[1].json()["id"]
+    assert results[0].json()["status"] in ("delivered", "shipped")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.orders)).scalar_one() == 1

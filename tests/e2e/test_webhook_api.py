@@ -64,3 +64,19 @@ def test_subscriptions_are_for_admins_and_public_urls(client: TestClient, shop: 
     assert client.post("/api/v1/webhook-deliveries/999/replay", headers=admin
                        ).status_code == 404
     assert client.get("/api/v1/webhook-subscriptions", headers=admin).json() == []
+
+
+def test_odd_admin_input_is_refused_not_a_crash(client: TestClient, shop: Shop) -> None:
+    admin = shop.headers("admin")
+    made = client.post("/api/v1/webhook-subscriptions", headers=admin,
+                       json={"url": PUBLIC, "event_types": ["*"]}).json()
+    nulled = client.patch(f"/api/v1/webhook-subscriptions/{made['id']}", headers=admin,
+                          json={"active": None})
+    assert nulled.status_code == 422
+    huge = client.post("/api/v1/webhook-deliveries/99999999999999999999/replay", headers=admin)
+    assert huge.status_code == 422
+    tabbed = client.post("/api/v1/webhook-subscriptions", headers=admin,
+                         json={"url": "https://93.184.216.34/ho\toks", "event_types": ["*"]})
+    assert tabbed.status_code == 422
+    unknown = client.patch("/api/v1/channels/web", headers=admin, json={"locale": "zz_ZZ"})
+    assert unknown.status_code == 422

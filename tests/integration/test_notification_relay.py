@@ -139,3 +139,15 @@ def test_a_channels_mail_carries_its_brand_and_language(mail: tuple[MessageBus, 
     assert "Kade Online" in str(message["From"]) and "hallo@kade.example" in str(message["From"])
     text = message.get_body(preferencelist=("plain",))
     assert text is not None and "39,98" in text.get_content()  # Dutch: a decimal comma
+
+
+def test_a_mail_that_cannot_be_composed_holds_up_no_other(mail: tuple[MessageBus, Inbox],
+                                                         engine: Engine) -> None:
+    bus, inbox = mail
+    bus.handle(c.UpdateChannel("test", "web", {"locale": "zz_ZZ"}))  # set behind the API's back
+    place(bus, ("TEE-1", 1))
+    place(bus, ("TEE-1", 1), channel="pos")
+    assert relay(bus) == 1
+    assert sorted((status, attempts) for _, status, attempts in notifications(engine)) == [
+        ("pending", 1), ("sent", 1)]
+    assert len(inbox.received) == 1

@@ -247,3 +247,56 @@ def test_a_private_address_is_refused_at_sending_too(engine: Engine, hooks: Mess
     assert delivery.last_status_code is None and "public" in delivery.last_error
     assert receiver.received == []
     assert json.loads(json.dumps(delivery.last_error))  # kept as text in the log
+
+
+class Breaking(WebhookSender):
+    """A sender that fails in a way no one foresaw, for one URL."""
+
+    def __init__(self, bad: str) -> None:
+        super().__init__(allow_private=True, timeout=5)
+        self.bad = bad
+
+    def send(self, url: str, *args: Any) -> Any:
+        if url == self.bad:
+            raise RuntimeError("something nobody foresaw")
+        return super().send(url, *args)
+
+
+def test_one_subscription_that_breaks_the_sender_does_not_hold_up_the_others(
+        hooks: MessageBus, engine: Engine, receiver: Receiver) -> None:
+    broken = receiver.url + "/broken"
+    subscribe(hooks, broken, "order.placed")
+    subscribe(hooks, receiver.url, "order.placed")
+    hooks.webhooks.sender = Breaking(broken)
+    place(hooks, ("TEE-1", 1))
+    assert relay_and_send(hooks) == 1  # the one that breaks is a failed attempt, no more
+    found = {d.subscription_id: d for d in deliveries(engine)}
+    statuses = sorted((d.status, d.attempts, d.last_error is not None) for d in found.values())
+    assert statuses == [("delivered", 1, False), ("pending", 1, True)]
+
+
+def test_a_sender_whose_lease_ran_out_does_not_send_what_another_took(
+        hooks: MessageBus, engine: Engine, receiver: Receiver, clock: Clock) -> None:
+    subscribe(hooks, receiver.url, "order.placed")
+    place(hooks, ("TEE-1", 1))
+    while hooks.handle(c.RelayEvents("worker")):
+        pass
+    uow = SqlUnitOfWork(engine)
+    held = clock.now + hooks.webhooks.lease
+    with uow:  # sender A takes it, and is slow
+        [taken] = uow.webhooks.claim_due(clock.now, held, 10)
+        uow.commit()
+    clock.advance(seconds=61)  # A's lease ran out: sender B takes it and delivers it
+    assert hooks.handle(c.SendWebhooks("worker")) == 1
+    with uow:  # A, back at last, finds it no longer holds the delivery: it sends nothing
+        assert not uow.webhooks.renew(taken["id"], held, clock.now + hooks.webhooks.lease)
+    assert len(receiver.received) == 1
+
+
+def test_urls_the_client_would_not_take_are_refused_when_subscribing(engine: Engine) -> None:
+    guarded = MessageBus(lambda: SqlUnitOfWork(engine), retry_reason=retry_reason,
+                         webhooks=WebhookSetup(WebhookSender(allow_private=False), new_secret))
+    for url in ("https://93.184.216.34/ho\toks", "https://93.184.216.34/a b",
+                "http://[64:ff9b::a9fe:a9fe]/", "http://2130706433/", "http://0x7f.1/"):
+        with pytest.raises(InvalidInput):
+            subscribe(guarded, url)

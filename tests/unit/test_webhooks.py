@@ -76,6 +76,8 @@ def test_the_payload_names_its_version_type_time_and_data() -> None:
     ("0.0.0.0", False),  # noqa: S104 - an address to refuse, not one to bind
     ("fc00::1", False), ("::ffff:127.0.0.1", False), ("::ffff:10.0.0.1", False),
     ("100.64.0.1", False), ("224.0.0.1", False), ("255.255.255.255", False),
+    ("64:ff9b::a9fe:a9fe", False), ("::a9fe:a9fe", False), ("2002:a9fe:a9fe::", False),
+    ("64:ff9b:1::a00:1", False), ("fec0::1", False), ("2002:5db8:d822::", True),
 ])
 def test_only_public_addresses_are_public(address: str, public: bool) -> None:
     assert is_public(address) is public

@@ -90,6 +90,16 @@ def is_public(address: str) -> bool:
     """Whether an IP address is on the public internet: not private, loopback, link-local,
     multicast, reserved or unspecified (nor an IPv4 address mapped into IPv6 that is)."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local or any(ip in net for net in TRANSLATED):
+            return False  # site-local, or an IPv4 address behind NAT64 / IPv4-compatible
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            return is_public(str(embedded))
     return ip.is_global and not ip.is_multicast
+
+
+# IPv6 ranges that carry an IPv4 address a gateway may translate (NAT64 well-known and local
+# prefixes, the old IPv4-compatible form): refused outright rather than judged by it.
+TRANSLATED = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"),
+              ipaddress.IPv6Network("::/96"))

@@ -137,3 +137,12 @@ def location_address(conn: Connection, code: str) -> dict[str, Any] | None:
     row = conn.execute(select(t.locations.c.name, t.locations.c.address).where(
         t.locations.c.code == code, t.locations.c.kind == "store", t.locations.c.active)).first()
     return None if row is None else {**dict(row.address), "name": row.name}
+
+
+def available_at(conn: Connection, location: str, skus: set[str]) -> dict[str, int]:
+    """What a location may still promise of these SKUs: on hand less reserved and its safety
+    stock."""
+    lv = t.stock_levels.c
+    return {r.sku: int(r.available) for r in conn.execute(
+        select(lv.sku, (lv.on_hand - lv.reserved - lv.safety_stock).label("available"))
+        .where(lv.location_code == location, lv.sku.in_(skus)))}

@@ -46,6 +46,13 @@ class SqlNotifications:
                 _n.id.in_([r["id"] for r in rows])).values(next_attempt_at=lease_until))
         return rows
 
+    def renew(self, notification_id: int, held: datetime, until: datetime) -> bool:
+        """Move a pending notification's lease from `held` (this sender's) to `until`; False
+        when another sender took it meanwhile (or it was answered)."""
+        return bool(self.conn.execute(update(t.notifications).where(
+            _n.id == notification_id, _n.status == "pending", _n.next_attempt_at == held)
+            .values(next_attempt_at=until)).rowcount)
+
     def get(self, notification_id: int) -> dict[str, Any] | None:
         row = self.conn.execute(select(t.notifications).where(_n.id == notification_id)
                                 .with_for_update()).first()

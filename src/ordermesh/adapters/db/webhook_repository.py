@@ -109,6 +109,13 @@ class SqlWebhooks:
                 _d.id.in_([r["id"] for r in rows])).values(next_attempt_at=lease_until))
         return rows
 
+    def renew(self, delivery_id: int, held: datetime, until: datetime) -> bool:
+        """Move a pending delivery's lease from `held` (this sender's) to `until`; False when
+        it is no longer held so (taken by another sender, or answered)."""
+        return bool(self.conn.execute(update(t.webhook_deliveries).where(
+            _d.id == delivery_id, _d.status == "pending", _d.next_attempt_at == held)
+            .values(next_attempt_at=until)).rowcount)
+
     def delivery(self, delivery_id: int, lock: bool = False) -> dict[str, Any] | None:
         query = select(t.webhook_deliveries).where(_d.id == delivery_id)
         if lock:

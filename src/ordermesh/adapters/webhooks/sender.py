@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from ordermesh.adapters.metrics import WEBHOOK_FAILURES
 from ordermesh.domain.errors import InvalidInput
 from ordermesh.domain.webhooks import Sent, is_public
 
@@ -34,6 +35,12 @@ class WebhookSender:
     def check_url(self, url: str) -> None:
         """Refuse a URL that is not http(s), or whose host resolves to an address that is not
         public (unless private addresses are allowed)."""
+        if any(ord(ch) < 33 or ord(ch) == 127 for ch in url):
+            raise InvalidInput("a webhook URL has no spaces or control characters", field="url")
+        try:
+            httpx.URL(url)  # what the client will make of it
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise InvalidInput(f"not a URL: {exc}", field="url") from exc
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise InvalidInput("a webhook URL is an http or https URL with a host", field="url")
@@ -54,7 +61,15 @@ class WebhookSender:
 
     def send(self, url: str, secret: str, message_id: str, body: str,
              timestamp: datetime) -> Sent:
-        """POST one signed message; the answer, or why there was none."""
+        """POST one signed message; the answer, or why there was none (never raises)."""
+        sent = self._send(url, secret, message_id, body, timestamp)
+        if not sent.ok:
+            WEBHOOK_FAILURES.labels(reason="no_answer" if sent.status_code is None
+                                    else f"http_{sent.status_code // 100}xx").inc()
+        return sent
+
+    def _send(self, url: str, secret: str, message_id: str, body: str,
+              timestamp: datetime) -> Sent:
         started = time.perf_counter()
         try:
             self.check_url(url)  # again at sending: names may resolve elsewhere by now
@@ -66,7 +81,8 @@ class WebhookSender:
                    "webhook-signature": Webhook(secret).sign(message_id, timestamp, body)}
         try:
             answer = self.client.post(url, content=body.encode(), headers=headers)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # any failure is this attempt's: a timeout, a refused
+            # connection, a URL the client will not take
             return Sent(None, _ms(started), f"{type(exc).__name__}: {exc}"[:500])
         error = None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
         return Sent(answer.status_code, _ms(started), error)

@@ -83,6 +83,9 @@ class InputGuard:
         if body is None:
             await problem(413, "request.too_large", "Request too large")(scope, receive, send)
             return
+        content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
+        if content_type.split(b";")[0].strip().lower() == b"text/csv":
+            body = body.removeprefix(b"\xef\xbb\xbf")  # spreadsheets write CSV with a BOM
         refusal = _inspect(body)
         if refusal is not None:
             await refusal(scope, receive, send)
@@ -109,7 +112,7 @@ def _inspect(body: bytes) -> Any:
     UTF-16 and UTF-32, and what it reads must be exactly what was scanned here. UTF-8 JSON never
     holds a raw NUL byte, while UTF-16 and UTF-32 text is full of them.
     """
-    not_utf8 = problem(400, "request.malformed", "The body must be UTF-8 JSON without a BOM")
+    not_utf8 = problem(400, "request.malformed", "The body must be UTF-8 without a BOM")
     if b"\x00" in body:
         return not_utf8
     try:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from ordermesh.domain.events import Event, utcnow
 from ordermesh.domain.notifications import (
-    NotificationFailed,
     NotificationRejected,
     notification_for,
 )
@@ -60,19 +59,27 @@ def send_notifications(cmd: c.SendNotifications, uow: UnitOfWork, setup: NotifyS
     if setup.notifier is None:
         return 0
     now = setup.clock()
+    lease = now + setup.lease
     with uow:
-        due = uow.notifications.claim_due(now, now + setup.lease, cmd.limit)
+        due = uow.notifications.claim_due(now, lease, cmd.limit)
         work = [(n, *_context(uow, setup, n)) for n in due]
         uow.commit()
     sent = 0
     for notification, channel, context in work:
+        with uow:  # still ours? (a batch that outlasts its lease must not mail twice)
+            renewed = setup.clock() + setup.lease
+            taken = uow.notifications.renew(notification["id"], lease, renewed)
+            uow.commit()
+        if not taken:  # (each was claimed with the batch's lease: renewed one by one)
+            continue
         try:
             message_id = setup.notifier.email(notification["kind"], context, channel)
         except NotificationRejected as exc:
             _outcome(uow, notification["id"], {"status": "failed", "last_error": str(exc)[:500],
                                                "next_attempt_at": None})
             continue
-        except NotificationFailed as exc:
+        except Exception as exc:  # NotificationFailed, or anything unforeseen (a template,
+            # a setting): this notification's failed attempt, never the batch's
             retry = next_attempt(notification["attempts"] + 1, setup.clock())
             _outcome(uow, notification["id"], {
                 "status": "pending" if retry else "failed", "next_attempt_at": retry,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from ordermesh.domain.errors import InvalidInput, NotFound
 from ordermesh.domain.events import Event, utcnow
@@ -105,8 +106,9 @@ def send_webhooks(cmd: c.SendWebhooks, uow: UnitOfWork, setup: WebhookSetup) -> 
     if setup.sender is None:
         return 0
     now = setup.clock()
+    lease = now + setup.lease
     with uow:
-        due = uow.webhooks.claim_due(now, now + setup.lease, cmd.limit)
+        due = uow.webhooks.claim_due(now, lease, cmd.limit)
         work = []
         for delivery in due:
             subscription = uow.webhooks.subscription(delivery["subscription_id"])
@@ -115,14 +117,28 @@ def send_webhooks(cmd: c.SendWebhooks, uow: UnitOfWork, setup: WebhookSetup) -> 
         uow.commit()
     ok = 0
     for delivery, subscription, event in work:
-        if subscription is None or event is None:
-            continue
+        # still ours? (a batch that outlasts its lease must not send what another took)
+        held = _renewed(uow, delivery["id"], lease, setup.clock() + setup.lease)
+        if held is None or subscription is None or event is None:
+            continue  # (each was claimed with the batch's lease: renewed one by one)
         body = json.dumps(payload(event), sort_keys=True, default=str)
-        # signed with the time it leaves (receivers refuse stale or early timestamps)
-        sent = setup.sender.send(subscription["url"], subscription["secret"], event.id, body,
-                                 utcnow())
+        try:  # signed with the time it leaves (receivers refuse stale or early timestamps)
+            sent = setup.sender.send(subscription["url"], subscription["secret"], event.id,
+                                     body, utcnow())
+        except Exception as exc:  # whatever it is, it is this delivery's failed attempt
+            sent = Sent(None, 0, f"{type(exc).__name__}: {exc}"[:500])
         ok += _record(uow, setup, delivery["id"], sent)
     return ok
+
+
+def _renewed(uow: UnitOfWork, delivery_id: int, held: datetime,
+             until: datetime) -> datetime | None:
+    """Extend this sender's lease on a delivery right before sending it; None when the lease
+    ran out and another sender took the delivery (or it was answered)."""
+    with uow:
+        taken = uow.webhooks.renew(delivery_id, held, until)
+        uow.commit()
+    return until if taken else None
 
 
 def _record(uow: UnitOfWork, setup: WebhookSetup, delivery_id: int, sent: Sent) -> int:
@@ -173,9 +189,10 @@ def _failed(uow: UnitOfWork, setup: WebhookSetup, subscription: dict[str, Any]) 
     if failures >= setup.disable_after and subscription["active"]:
         reason = f"{failures} deliveries in a row failed after every retry"
         changes |= {"active": False, "disabled_reason": reason}
+        parts = urlsplit(subscription["url"])  # no path or query: they may hold a credential
         uow.webhooks.record(Event("webhook.subscription_disabled", "webhook_subscription",
                                   subscription["id"], "webhooks",
-                                  {"url": subscription["url"], "reason": reason}))
+                                  {"host": parts.hostname, "reason": reason}))
     uow.webhooks.update_subscription(subscription["id"], changes)
 
 
@@ -190,7 +207,8 @@ def replay_delivery(cmd: c.ReplayWebhookDelivery, uow: UnitOfWork) -> int:
         if not subscription["active"]:
             raise InvalidInput("the subscription is disabled: enable it before a replay",
                                subscription_id=subscription_id)
-        uow.webhooks.update_delivery(cmd.delivery_id, {
-            "status": "pending", "next_attempt_at": utcnow(), "delivered_at": None})
+        uow.webhooks.update_delivery(cmd.delivery_id, {  # a fresh retry schedule
+            "status": "pending", "next_attempt_at": utcnow(), "delivered_at": None,
+            "attempts": 0})
         uow.commit()
     return cmd.delivery_id

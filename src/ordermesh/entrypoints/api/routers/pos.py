@@ -11,7 +11,7 @@ from pydantic_extra_types.currency_code import ISO4217
 
 from ordermesh.adapters.db import fulfilment_queries as fq
 from ordermesh.adapters.db import queries
-from ordermesh.domain.errors import InvalidInput
+from ordermesh.domain.errors import InsufficientStock, InvalidInput
 from ordermesh.entrypoints.api.deps import Bus, ChannelKey, Db, read_connection
 from ordermesh.entrypoints.api.schemas.common import Code, Strict, Text
 from ordermesh.entrypoints.api.schemas.orders import LineIn, OrderIn, OrderOut, order_view
@@ -45,6 +45,16 @@ def post(body: SaleIn, principal: ChannelKey, bus: Bus, db: Db) -> JSONResponse:
     more."""
     assert principal.channel is not None
     customer = body.customer or TillCustomerIn()
+    wanted: dict[str, int] = {}
+    for line in body.lines:
+        wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+    with read_connection(db) as conn:
+        on_shelf = fq.available_at(conn, body.store, set(wanted))
+        posted = fq.till_sale(conn, principal.channel, body.receipt, body.store)
+    short = {sku: n for sku, n in wanted.items() if on_shelf.get(sku, 0) < n}
+    if short and posted["order_id"] is None:  # refused before anything is taken or paid
+        raise InsufficientStock(f"{body.store} does not have it all on its shelves",
+                                missing=sorted(short))
     order = OrderIn.model_validate({  # the checks of any order
         "external_reference": body.receipt, "currency": body.currency,
         "customer": {"email": customer.email or WALK_IN, "name": customer.name or "Walk-in"},

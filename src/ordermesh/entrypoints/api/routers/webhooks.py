@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi import Path as FastPath
 from pydantic import BaseModel, Field, StringConstraints
 
 from ordermesh.adapters.db import webhook_queries as wq
@@ -34,7 +35,7 @@ class SubscriptionPatch(Strict):
     url: Url | None = None
     event_types: EventTypes | None = None
     description: Annotated[str, StringConstraints(max_length=200)] | None = None
-    active: bool | None = Field(None, description="true re-enables a disabled subscription")
+    active: bool = Field(True, description="true re-enables a disabled subscription")
 
 
 class SubscriptionOut(BaseModel):
@@ -123,7 +124,8 @@ def deliveries(subscription_id: str, principal: AdminKey, db: Db,
 
 
 @router.post("/webhook-deliveries/{delivery_id}/replay", status_code=202)
-def replay(delivery_id: int, principal: AdminKey, bus: Bus) -> dict[str, Any]:
+def replay(delivery_id: Annotated[int, FastPath(ge=1, le=2**63 - 1)], principal: AdminKey,
+           bus: Bus) -> dict[str, Any]:
     """Send a delivery again, now (its attempts stay in the log)."""
     bus.handle(c.ReplayWebhookDelivery(principal.actor, delivery_id))
     return {"delivery_id": delivery_id, "status": "pending"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
+from babel import Locale, UnknownLocaleError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -155,6 +156,15 @@ class LocationOut(BaseModel):
 ChannelCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}(:[a-z0-9_-]{1,31})?$")]
 
 
+def _known_locale(value: str) -> str:
+    """A locale Babel knows (its formats and words are what customer mail is written in)."""
+    try:
+        Locale.parse(value)
+    except (UnknownLocaleError, ValueError) as exc:
+        raise ValueError(f"unknown locale {value!r}") from exc
+    return value
+
+
 class ChannelIn(Strict):
     code: ChannelCode = Field(description="web, mobile, pos, call_centre, marketplace:<name>...")
     name: Text
@@ -203,7 +213,8 @@ class ChannelPatch(Strict):
     brand_colour: Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}){1,2}$")] | None = (
         Field(None, description="The colour of its mail's header, #rgb or #rrggbb"))
     mail_from: EmailStr | None = Field(None, description="The sender of its customer mail")
-    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] | None = Field(
+    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$"),
+                      AfterValidator(_known_locale)] | None = Field(
         None, description="The language and formats of its customer mail, e.g. nl_NL")
 
 
