@@ -92,3 +92,28 @@ def test_reservations_become_allocations_and_new_ones_follow_them(engine: Engine
                                    t.allocations.c.source).order_by(t.allocations.c.id)).all()
     assert [tuple(r) for r in rows] == [(1, "OLD", "stock"), (2, "OLD", "stock"),
                                         (3, "OLD", "stock"), (4, "NEW", "stock")]
+
+
+def test_events_stored_before_the_outbox_count_as_told(engine: Engine) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from ordermesh.adapters.db.migrate import alembic_config, migration_connection, upgrade
+
+    # given a database before the outbox relay (0010) with an event of an earlier order
+    config = alembic_config()
+    with migration_connection(engine) as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0010")
+        conn.commit()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO events (id, stream, stream_id, type, actor, data, "
+                          "occurred_at) VALUES ('e-old', 'order', 'o-old', 'order.placed', "
+                          "'web', '{}', CURRENT_TIMESTAMP)"))
+    # when it is upgraded
+    upgrade(engine)
+    # then that event is not relayed again: nobody is mailed about history
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT published_at, streamed_at FROM events "
+                                "WHERE id = 'e-old'")).one()
+    assert row.published_at is not None and row.streamed_at is not None
