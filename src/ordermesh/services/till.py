@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from ordermesh.domain.errors import DuplicateOrder, InvalidTransition
+from ordermesh.domain.errors import DuplicateOrder, InsufficientStock, InvalidTransition
 from ordermesh.services import commands as c
 from ordermesh.services.bus import MessageBus
 
@@ -23,12 +23,19 @@ def post_sale(bus: MessageBus, actor: str, channel: str, order: dict[str, Any],
     has checked that the store has the units: a sale is not taken for stock elsewhere."""
     try:
         placed = bus.handle(c.PlaceOrder(actor, channel, order))
-        order_id = str(placed.order_id)
-    except DuplicateOrder:
+        order_id, again = str(placed.order_id), False
+    except (DuplicateOrder, InsufficientStock):
+        # posted before, or being posted right now by the same till: the stock it took is
+        # this sale's own; only a sale not posted at all is refused
         order_id = find(channel, order["external_reference"])["order_id"]
+        if order_id is None:
+            raise
+        again = True
     bus.handle(c.ReleaseFulfilments(actor, location=store, order_id=order_id))
     found = find(channel, order["external_reference"])
     fulfilment, code = found["fulfilment_id"], found["pickup_code"]
+    if fulfilment is None and again:
+        return order_id  # the post in hand (its payment still being taken) hands it over
     if fulfilment is None:
         raise InvalidTransition("the sale has nothing to hand over at this store: its units "
                                 "are not reserved here", action="hand_over")
