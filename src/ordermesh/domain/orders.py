@@ -65,6 +65,9 @@ TRANSITIONS: dict[OrderStatus, dict[str, str]] = {
     S.COMPLETED: {},
 }
 
+# Orders whose allocations are released to fulfilments (worked on at their locations).
+RELEASABLE = (OrderStatus.ALLOCATED, OrderStatus.PAID, OrderStatus.FULFILLING)
+
 # The event each action records (wire names, past tense).
 ACTION_EVENTS: dict[str, str] = {
     "allocate": "order.allocated",

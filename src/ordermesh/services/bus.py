@@ -20,6 +20,7 @@ from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.services import commands as c
 from ordermesh.services import import_commands as ic
 from ordermesh.services.handlers import (
+    counter,
     credits,
     fulfilment,
     holds,
@@ -38,6 +39,7 @@ from ordermesh.services.handlers import (
     shipping,
     stock,
     streaming,
+    tracking,
     webhooks,
 )
 from ordermesh.services.handlers.notifications import NotifySetup
@@ -84,7 +86,7 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.ShortPick: shipping.short_pick,
     c.RejectFulfilment: shipping.reject_fulfilment,
     c.PackFulfilment: shipping.pack_fulfilment,
-    c.LeaseFulfilments: shipping.lease_fulfilments,
+    c.LeaseFulfilments: counter.lease_fulfilments,
     c.PutPackageType: shipping.put_package_type,
     c.ReplayWebhookDelivery: webhooks.replay_delivery,
 }
@@ -92,10 +94,10 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
 # Handlers that also need the carriers.
 SHIPPING_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, ShippingSetup], Any]] = {
     c.BookShipment: shipping.book_shipment,
-    c.ApplyCarrierWebhook: shipping.apply_carrier_webhook,
-    c.PollCarriers: shipping.poll_carriers,
-    c.CancelLabels: shipping.cancel_labels,
-    c.ApplyTracking: shipping.apply_tracking,
+    c.ApplyCarrierWebhook: tracking.apply_carrier_webhook,
+    c.PollCarriers: tracking.poll_carriers,
+    c.CancelLabels: tracking.cancel_labels,
+    c.ApplyTracking: tracking.apply_tracking,
 }
 
 # Handlers that also need the payment gateways and the seller's details.
@@ -111,7 +113,7 @@ MONEY_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, MoneySetup], An
     c.ReleaseUnpaidOrders: money.release_unpaid_orders,
     c.FlagExpiringAuthorizations: money.flag_expiring_authorizations,
     c.ImportPayouts: money.import_payouts,
-    c.ReturnUncollected: shipping.return_uncollected,
+    c.ReturnUncollected: counter.return_uncollected,
     ic.ImportOrders: imports.import_orders,
 }
 

@@ -11,9 +11,9 @@ from ordermesh.adapters.db import tables as t
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.fulfilments import Fulfilment, FulfilmentLine, FulfilmentStatus
+from ordermesh.domain.orders import RELEASABLE
 
 _f, _fl, _a, _o = t.fulfilments.c, t.fulfilment_lines.c, t.allocations.c, t.orders.c
-RELEASABLE = ("allocated", "paid", "fulfilling")  # order statuses whose stock may be worked on
 IN_THE_BUILDING = ("pending", "picking", "packed", "ready_for_pickup")
 
 
@@ -93,7 +93,7 @@ class SqlFulfilments:
         query = (select(_a.order_seq).distinct()
                  .join(t.orders, _o.seq == _a.order_seq)
                  .where(_a.status == "active", _a.fulfilment_id.is_(None),
-                        _o.status.in_(RELEASABLE))
+                        _o.status.in_([str(s) for s in RELEASABLE]))
                  .order_by(_a.order_seq).limit(limit))
         if location is not None:
             query = query.where(_a.location_code == location)

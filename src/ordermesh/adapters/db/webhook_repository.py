@@ -33,15 +33,13 @@ class SqlWebhooks:
         """Events not relayed yet, oldest first, taken by this transaction."""
         rows = self.conn.execute(self._skip_locked(
             select(t.events).where(_e.published_at.is_(None)).order_by(_e.seq).limit(limit)))
-        return [Event(r.type, r.stream, r.stream_id, r.actor, dict(r.data), r.occurred_at, r.id)
-                for r in rows]
+        return [_event(r) for r in rows]
 
     def unstreamed(self, limit: int) -> list[Event]:
         """Events not published to the event stream yet, oldest first (read, not taken)."""
         rows = self.conn.execute(select(t.events).where(_e.streamed_at.is_(None))
                                  .order_by(_e.seq).limit(limit))
-        return [Event(r.type, r.stream, r.stream_id, r.actor, dict(r.data), r.occurred_at, r.id)
-                for r in rows]
+        return [_event(r) for r in rows]
 
     def streamed(self, event_ids: list[str], at: datetime) -> None:
         self.conn.execute(update(t.events).where(_e.id.in_(event_ids)).values(streamed_at=at))
@@ -57,8 +55,7 @@ class SqlWebhooks:
 
     def event(self, event_id: str) -> Event | None:
         r = self.conn.execute(select(t.events).where(_e.id == event_id)).first()
-        return None if r is None else Event(r.type, r.stream, r.stream_id, r.actor,
-                                            dict(r.data), r.occurred_at, r.id)
+        return None if r is None else _event(r)
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -132,3 +129,8 @@ class SqlWebhooks:
     def update_delivery(self, delivery_id: int, values: dict[str, Any]) -> None:
         self.conn.execute(update(t.webhook_deliveries).where(_d.id == delivery_id)
                           .values(**values))
+
+
+def _event(row: Any) -> Event:
+    return Event(row.type, row.stream, row.stream_id, row.actor, dict(row.data),
+                 row.occurred_at, row.id)

@@ -20,7 +20,7 @@ from ordermesh.domain.fulfilments import (
     OrderFulfilment,
     order_fulfilment,
 )
-from ordermesh.domain.orders import Order, OrderStatus, format_order_number
+from ordermesh.domain.orders import RELEASABLE, Order, OrderStatus, format_order_number
 from ordermesh.domain.payments import PaymentStatus
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.payments import status_of
@@ -43,7 +43,7 @@ def release_fulfilments(cmd: c.ReleaseFulfilments, uow: UnitOfWork) -> list[str]
             seqs = uow.fulfilments.unreleased(cmd.location, cmd.limit)
         for seq in seqs:
             order = uow.orders.get(format_order_number(seq))
-            if order is None or order.status not in RELEASED_FROM or not _payment_ready(
+            if order is None or order.status not in RELEASABLE or not _payment_ready(
                     uow, order):
                 continue
             made += _release(uow, order, cmd.location, cmd.actor, cmd.wave)
@@ -97,9 +97,6 @@ def locked(uow: UnitOfWork, fulfilment_id: str, location: str | None,
         raise NotFound(f"fulfilment {fulfilment_id!r} not found")
     return order, fulfilment
 
-
-# Orders whose allocations are released into fulfilments.
-RELEASED_FROM = (OrderStatus.ALLOCATED, OrderStatus.PAID, OrderStatus.FULFILLING)
 
 # Orders whose fulfilments may be worked on: not held, not cancelled, not done. (A
 # backordered order's released fulfilment leaves; the rest of it waits.)

@@ -17,6 +17,7 @@ from ordermesh.domain.notifications import (
     NotificationRejected,
     notification_for,
 )
+from ordermesh.domain.orders import format_order_number
 from ordermesh.domain.webhooks import next_attempt
 from ordermesh.services import commands as c
 from ordermesh.services.ports import UnitOfWork
@@ -111,7 +112,7 @@ def _context(uow: UnitOfWork, setup: NotifySetup,
     context: dict[str, Any] = {
         "event_id": notification["event_id"], "to": notification["recipient"],
         "customer_name": order["customer_name"],
-        "order_number": f"OM-{order['seq']:06d}", "currency": order["currency"],
+        "order_number": format_order_number(order["seq"]), "currency": order["currency"],
         "total": order["grand_total"],
         "lines": [{"name": ln["name"], "sku": ln["sku"], "quantity": ln["quantity"],
                    "unit_price": ln["unit_price"]} for ln in order["lines"]],

@@ -1,6 +1,6 @@
 """Shipping: a fulfilment's picks that come up short, its packages, the label bought from a
-carrier (rate shopping), the tracking events carriers send back, and the stores that reject
-what they were given.
+carrier (rate shopping), and the stores that reject what they were given. (Tracking is in
+tracking.py; the counter and WMS leases in counter.py.)
 
 Carriers are called outside any database transaction, like payment gateways: the booking is
 keyed by the fulfilment, so asking again after a lost answer or a crash books nothing new and
@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ordermesh.domain.carriers import (
@@ -22,7 +22,6 @@ from ordermesh.domain.carriers import (
     CarrierUnavailable,
     Parcel,
     ShipmentRequest,
-    TrackingEvent,
 )
 from ordermesh.domain.errors import (
     DomainError,
@@ -33,32 +32,23 @@ from ordermesh.domain.errors import (
 )
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.fulfilments import (
-    ARRIVED,
     Fulfilment,
     FulfilmentStatus,
-    ParcelState,
 )
-from ordermesh.domain.inventory import lock_rank
-from ordermesh.domain.orders import TRANSITIONS as TRANSITIONS_OF_ORDER
 from ordermesh.domain.orders import Order, OrderStatus
 from ordermesh.domain.packing import Item, PackageType, fits, pack
 from ordermesh.domain.rate_shopping import Choice, Preference, Quote, choose
 from ordermesh.services import commands as c
-from ordermesh.services.handlers.credits import void_payment
 from ordermesh.services.handlers.fulfilment import (
     first_time,
-    follow_fulfilments,
     locked,
     workable,
 )
-from ordermesh.services.handlers.orders import change_order_status
-from ordermesh.services.handlers.payments import MoneySetup
 from ordermesh.services.handlers.resourcing import MOVABLE, move
 from ordermesh.services.handlers.waiting import lock_orders, serve_queue
 from ordermesh.services.ports import Carrier, UnitOfWork
 
 log = logging.getLogger("ordermesh.shipping")
-FUTURE_TOLERANCE = timedelta(hours=1)  # clocks differ; beyond this an event is not applied
 
 # A fulfilment rejected or short-picked moves its own units, whatever its order's other
 # fulfilments have done.
@@ -82,7 +72,7 @@ def short_pick(cmd: c.ShortPick, uow: UnitOfWork) -> str:
     the location goes down by the missing units (ledger reason `short_pick`), and those units
     are sourced again by the channel's rules (the count now says what the location has)."""
     with uow:
-        order, fulfilment, queue = _lock_to_move(uow, cmd.fulfilment_id, cmd.location)
+        order, fulfilment, queue = lock_to_move(uow, cmd.fulfilment_id, cmd.location)
         lines = {line.line_no: line for line in order.lines}
         found: dict[str, int] = {}
         for line_no, units in cmd.found:
@@ -113,7 +103,7 @@ def short_pick(cmd: c.ShortPick, uow: UnitOfWork) -> str:
     return fulfilment.id
 
 
-def _lock_to_move(uow: UnitOfWork, fulfilment_id: str, location: str | None
+def lock_to_move(uow: UnitOfWork, fulfilment_id: str, location: str | None
                   ) -> tuple[Order, Fulfilment, list[Order]]:
     """Lock what moving a fulfilment's units touches, in the one lock order: the orders
     waiting for its SKUs with its own (placement order), the fulfilment, then the stock rows
@@ -143,7 +133,7 @@ def reject_fulfilment(cmd: c.RejectFulfilment, uow: UnitOfWork) -> str:
     """A location cannot do a fulfilment it was given (a store rejects it): it is cancelled
     and its units are sourced again, never from there."""
     with uow:
-        order, fulfilment, queue = _lock_to_move(uow, cmd.fulfilment_id, cmd.location)
+        order, fulfilment, queue = lock_to_move(uow, cmd.fulfilment_id, cmd.location)
         fulfilment.apply("reject", cmd.actor, reason=cmd.reason)
         uow.fulfilments.save(fulfilment)
         by_id = {line.id: line for line in order.lines}
@@ -408,225 +398,3 @@ def _bought(setup: ShippingSetup, cmd: c.BookShipment, request: ShipmentRequest,
         "quotes": [{"carrier": q.carrier, "service": q.service, "amount": q.amount,
                     "currency": q.currency, "delivers_on": q.delivers_on.isoformat()}
                    for q in quotes]}
-
-
-# -- tracking ----------------------------------------------------------------------------------
-
-
-def apply_tracking(cmd: c.ApplyTracking, uow: UnitOfWork, setup: ShippingSetup) -> int:
-    """Carrier tracking events, each in its own transaction: kept once per carrier event id,
-    applied to its parcel when newer than the parcel's last, and the fulfilment follows its
-    parcels (domain.fulfilments.parcel_summary); a delivered shipment may deliver the order.
-    Events of parcels Ordermesh does not know are kept and change nothing. Answers how many
-    moved a fulfilment."""
-    moved = 0
-    actor = f"carrier:{cmd.carrier}"
-    for event in cmd.events:
-        assert isinstance(event, TrackingEvent)
-        with uow:
-            row = {"carrier": cmd.carrier, "event_id": event.id,
-                   "tracking_number": event.tracking_number, "event": event.event,
-                   "at": event.at, "detail": event.detail[:1000]}
-            found = (uow.shipping.parcel(cmd.carrier, event.tracking_number)
-                     if cmd.fulfilment_id is None else {"fulfilment_id": cmd.fulfilment_id})
-            if found is None:
-                uow.shipping.record_event({**row, "fulfilment_id": None, "applied": False})
-                uow.commit()
-                continue
-            order, fulfilment = locked(uow, found["fulfilment_id"], None)
-            # read again under the fulfilment's lock: another event may have moved it since
-            parcel = next((p for p in uow.shipping.packages(fulfilment.id)
-                           if p["tracking_number"] == event.tracking_number), None)
-            if parcel is None:
-                raise InvalidInput(f"{event.tracking_number} is not a package of fulfilment "
-                                   f"{fulfilment.id}")
-            state = ParcelState(parcel["tracking_status"], parcel["tracked_at"])
-            # an event dated ahead of now (a carrier's clock gone wrong) is kept, not applied:
-            # it would hold the parcel there against every real scan after it
-            future = event.at > setup.clock() + FUTURE_TOLERANCE
-            newer = state.newer(event.at) and not future
-            if not uow.shipping.record_event({**row, "fulfilment_id": fulfilment.id,
-                                              "applied": newer}):
-                continue  # heard before
-            if newer:
-                uow.shipping.set_parcel(parcel["id"], event.event, event.at)
-            parcels = [ParcelState(p["tracking_status"], p["tracked_at"])
-                       for p in uow.shipping.packages(fulfilment.id)]
-            data = {"tracking_number": event.tracking_number, "detail": event.detail}
-            if newer and fulfilment.follow(parcels, actor, **data):
-                moved += 1
-            elif not newer:
-                fulfilment.note("fulfilment.tracking_ignored", actor, event=event.event,
-                                carrier_time=event.at.isoformat(), status=str(fulfilment.status),
-                                reason="dated in the future" if future
-                                else "older than the parcel's last event", **data)
-            uow.fulfilments.save(fulfilment)
-            if fulfilment.status in ARRIVED:
-                follow_fulfilments(uow, order, actor)
-            uow.commit()
-    return moved
-
-
-def apply_carrier_webhook(cmd: c.ApplyCarrierWebhook, uow: UnitOfWork,
-                          setup: ShippingSetup) -> int:
-    """A carrier's webhook: its signature checked by the carrier's adapter, then its events
-    applied."""
-    carrier = setup.carriers.get(cmd.carrier)
-    if carrier is None:
-        raise NotFound(f"no carrier {cmd.carrier!r} is set up")
-    events = carrier.parse_webhook(cmd.body, cmd.headers)
-    return apply_tracking(c.ApplyTracking(cmd.actor, cmd.carrier, tuple(events)), uow, setup)
-
-
-def cancel_labels(cmd: c.CancelLabels, uow: UnitOfWork, setup: ShippingSetup) -> int:
-    """Labels bought for shipments that will not leave are cancelled with their carrier (one
-    already picked up is refused: kept as `cancel_refused` for someone to look at); a carrier
-    that does not answer is asked again next time. Answers how many were cancelled."""
-    with uow:
-        labels = uow.shipping.labels_to_cancel(cmd.limit)
-    done = 0
-    for label in labels:
-        carrier = setup.carriers.get(label["carrier"])
-        if carrier is None:
-            continue
-        try:
-            cancelled = carrier.cancel(label["carrier_shipment_id"])
-        except (CarrierUnavailable, DomainError) as exc:
-            log.warning("label %s not cancelled yet: %s", label["id"], exc)
-            continue
-        with uow:
-            uow.shipping.set_shipment_status(label["id"],
-                                             "cancelled" if cancelled else "cancel_refused")
-            fulfilment = uow.fulfilments.get(label["fulfilment_id"])
-            if fulfilment is not None:
-                fulfilment.note("fulfilment.label_cancelled" if cancelled
-                                else "fulfilment.label_cancel_refused", cmd.actor,
-                                shipment_id=label["id"])
-                uow.fulfilments.save(fulfilment)
-            uow.commit()
-        done += cancelled
-    return done
-
-
-def poll_carriers(cmd: c.PollCarriers, uow: UnitOfWork, setup: ShippingSetup) -> int:
-    """Ask carriers that send no webhooks where their parcels are; a carrier that does not
-    answer is asked again at the next run."""
-    polled = [name for name, carrier in setup.carriers.items()
-              if not getattr(carrier, "webhooks", True)]
-    if not polled:
-        return 0
-    with uow:
-        parcels = uow.shipping.in_flight(polled, cmd.limit)
-    moved = 0
-    for carrier, number in parcels:
-        try:  # one parcel the carrier cannot answer for does not stop the others
-            events = setup.carriers[carrier].track(number)
-            moved += apply_tracking(c.ApplyTracking(cmd.actor, carrier, tuple(events)), uow, setup)
-        except (CarrierUnavailable, DomainError) as exc:
-            log.warning("tracking %s with %s: %s", number, carrier, exc)
-    return moved
-
-
-# -- the counter -------------------------------------------------------------------------------
-
-
-def return_uncollected(cmd: c.ReturnUncollected, uow: UnitOfWork,
-                       setup: MoneySetup) -> list[str]:
-    """Pickups not collected within their channel's `pickup_hold_days` (or the one named) go
-    back on the shelf: the order is cancelled and what was authorized for it released, each
-    order on its own (a retry finds the ones done no longer due). An order that has had
-    other units leave keeps them, and only these units are released. One that cannot be
-    returned any more (collected meanwhile) is passed over by the job. Answers the ids of
-    the orders cancelled."""
-    if cmd.fulfilment_id is not None:
-        with uow:
-            order_id = uow.fulfilments.order_of(cmd.fulfilment_id)
-        if order_id is None:
-            raise NotFound(f"fulfilment {cmd.fulfilment_id!r} not found")
-        due = [(order_id, cmd.fulfilment_id)]
-    else:
-        with uow:
-            due = uow.shipping.uncollected(utcnow(), cmd.limit)
-    cancelled = []
-    for order_id, fulfilment_id in due:
-        try:
-            whole = _return(uow, order_id, fulfilment_id, cmd)
-            if whole:
-                cancelled.append(order_id)
-            if whole or _nothing_left(uow, order_id):  # what was authorized for it, released
-                void_payment(c.VoidPayment(cmd.actor, order_id), uow, setup)
-        except (InvalidTransition, NotFound) as exc:
-            if cmd.fulfilment_id is not None:
-                raise
-            log.info("pickup %s not returned to stock: %s", fulfilment_id, exc)
-    return cancelled
-
-
-def _nothing_left(uow: UnitOfWork, order_id: str) -> bool:
-    with uow:
-        order = uow.orders.get(order_id)
-        return order is not None and all(line.to_dispatch == 0 for line in order.lines)
-
-
-def _return(uow: UnitOfWork, order_id: str, fulfilment_id: str,
-            cmd: c.ReturnUncollected) -> bool:
-    """Return one pickup to stock; True when its order was cancelled with it."""
-    with uow:
-        order, fulfilment = locked(uow, fulfilment_id, cmd.location)
-        if "return_to_stock" not in fulfilment.allowed():
-            raise InvalidTransition(f"a fulfilment that is {fulfilment.status} is not "
-                                    "returned to stock", action="return_to_stock",
-                                    current_status=str(fulfilment.status))
-        whole = "cancel" in TRANSITIONS_OF_ORDER.get(order.status, {})
-    if whole:
-        change_order_status(c.ChangeOrderStatus(
-            cmd.actor, order_id, "cancel", reason="not collected in time"), uow)
-    else:
-        _back_on_the_shelf(uow, fulfilment_id, cmd.actor)
-    return whole
-
-
-def _back_on_the_shelf(uow: UnitOfWork, fulfilment_id: str, actor: str) -> None:
-    """The units of a pickup not collected, from an order that has had other units leave:
-    they go back on the shelf (waiting orders may take them), the order's lines no longer
-    expect them, and once nothing is left to send the order is shipped."""
-    with uow:
-        order, fulfilment, queue = _lock_to_move(uow, fulfilment_id, None)
-        fulfilment.apply("return_to_stock", actor, reason="not collected in time")
-        uow.fulfilments.save(fulfilment)
-        allocations = [a for a in uow.allocations.active_for_order(order.seq or 0)
-                       if a["fulfilment_id"] == fulfilment.id]
-        priorities = uow.catalogue.location_priorities()
-        for a in sorted(allocations, key=lambda a: lock_rank(a["sku"], a["location_code"],
-                                                             priorities)):
-            uow.stock.release(a["sku"], a["location_code"], a["quantity"])
-            uow.stock.record_movement(a["sku"], a["location_code"], reserved_delta=-a["quantity"],
-                                      reason="reservation_released", reference=order.number,
-                                      actor=actor)
-        uow.allocations.end([a["id"] for a in allocations], "release")
-        by_id = {line.id: line for line in order.lines}
-        for fl in fulfilment.lines:
-            by_id[fl.order_line_id].cancelled += fl.quantity
-        order.note("order.not_collected", actor, fulfilment_id=fulfilment.id,
-                   lines=[{"line_no": by_id[ln.order_line_id].line_no, "sku": ln.sku,
-                           "quantity": ln.quantity} for ln in fulfilment.lines])
-        if order.status is OrderStatus.FULFILLING and all(
-                line.to_dispatch == 0 for line in order.lines):
-            order.apply("ship", actor)
-        uow.orders.save(order)
-        follow_fulfilments(uow, order, actor)
-        serve_queue(uow, queue, [ln.sku for ln in fulfilment.lines], actor, utcnow().date())
-        uow.commit()
-
-
-# -- a warehouse system's leases and confirmations ----------------------------------------------
-
-def lease_fulfilments(cmd: c.LeaseFulfilments, uow: UnitOfWork) -> list[str]:
-    """Lease a location's open fulfilments to one WMS worker for `seconds`: no other worker
-    is given them until the lease runs out (or the worker renews it by asking again)."""
-    with uow:
-        now = utcnow()
-        ids = uow.shipping.lease(cmd.location, cmd.owner, now,
-                                 now + timedelta(seconds=cmd.seconds), cmd.limit)
-        uow.commit()
-    return ids

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,7 +35,6 @@ class WebhookSetup:
     disable_after: int = 5  # deliveries given up on in a row before a subscription is disabled
     lease: timedelta = timedelta(seconds=60)  # a sender's hold on the deliveries it took
     clock: Callable[[], datetime] = utcnow
-    sent: list[int] = field(default_factory=list)  # delivery ids sent by this process (tests)
 
 
 # -- subscriptions (admin) ---------------------------------------------------------------------
@@ -162,7 +161,6 @@ def _record(uow: UnitOfWork, setup: WebhookSetup, delivery_id: int, sent: Sent) 
                                                        "delivered_at": now,
                                                        "next_attempt_at": None})
             uow.webhooks.update_subscription(subscription["id"], {"failures": 0})
-            setup.sent.append(delivery_id)
             uow.commit()
             return 1
         retry = next_attempt(attempt, now)

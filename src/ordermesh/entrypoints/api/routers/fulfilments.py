@@ -18,6 +18,7 @@ from ordermesh.domain.errors import NotFound
 from ordermesh.domain.fulfilments import FulfilmentStatus
 from ordermesh.entrypoints.api.deps import Bus, Conn, Db, OperatorKey, read_connection
 from ordermesh.entrypoints.api.schemas.common import Code, Strict, Text
+from ordermesh.entrypoints.api.schemas.money import move_view
 from ordermesh.services import commands as c
 
 router = APIRouter(prefix="/api/v1", tags=["fulfilment"])
@@ -162,12 +163,6 @@ def get_fulfilment(fulfilment_id: str, principal: OperatorKey, db: Db) -> dict[s
     return one(db, fulfilment_id)
 
 
-def capture_view(move: Any) -> dict[str, Any] | None:
-    return None if move is None else {
-        "payment_id": move.payment_id, "kind": move.kind, "amount": move.amount,
-        "outcome": move.outcome, "failure": move.failure}
-
-
 @router.post("/fulfilments/{fulfilment_id}/dispatch", response_model=DispatchOut)
 def dispatch(fulfilment_id: str, principal: OperatorKey, bus: Bus, db: Db) -> dict[str, Any]:
     """A packed, labelled shipment leaves: its units leave its location's stock, it is
@@ -178,7 +173,7 @@ def dispatch(fulfilment_id: str, principal: OperatorKey, bus: Bus, db: Db) -> di
     _, move = bus.handle(c.DispatchShipment(principal.actor, found["order_id"],
                                             f"fulfilment:{fulfilment_id}", (),
                                             fulfilment_id=fulfilment_id))
-    return {**one(db, fulfilment_id), "capture": capture_view(move)}
+    return {**one(db, fulfilment_id), "capture": move_view(move)}
 
 
 @router.post("/fulfilments/{fulfilment_id}/collect", response_model=DispatchOut)
@@ -191,7 +186,7 @@ def collect(fulfilment_id: str, body: CollectIn, principal: OperatorKey, bus: Bu
                                             f"fulfilment:{fulfilment_id}", (),
                                             fulfilment_id=fulfilment_id,
                                             pickup_code=body.pickup_code))
-    return {**one(db, fulfilment_id), "capture": capture_view(move)}
+    return {**one(db, fulfilment_id), "capture": move_view(move)}
 
 
 @router.post("/fulfilments/{fulfilment_id}/reject", response_model=FulfilmentOut)

@@ -30,11 +30,11 @@ from ordermesh.entrypoints.api.schemas.money import (
     RefundIn,
     ShipmentIn,
     invoice_view,
+    move_view,
     payment_view,
 )
 from ordermesh.entrypoints.api.schemas.orders import OrderOut, order_view
 from ordermesh.services import commands as c
-from ordermesh.services.handlers.payments import MoneyMove
 
 router = APIRouter(prefix="/api/v1/orders", tags=["payments"])
 webhooks = APIRouter(prefix="/api/v1/payment-webhooks", tags=["payments"])
@@ -45,13 +45,6 @@ def _seq(conn: Any, order_id: str, channel: str | None) -> int:
     if seq is None:
         raise NotFound(f"order {order_id!r} not found")
     return seq
-
-
-def _move(move: MoneyMove | None) -> dict[str, Any] | None:
-    if move is None:
-        return None
-    return {"payment_id": move.payment_id, "kind": move.kind, "amount": move.amount,
-            "outcome": move.outcome, "failure": move.failure}
 
 
 @router.get("/{order_id}/payments", response_model=list[PaymentOut])
@@ -68,21 +61,21 @@ def authorize(order_id: str, body: PaymentIn, principal: ChannelOrOperatorKey,
               bus: Bus) -> dict[str, Any] | None:
     """Authorize the order's total again: after a refusal, with a new token (the hold for the
     failed payment is released when it succeeds)."""
-    return _move(bus.handle(c.AuthorizePayment(principal.actor, order_id, body.token,
+    return move_view(bus.handle(c.AuthorizePayment(principal.actor, order_id, body.token,
                                                principal.channel_scope)))
 
 
 @router.post("/{order_id}/payments/capture", response_model=MoneyMoveOut)
 def capture(order_id: str, body: CaptureIn, principal: OperatorKey, bus: Bus) -> dict[str, Any] | None:
     """Capture by hand (shipments capture by themselves as the channel says)."""
-    return _move(bus.handle(c.CapturePayment(principal.actor, order_id, body.reference,
+    return move_view(bus.handle(c.CapturePayment(principal.actor, order_id, body.reference,
                                              body.amount, body.final)))
 
 
 @router.post("/{order_id}/payments/void", response_model=MoneyMoveOut | None)
 def void(order_id: str, principal: OperatorKey, bus: Bus) -> dict[str, Any] | None:
     """Release what is authorized and not captured; null if there is nothing to release."""
-    return _move(bus.handle(c.VoidPayment(principal.actor, order_id)))
+    return move_view(bus.handle(c.VoidPayment(principal.actor, order_id)))
 
 
 @router.post("/{order_id}/shipments", response_model=OrderOut, status_code=201)
@@ -98,14 +91,14 @@ def dispatch(order_id: str, body: ShipmentIn, principal: OperatorKey, bus: Bus,
         order = queries.order_detail(conn, order_id, None)
     assert order is not None
     body_out = OrderOut.model_validate(order_view(order)).model_dump(mode="json")
-    return JSONResponse({**body_out, "capture": _move(move)}, status_code=201)
+    return JSONResponse({**body_out, "capture": move_view(move)}, status_code=201)
 
 
 @router.post("/{order_id}/refunds", response_model=MoneyMoveOut, status_code=201)
 def refund(order_id: str, body: RefundIn, principal: OperatorKey, bus: Bus) -> dict[str, Any] | None:
     """Give money back with the credit note that documents it: for returned units (credited at
     what they were invoiced), the shipping, or an amount. The same reference refunds once."""
-    return _move(bus.handle(c.RefundPayment(
+    return move_view(bus.handle(c.RefundPayment(
         principal.actor, order_id, body.reference, body.reason,
         tuple((u.line_no, u.quantity) for u in body.lines), body.include_shipping, body.amount,
         body.invoice)))

@@ -31,10 +31,10 @@ from ordermesh.entrypoints.api.routers.fulfilments import (
     FoundIn,
     FulfilmentOut,
     ShipmentOut,
-    capture_view,
     one,
 )
 from ordermesh.entrypoints.api.schemas.common import Code, Strict, Text
+from ordermesh.entrypoints.api.schemas.money import move_view
 from ordermesh.services import commands as c
 
 router = APIRouter(prefix="/api/v1", tags=["shipping"])
@@ -366,4 +366,4 @@ def confirm(fulfilment_id: str, body: ConfirmationIn, principal: OperatorKey, bu
         _, move = bus.handle(c.DispatchShipment(principal.actor, found["order_id"],
                                                 f"fulfilment:{fulfilment_id}", (),
                                                 fulfilment_id=fulfilment_id))
-    return {**one(db, fulfilment_id), "capture": capture_view(move)}
+    return {**one(db, fulfilment_id), "capture": move_view(move)}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints,
 from pydantic_extra_types.country import CountryAlpha2
 
 from ordermesh.entrypoints.api.schemas.common import Code, Strict, Text
+from ordermesh.services.handlers.payments import MoneyMove
 
 Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")]
 Amount = Annotated[StrictInt, Field(ge=1, le=10**12, description="Minor units")]
@@ -180,3 +181,11 @@ class PayoutImportIn(Strict):
 
 class PayoutImportOut(BaseModel):
     imported: int
+
+
+def move_view(move: MoneyMove | None) -> dict[str, Any] | None:
+    """A payment movement as answered by the API (None: nothing moved)."""
+    if move is None:
+        return None
+    return {"payment_id": move.payment_id, "kind": move.kind, "amount": move.amount,
+            "outcome": move.outcome, "failure": move.failure}
