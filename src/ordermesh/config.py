@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False  # one JSON object per log line (with request and order ids)
     public_url: str = "http://127.0.0.1:8000"  # where customers reach Ordermesh (/track/...)
+    # The operator console (/console): how long a sign-in lasts, and whether its cookie is
+    # marked Secure (browsers keep Secure cookies on https and on http://127.0.0.1/localhost).
+    console_session_hours: PositiveInt = 8
+    console_secure_cookies: bool = True
     # The event stream: nats://host:4222[/prefix] or redis://host:6379/0; empty: none.
     event_stream_url: str = ""
     # Customer mail: over SMTP when a host is set, else kept in a local mailbox folder.

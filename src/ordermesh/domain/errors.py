@@ -71,3 +71,11 @@ class Leased(DomainError):
 
     code = "fulfilment.leased"
     title = "Leased to another worker"
+
+
+class SignInRefused(DomainError):
+    """The email and password do not match an active user. Which of them was wrong is not
+    said, so the answer does not tell who has an account."""
+
+    code = "auth.sign_in_refused"
+    title = "Sign-in refused"

@@ -41,6 +41,11 @@ def demo(
     typer.echo("Demo API keys (store them now, they are not shown again):")
     for name, key in keys.items():
         typer.echo(f"  {name:<14} {key}")
+    from ordermesh.entrypoints.demo_data import DEMO_PASSWORD, DEMO_USERS
+
+    typer.echo(f"Console users at /console (password {DEMO_PASSWORD!r}):")
+    for email, _, role, location in DEMO_USERS:
+        typer.echo(f"  {email:<36} {role}{f' at {location}' if location else ''}")
 
 
 @app.command()
@@ -149,6 +154,28 @@ def reconciliation(
     finally:
         engine.dispose()
     typer.echo(reconciliation_csv(checks, late), nl=False)
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="The user's email, used to sign in")],
+    name: Annotated[str, typer.Option(help="The user's name")],
+    role: Annotated[str, typer.Option(
+        help="admin, operator, call_centre or store_staff")] = "admin",
+    location: Annotated[str | None, typer.Option(help="The store of store staff")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True)] = "",
+) -> None:
+    """Add a console user (the first admin of a new installation comes from here)."""
+    from ordermesh.domain.errors import DomainError
+    from ordermesh.services.user_commands import CreateUser
+
+    try:
+        bootstrap().bus.handle(CreateUser("cli", email, name, role, password, location))
+    except DomainError as exc:
+        typer.echo(f"refused: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"created {role} {email.strip().lower()}")
 
 
 @app.command("create-key")

@@ -32,6 +32,8 @@ from ordermesh.entrypoints.demo_data import (
     CURRENCY,
     DC_REORDER_POINT,
     DC_REORDER_QUANTITY,
+    DEMO_PASSWORD,
+    DEMO_USERS,
     FRAGILE_ITEMS,
     GS1_COMPANY_PREFIX,
     LOCATIONS,
@@ -48,6 +50,7 @@ from ordermesh.entrypoints.demo_data import (
     ItemType,
 )
 from ordermesh.services import commands as c
+from ordermesh.services import user_commands as uc
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers.setup import IssuedKey
 
@@ -93,7 +96,14 @@ def seed_demo(bus: MessageBus, seed: int = 7) -> dict[str, str]:
         return {}
     bus.handle(c.UpdateChannel(ACTOR, first_code, CHANNEL_SETTINGS[first_code]))
     _order_running_low(bus, products, stock)
+    _create_users(bus)
     return _issue_keys(bus)
+
+
+def _create_users(bus: MessageBus) -> None:
+    """The console's demo users, one per role (README lists them with DEMO_PASSWORD)."""
+    for email, name, role, location in DEMO_USERS:
+        bus.handle(uc.CreateUser(ACTOR, email, name, role, DEMO_PASSWORD, location))
 
 
 def _order_running_low(bus: MessageBus, products: list[Product], stock: StockPlan) -> None:

@@ -217,3 +217,12 @@ PACKAGE_TYPES: tuple[tuple[str, str, int, int, int, int, int], ...] = (
 )
 # Articles packed with care: FRAGILE on their labels and packing slips.
 FRAGILE_ITEMS = frozenset({"Mug", "Table Lamp", "Scented Candle"})
+
+# The console's demo users: sign in at /console with any of them and DEMO_PASSWORD.
+DEMO_PASSWORD = "ordermesh-demo"  # noqa: S105 - a published demo password, demo data only
+DEMO_USERS = (
+    ("admin@demo.ordermesh.example", "Ada Admin", "admin", None),
+    ("operator@demo.ordermesh.example", "Otto Operator", "operator", None),
+    ("agent@demo.ordermesh.example", "Carla Callcentre", "call_centre", None),
+    ("amsterdam@demo.ordermesh.example", "Sam Store", "store_staff", "store-amsterdam"),
+)

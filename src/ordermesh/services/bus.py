@@ -19,6 +19,8 @@ from tenacity import (
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.services import commands as c
 from ordermesh.services import import_commands as ic
+from ordermesh.services import user_commands as uc
+from ordermesh.services.audit import audit_entry, is_user
 from ordermesh.services.handlers import (
     counter,
     credits,
@@ -40,6 +42,7 @@ from ordermesh.services.handlers import (
     stock,
     streaming,
     tracking,
+    users,
     webhooks,
 )
 from ordermesh.services.handlers.notifications import NotifySetup
@@ -89,6 +92,10 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.LeaseFulfilments: counter.lease_fulfilments,
     c.PutPackageType: shipping.put_package_type,
     c.ReplayWebhookDelivery: webhooks.replay_delivery,
+    uc.CreateUser: users.create_user,
+    uc.UpdateUser: users.update_user,
+    uc.SignIn: users.sign_in,
+    uc.SignOut: users.sign_out,
 }
 
 # Handlers that also need the carriers.
@@ -190,4 +197,10 @@ class MessageBus:
             wait=wait_random_exponential(multiplier=0.01, max=0.5),
             reraise=True,
         )
-        return retrying(lambda: handler(command, self.uow_factory()))
+        return retrying(lambda: handler(command, self._uow_for(command)))
+
+    def _uow_for(self, command: c.Command) -> UnitOfWork:
+        uow = self.uow_factory()
+        if is_user(command.actor):
+            uow.record(audit_entry(command))
+        return uow

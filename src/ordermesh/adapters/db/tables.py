@@ -761,3 +761,68 @@ notifications = Table(
     Index("ix_notifications_due", "status", "next_attempt_at"),
     Index("ix_notifications_order_seq", "order_seq"),
 )
+
+# The operator console: who may sign in, with which role (store staff bound to a location).
+users = Table(
+    "users", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # stored lower-case
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("role", String(16), nullable=False),
+    Column("location_code", String(64), ForeignKey("locations.code"), nullable=True),
+    Column("active", Boolean, nullable=False, server_default=true()),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_sign_in_at", Timestamp, nullable=True),
+    CheckConstraint("role IN ('admin', 'operator', 'call_centre', 'store_staff')", name="role"),
+    CheckConstraint("(role = 'store_staff') = (location_code IS NOT NULL)", name="location_bound"),
+)
+
+# A signed-in browser: the cookie holds a random token, the table only its SHA-256.
+user_sessions = Table(
+    "user_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Index("ix_user_sessions_user_id", "user_id"),
+)
+
+# Who did what in the console: every command a user issued, signing in and out.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("at", Timestamp, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=True),
+    Column("detail", Json, nullable=False),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_actor", "actor", "id"),
+)
+
+# How long an order may spend in a stage, per channel ('*': every channel without its own).
+stage_slas = Table(
+    "stage_slas", metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("stage", String(32), primary_key=True),
+    Column("minutes", Integer, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    CheckConstraint("minutes > 0", name="minutes_positive"),
+)
+
+# An order about to miss (or past) a stage's SLA, flagged once by the worker; cleared when the
+# order leaves the stage.
+order_jeopardies = Table(
+    "order_jeopardies", metadata,
+    Column("id", SeqId, primary_key=True, autoincrement=True),
+    Column("order_id", String(36), ForeignKey("orders.id"), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("due_at", Timestamp, nullable=False),
+    Column("flagged_at", Timestamp, nullable=False),
+    Column("cleared_at", Timestamp, nullable=True),
+    UniqueConstraint("order_id", "stage", name="uq_order_jeopardies_order_stage"),
+    Index("ix_order_jeopardies_open", "cleared_at", "flagged_at"),
+)

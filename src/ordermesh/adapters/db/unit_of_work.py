@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
@@ -20,6 +20,7 @@ from ordermesh.adapters.db.replenishment_repository import SqlReplenishment
 from ordermesh.adapters.db.repositories import SqlAccess, SqlCatalogue, SqlStock
 from ordermesh.adapters.db.shipping_repository import SqlShipping
 from ordermesh.adapters.db.sourcing_repository import SqlAllocations, SqlBackorders, SqlSourcing
+from ordermesh.adapters.db.user_repository import SqlUsers
 from ordermesh.adapters.db.webhook_repository import SqlWebhooks
 from ordermesh.domain.fulfilments import Fulfilment
 from ordermesh.domain.holds import CartHold
@@ -53,9 +54,11 @@ class SqlUnitOfWork:
     shipping: ports.Shipping
     webhooks: ports.Webhooks
     notifications: ports.Notifications
+    users: ports.Users
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._audit: list[dict[str, Any]] = []  # written with the next commit
 
     def __enter__(self) -> Self:
         self.conn = self.engine.connect()
@@ -87,6 +90,7 @@ class SqlUnitOfWork:
         self.shipping = SqlShipping(self.conn)
         self.webhooks = SqlWebhooks(self.conn)
         self.notifications = SqlNotifications(self.conn)
+        self.users = SqlUsers(self.conn)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -94,7 +98,14 @@ class SqlUnitOfWork:
             self._tx.rollback()
         self.conn.close()
 
+    def record(self, entry: dict[str, Any]) -> None:
+        self._audit.append(entry)
+
     def commit(self) -> None:
+        if self._audit:  # who did it, in the same transaction as what was done
+            for entry in self._audit:
+                self.users.audit(entry)
+            self._audit.clear()
         # every aggregate this transaction loaded or added: its events are written with it
         aggregates: list[Order | PurchaseOrder | CartHold | SupplierBill | Fulfilment] = [
             *self._orders.seen, *self._purchase_orders.seen, *self._holds.seen,

@@ -7,6 +7,7 @@ from fastapi_offline import FastAPIOffline
 
 from ordermesh import __version__
 from ordermesh.bootstrap import App, bootstrap
+from ordermesh.entrypoints import console
 from ordermesh.entrypoints.api import errors
 from ordermesh.entrypoints.api.card_guard import install_log_redaction
 from ordermesh.entrypoints.api.input_guard import InputGuard
@@ -61,6 +62,7 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
     app.include_router(notifications.router, responses=problem_responses())
     app.include_router(ops.router)
     app.include_router(tracking.router)
+    console.install(app)
     app.add_middleware(InputGuard)
     install_log_redaction()
     tracking.install_log_redaction()

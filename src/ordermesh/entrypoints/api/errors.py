@@ -27,6 +27,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.ConcurrentUpdate: 409,
     e.ServiceUnavailable: 503,
     e.Leased: 409,
+    e.SignInRefused: 401,
 }
 
 HTTP_CODES = {

@@ -1,0 +1,84 @@
+"""The operator console at /console: server-rendered pages over the same commands and queries
+as the API (no business logic of its own), for signed-in users by role."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from ordermesh.domain.errors import DomainError
+from ordermesh.entrypoints.api.errors import STATUS
+from ordermesh.entrypoints.console import pages
+from ordermesh.entrypoints.console.rendering import HERE, page, redirect
+from ordermesh.entrypoints.console.session import Forbidden, SignInNeeded, sign_in_url
+
+# Everything a page needs comes from Ordermesh itself: no other origin, no inline script.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+ROUTERS = [pages.router]
+
+
+def install(app: FastAPI) -> None:
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    app.add_exception_handler(SignInNeeded, _sign_in_needed)
+    app.add_exception_handler(Forbidden, _forbidden)
+    for kind in (DomainError, HTTPException, RequestValidationError):
+        app.add_exception_handler(kind, _html_for_console(app.exception_handlers[kind]))
+
+    @app.middleware("http")
+    async def secure_pages(request: Request,
+                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        if request.url.path.startswith("/console"):
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
+
+
+async def _sign_in_needed(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInNeeded)
+    return redirect(sign_in_url(exc.next_url))
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Forbidden)
+    return page(request, None, "error.html", status_code=403, title="Not allowed",
+                detail=exc.detail)
+
+
+def _html_for_console(api_handler: Any) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The API answers problem+json; a console page answers a page saying the same."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/console") or \
+                request.url.path.startswith("/console/static"):
+            result = api_handler(request, exc)
+            return await result if isinstance(result, Awaitable) else result  # type: ignore[no-any-return]
+        if isinstance(exc, DomainError):
+            status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+            return page(request, None, "error.html", status_code=status, title=exc.title,
+                        detail=exc.detail)
+        if isinstance(exc, HTTPException):
+            return page(request, None, "error.html", status_code=exc.status_code,
+                        title="Not found" if exc.status_code == 404 else "Request refused",
+                        detail=str(exc.detail))
+        return page(request, None, "error.html", status_code=422, title="Invalid request",
+                    detail="; ".join(str(e.get("msg")) for e in exc.errors())
+                    if hasattr(exc, "errors") else str(exc))
+
+    return handle
