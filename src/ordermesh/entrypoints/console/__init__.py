@@ -14,7 +14,17 @@ from starlette.responses import Response
 
 from ordermesh.domain.errors import DomainError
 from ordermesh.entrypoints.api.errors import STATUS
-from ordermesh.entrypoints.console import pages
+from ordermesh.entrypoints.console import (
+    analytics,
+    entry,
+    fulfilment,
+    integrations,
+    inventory,
+    orders,
+    pages,
+    purchasing,
+    settings,
+)
 from ordermesh.entrypoints.console.rendering import HERE, page, redirect
 from ordermesh.entrypoints.console.session import Forbidden, SignInNeeded, sign_in_url
 
@@ -28,7 +38,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-ROUTERS = [pages.router]
+# entry's /console/orders/new before orders' /console/orders/{order_id}
+ROUTERS = [pages.router, entry.router, orders.router, inventory.router, purchasing.router,
+           fulfilment.router, analytics.router, integrations.router, settings.router]
 
 
 def install(app: FastAPI) -> None:
