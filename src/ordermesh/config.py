@@ -89,3 +89,5 @@ class Settings(BaseSettings):
     # How long a sender holds the webhooks and mails it took: one that dies leaves them to the
     # next after this (longer than a send may take).
     worker_lease_seconds: PositiveFloat = 60.0
+    # The jeopardy check: orders at risk of missing a stage's SLA flagged (docs/jeopardy.md).
+    worker_jeopardy_seconds: PositiveFloat = 60.0

@@ -20,14 +20,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from ordermesh.adapters.carriers.courier import Courier
 from ordermesh.adapters.payments.test_gateway import TestGateway
 from ordermesh.bootstrap import App, bootstrap
 from ordermesh.config import Settings
+from ordermesh.domain.events import utcnow
 from ordermesh.entrypoints.observability import configure_logging
 from ordermesh.services import commands as c
+from ordermesh.services.jeopardy_commands import FlagJeopardies
 
 log = logging.getLogger("ordermesh.worker")
 ACTOR = "worker"
@@ -67,7 +69,7 @@ def settle_payments(app: App) -> str:
             app.bus.handle(c.ApplyGatewayNotice("gateway:test", "test", body, headers))
 
         sent = test.deliver_webhooks(deliver)
-        payouts = test.settle(datetime.now(UTC).date())
+        payouts = test.settle(utcnow().date())
         summary += f"; test gateway: {sent} webhook(s), {len(payouts)} payout(s)"
     return summary
 
@@ -116,10 +118,19 @@ def relay(app: App) -> str:
 
 def import_payouts(app: App) -> str:
     """Fetch every gateway's payouts of the last two weeks (each is stored once)."""
-    since = datetime.now(UTC).date() - timedelta(days=14)
+    since = utcnow().date() - timedelta(days=14)
     counts = [f"{name}: {len(app.bus.handle(c.ImportPayouts(ACTOR, name, since)))}"
               for name in app.bus.setup.gateways]
     return "payouts imported: " + ", ".join(counts)
+
+
+def flag_jeopardy(app: App) -> str:
+    """Flag the orders at risk of missing a stage's SLA (each once, with its event), and clear
+    the flags of those that moved on. Said in the log only when something was flagged."""
+    run = app.bus.handle(FlagJeopardies(ACTOR))
+    if not run.flagged:
+        return ""
+    return f"{len(run.flagged)} order stage(s) in jeopardy flagged, {run.cleared} cleared"
 
 
 def schedule(settings: Settings) -> list[Job]:
@@ -128,7 +139,8 @@ def schedule(settings: Settings) -> list[Job]:
             Job("settle payments", settings.worker_payment_jobs_seconds, settle_payments),
             Job("import payouts", settings.worker_import_payouts_seconds, import_payouts),
             Job("ship", settings.worker_shipping_jobs_seconds, ship),
-            Job("relay", settings.worker_relay_seconds, relay)]
+            Job("relay", settings.worker_relay_seconds, relay),
+            Job("flag jeopardy", settings.worker_jeopardy_seconds, flag_jeopardy)]
 
 
 class Worker:

@@ -19,6 +19,7 @@ from tenacity import (
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.services import commands as c
 from ordermesh.services import import_commands as ic
+from ordermesh.services import jeopardy_commands as jc
 from ordermesh.services import user_commands as uc
 from ordermesh.services.audit import audit_entry, is_user
 from ordermesh.services.handlers import (
@@ -28,6 +29,7 @@ from ordermesh.services.handlers import (
     holds,
     imports,
     invoicing,
+    jeopardy,
     money,
     notifications,
     orders,
@@ -92,6 +94,9 @@ HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork], Any]] = {
     c.LeaseFulfilments: counter.lease_fulfilments,
     c.PutPackageType: shipping.put_package_type,
     c.ReplayWebhookDelivery: webhooks.replay_delivery,
+    jc.PutStageSla: jeopardy.put_stage_sla,
+    jc.RemoveStageSla: jeopardy.remove_stage_sla,
+    jc.FlagJeopardies: jeopardy.flag_jeopardies,
     uc.CreateUser: users.create_user,
     uc.UpdateUser: users.update_user,
     uc.SignIn: users.sign_in,

@@ -85,10 +85,12 @@ class SqlShipping:
     def record_event(self, values: dict[str, Any]) -> bool:
         """Keep a tracking event; False when the carrier sent it before (nothing written)."""
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        done = self.conn.execute(
+        # RETURNING says whether a row was written: psycopg's rowcount of an insert with an
+        # implicit RETURNING (the id) is -1 whether it wrote the row or did nothing.
+        return self.conn.execute(
             dialect.insert(t.tracking_events).values(**values, received_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["carrier", "event_id"])).rowcount
-        return bool(done)
+            .on_conflict_do_nothing(index_elements=["carrier", "event_id"])
+            .returning(t.tracking_events.c.id)).first() is not None
 
     def set_parcel(self, package_id: int, status: str, at: datetime) -> None:
         self.conn.execute(update(t.packages).where(_p.id == package_id)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.fulfilment_repository import SqlFulfilments
 from ordermesh.adapters.db.hold_repository import SqlCartHolds
+from ordermesh.adapters.db.jeopardy_repository import SqlJeopardy
 from ordermesh.adapters.db.money_repository import SqlInvoices, SqlPayments, SqlPayouts, SqlTax
 from ordermesh.adapters.db.notification_repository import SqlNotifications
 from ordermesh.adapters.db.numbering_repository import SqlNumbering
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
     webhooks: ports.Webhooks
     notifications: ports.Notifications
     users: ports.Users
+    jeopardy: ports.Jeopardy
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -91,6 +93,7 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhooks(self.conn)
         self.notifications = SqlNotifications(self.conn)
         self.users = SqlUsers(self.conn)
+        self.jeopardy = SqlJeopardy(self.conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -13,12 +13,14 @@ from ordermesh.entrypoints.api.card_guard import install_log_redaction
 from ordermesh.entrypoints.api.input_guard import InputGuard
 from ordermesh.entrypoints.api.routers import (
     access,
+    analytics,
     availability,
     cart_holds,
     catalogue,
     finance,
     fulfilments,
     imports,
+    jeopardy,
     notifications,
     ops,
     orders,
@@ -60,6 +62,8 @@ def create_app(ordermesh: App | None = None) -> FastAPI:
     app.include_router(imports.router, responses=problem_responses())
     app.include_router(pos.router, responses=problem_responses())
     app.include_router(notifications.router, responses=problem_responses())
+    app.include_router(jeopardy.router, responses=problem_responses())
+    app.include_router(analytics.router, responses=problem_responses())
     app.include_router(ops.router)
     app.include_router(tracking.router)
     console.install(app)
