@@ -294,3 +294,13 @@ def dashboard(conn: Connection, now: datetime) -> dict[str, Any]:
         "webhooks": {"pending": pending, "failed": deliveries.get("failed", (0, None))[0],
                      "oldest_pending_age_seconds": _age(now, oldest_pending)},
     }
+
+
+def open_fulfilments(conn: Connection, location: str) -> list[dict[str, Any]]:
+    """A location's fulfilments waiting for its people, counted by status (a store's
+    dashboard): to pick, being picked, packed, and at the counter."""
+    return [{"status": status, "count": count} for status, count in conn.execute(
+        select(_f.status, func.count()).where(
+            _f.location_code == location,
+            _f.status.in_(["pending", "picking", "packed", "ready_for_pickup"]))
+        .group_by(_f.status).order_by(_f.status))]

@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 from xml.sax.saxutils import escape, quoteattr
 
 import matplotlib
@@ -32,7 +33,7 @@ from matplotlib.figure import Figure
 matplotlib.rcParams["svg.hashsalt"] = "ordermesh-charts"
 matplotlib.rcParams["svg.fonttype"] = "none"
 
-Value = int | float | None
+Value = int | float | Decimal | None  # Decimal: amounts and hours, drawn as floats
 # Okabe-Ito: told apart by colour-blind readers too.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
            "#000000")
@@ -41,7 +42,7 @@ SIZE = (8.0, 4.0)  # inches; 576 x 288 pt
 MAX_DAY_TICKS = 10
 
 
-def bar_chart(title: str, labels: Sequence[str], series: dict[str, list[Value]], unit: str) -> str:
+def bar_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[Value]], unit: str) -> str:
     """Grouped bars: one group per label, one bar per series (None: no bar)."""
     _check(len(labels), series)
     figure, axes = _canvas(title, unit)
@@ -55,7 +56,7 @@ def bar_chart(title: str, labels: Sequence[str], series: dict[str, list[Value]],
     return _finish(figure, axes, title, [str(label) for label in labels], series, unit)
 
 
-def line_chart(title: str, days: Sequence[date], series: dict[str, list[Value]], unit: str) -> str:
+def line_chart(title: str, days: Sequence[date], series: Mapping[str, Sequence[Value]], unit: str) -> str:
     """One line per series over the days (None: a gap in the line), with markers so a single
     day still shows."""
     _check(len(days), series)
@@ -70,7 +71,7 @@ def line_chart(title: str, days: Sequence[date], series: dict[str, list[Value]],
     return _finish(figure, axes, title, [d.isoformat() for d in days], series, unit)
 
 
-def _check(points: int, series: dict[str, list[Value]]) -> None:
+def _check(points: int, series: Mapping[str, Sequence[Value]]) -> None:
     wrong = sorted(name for name, values in series.items() if len(values) != points)
     if wrong:
         raise ValueError(f"series {', '.join(wrong)} should have {points} values each")
@@ -99,7 +100,7 @@ def _number(value: Value) -> float:
 
 
 def _finish(figure: Figure, axes: Axes, title: str, labels: list[str],
-            series: dict[str, list[Value]], unit: str) -> str:
+            series: Mapping[str, Sequence[Value]], unit: str) -> str:
     if not labels or not series:
         axes.text(0.5, 0.5, "No data", transform=axes.transAxes, ha="center", va="center",
                   fontdict=FONT, color="#555555")
@@ -112,7 +113,7 @@ def _finish(figure: Figure, axes: Axes, title: str, labels: list[str],
     return _accessible(out.getvalue(), title, _describe(labels, series, unit))
 
 
-def _describe(labels: list[str], series: dict[str, list[Value]], unit: str) -> str:
+def _describe(labels: list[str], series: Mapping[str, Sequence[Value]], unit: str) -> str:
     """The chart's figures in words, for those who cannot see it."""
     parts = []
     for name, values in series.items():

@@ -72,7 +72,3 @@ def audit_log(request: Request, db: Db, user: Annotated[User, need("audit")],
     older = entries[-1]["id"] if len(entries) == 50 else None
     return page(request, user, "audit.html", entries=entries, older=older, actor=actor or "")
 
-
-@router.get("", response_class=HTMLResponse)
-def dashboard(request: Request, user: Annotated[User, need("dashboard")]) -> HTMLResponse:
-    return page(request, user, "dashboard.html")

@@ -43,7 +43,7 @@ RATE_COLUMNS = ["name", "numerator", "denominator", "excluded", "percent"]
 SALES_COLUMNS = ["group", "currency", "orders", "units", "revenue"]
 
 
-def _period(since: date | None, until: date | None) -> a.Period:
+def period_of(since: date | None, until: date | None) -> a.Period:
     return a.reporting_period(since, until, utcnow().date())
 
 
@@ -58,15 +58,15 @@ def _stages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for row in rows]
 
 
-def _stage_times(conn: Connection, period: a.Period, by: str) -> list[dict[str, Any]]:
+def stage_rows(conn: Connection, period: a.Period, by: str) -> list[dict[str, Any]]:
     return _stages(q.stage_times(conn, period.start, period.end, by))
 
 
-def _stage_trend(conn: Connection, period: a.Period) -> list[dict[str, Any]]:
+def trend_rows(conn: Connection, period: a.Period) -> list[dict[str, Any]]:
     return _stages(q.stage_trend(conn, period.start, period.end))
 
 
-def _rates(conn: Connection, period: a.Period) -> list[dict[str, Any]]:
+def rate_rows(conn: Connection, period: a.Period) -> list[dict[str, Any]]:
     found = []
     for row in q.rates(conn, period.start, period.end):
         percent = a.Rate(row["numerator"], row["denominator"], row["excluded"]).percent(2)
@@ -90,16 +90,16 @@ def stage_times(principal: OperatorKey, conn: Conn, since: Since = None, until: 
                 by: StageBy = "channel") -> dict[str, Any]:
     """Per channel (or location) and stage: how many orders placed in the period completed the
     stage, and its nearest-rank p50 and p90 in minutes."""
-    period = _period(since, until)
-    return {**_span(period), "by": by, "items": _stage_times(conn, period, by)}
+    period = period_of(since, until)
+    return {**_span(period), "by": by, "items": stage_rows(conn, period, by)}
 
 
 @router.get("/stage-times.csv", response_class=Response, responses=CSV)
 def stage_times_csv(principal: OperatorKey, conn: Conn, since: Since = None,
                     until: Until = None, by: StageBy = "channel") -> Response:
     """`/stage-times` as CSV: group, stage, count, p50_minutes, p90_minutes."""
-    period = _period(since, until)
-    return _csv(f"stage-times-by-{by}", period, _stage_times(conn, period, by),
+    period = period_of(since, until)
+    return _csv(f"stage-times-by-{by}", period, stage_rows(conn, period, by),
                 ["group", *STAGE_COLUMNS])
 
 
@@ -107,16 +107,16 @@ def stage_times_csv(principal: OperatorKey, conn: Conn, since: Since = None,
 def stage_trend(principal: OperatorKey, conn: Conn, since: Since = None,
                 until: Until = None) -> dict[str, Any]:
     """Per UTC day of placement (every day of the period) and stage: count, p50 and p90."""
-    period = _period(since, until)
-    return {**_span(period), "items": _stage_trend(conn, period)}
+    period = period_of(since, until)
+    return {**_span(period), "items": trend_rows(conn, period)}
 
 
 @router.get("/stage-trend.csv", response_class=Response, responses=CSV)
 def stage_trend_csv(principal: OperatorKey, conn: Conn, since: Since = None,
                     until: Until = None) -> Response:
     """`/stage-trend` as CSV: day, stage, count, p50_minutes, p90_minutes."""
-    period = _period(since, until)
-    return _csv("stage-trend", period, _stage_trend(conn, period), ["day", *STAGE_COLUMNS])
+    period = period_of(since, until)
+    return _csv("stage-trend", period, trend_rows(conn, period), ["day", *STAGE_COLUMNS])
 
 
 @router.get("/rates", response_model=RatesOut)
@@ -124,19 +124,19 @@ def rates(principal: OperatorKey, conn: Conn, since: Since = None,
           until: Until = None) -> dict[str, Any]:
     """Fill, split-shipment, backorder, cancellation and on-time delivery rates of the orders
     placed in the period; payment and webhook failure rates of the calls made in it."""
-    period = _period(since, until)
-    return {**_span(period), "items": _rates(conn, period)}
+    period = period_of(since, until)
+    return {**_span(period), "items": rate_rows(conn, period)}
 
 
 @router.get("/rates.csv", response_class=Response, responses=CSV)
 def rates_csv(principal: OperatorKey, conn: Conn, since: Since = None,
               until: Until = None) -> Response:
     """`/rates` as CSV: name, numerator, denominator, excluded, percent."""
-    period = _period(since, until)
-    return _csv("rates", period, _rates(conn, period), RATE_COLUMNS)
+    period = period_of(since, until)
+    return _csv("rates", period, rate_rows(conn, period), RATE_COLUMNS)
 
 
-def _sales(conn: Connection, period: a.Period, by: str) -> list[dict[str, Any]]:
+def sales_rows(conn: Connection, period: a.Period, by: str) -> list[dict[str, Any]]:
     return q.sales(conn, period.start, period.end, by)
 
 
@@ -145,16 +145,16 @@ def sales(principal: OperatorKey, conn: Conn, since: Since = None, until: Until 
           by: SalesBy = "channel") -> dict[str, Any]:
     """Orders, units and revenue (minor units) per channel, UTC day or SKU, and per currency:
     amounts in different currencies are never added up."""
-    period = _period(since, until)
-    return {**_span(period), "by": by, "items": _sales(conn, period, by)}
+    period = period_of(since, until)
+    return {**_span(period), "by": by, "items": sales_rows(conn, period, by)}
 
 
 @router.get("/sales.csv", response_class=Response, responses=CSV)
 def sales_csv(principal: OperatorKey, conn: Conn, since: Since = None, until: Until = None,
               by: SalesBy = "channel") -> Response:
     """`/sales` as CSV: group, currency, orders, units, revenue."""
-    period = _period(since, until)
-    return _csv(f"sales-by-{by}", period, _sales(conn, period, by), SALES_COLUMNS)
+    period = period_of(since, until)
+    return _csv(f"sales-by-{by}", period, sales_rows(conn, period, by), SALES_COLUMNS)
 
 
 @router.get("/dashboard", response_model=DashboardOut)
