@@ -9,11 +9,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from ordermesh.domain.errors import InvalidInput, InvalidTransition
+from ordermesh.domain.errors import InvalidInput, InvalidTransition, NotFound
 from ordermesh.domain.events import Event, utcnow
-from ordermesh.domain.money import Money, total
+from ordermesh.domain.money import Money
 from ordermesh.domain.state_machines import mermaid
-from ordermesh.domain.tax import Taxable, TaxedAmounts
+from ordermesh.domain.tax import Taxable, TaxedAmounts, tax_line
 
 
 class OrderStatus(StrEnum):
@@ -67,6 +67,19 @@ TRANSITIONS: dict[OrderStatus, dict[str, str]] = {
 
 # Orders whose allocations are released to fulfilments (worked on at their locations).
 RELEASABLE = (OrderStatus.ALLOCATED, OrderStatus.PAID, OrderStatus.FULFILLING)
+
+# Orders whose lines may lose units not sent yet (the customer changed their mind): any order
+# still to be sent, held or not. Which units are free to go is the fulfilments' to say.
+LINES_CANCELLABLE = frozenset({S.PLACED, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD, S.PAID,
+                               S.FULFILLING})
+
+
+class LineNotCancellable(InvalidTransition):
+    """More units asked to be cancelled than the line has free to cancel: the rest left, or
+    are being picked or packed."""
+
+    code = "order.line_not_cancellable"
+    title = "Units cannot be cancelled"
 
 # The event each action records (wire names, past tense).
 ACTION_EVENTS: dict[str, str] = {
@@ -150,6 +163,15 @@ class OrderLine:
             return 0
         return self.quantity - self.dispatched - self.cancelled
 
+    def kept_tax(self, prices_include_tax: bool) -> int:
+        """The tax of the units not cancelled: what the order stored while none is, else those
+        units taxed once, half up, as an invoice bills them (domain.invoicing), so what the
+        order says it is owed and what its invoices bill stay equal to the minor unit."""
+        if self.cancelled == 0:
+            return self.tax
+        kept = self.unit_price.amount * (self.quantity - self.cancelled)
+        return tax_line(kept, self.tax_rate or Decimal(0), prices_include_tax)[1]
+
     def apply(self, action: str) -> None:
         """The one way a line changes status, checked against LINE_TRANSITIONS."""
         allowed = LINE_TRANSITIONS[self.status]
@@ -206,16 +228,28 @@ class Order:
 
     @property
     def lines_total(self) -> Money:
-        return total([line.total for line in self.lines], self.currency)
+        """The lines as priced, less the units cancelled one by one (an order cancelled whole
+        keeps the totals it had)."""
+        return Money(sum(ln.unit_price.amount * (ln.quantity - ln.cancelled) for ln in self.lines),
+                     self.currency)
+
+    @property
+    def shipping_due(self) -> Money:
+        """The shipping, while a unit of the order is still wanted; none once all were cancelled."""
+        kept = any(line.cancelled < line.quantity for line in self.lines)
+        return self.shipping_total if kept else Money.zero(self.currency)
 
     @property
     def tax_total(self) -> Money:
-        return Money(sum(line.tax for line in self.lines) + self.shipping_tax, self.currency)
+        shipping_tax = self.shipping_tax if self.shipping_due.amount else 0
+        return Money(sum(line.kept_tax(self.prices_include_tax) for line in self.lines)
+                     + shipping_tax, self.currency)
 
     @property
     def grand_total(self) -> Money:
-        """What the customer pays: tax is inside the prices, or added on top of them."""
-        total = self.lines_total + self.shipping_total
+        """What the customer pays: tax is inside the prices, or added on top of them. Units
+        cancelled are not paid for (the shipping neither, once every unit was cancelled)."""
+        total = self.lines_total + self.shipping_due
         return total if self.prices_include_tax else total + self.tax_total
 
     def set_taxes(self, taxed: TaxedAmounts, prices_include_tax: bool) -> None:
@@ -265,12 +299,77 @@ class Order:
         self.status = OrderStatus(target)
         if action == "cancel":  # a cancelled order's lines are cancelled with it
             for line in self.lines:
-                line.apply("cancel")
+                if line.status is not LineStatus.CANCELLED:  # (cancelled on their own before)
+                    line.apply("cancel")
         self._record(ACTION_EVENTS[action], actor, {"from": str(previous), "to": str(target), **data})
 
     def note(self, event_type: str, actor: str, **data: Any) -> None:
         """Record a fact that changes no status, e.g. part of a backorder allocated."""
         self._record(event_type, actor, data)
+
+    def line(self, line_no: int) -> OrderLine:
+        found = next((line for line in self.lines if line.line_no == line_no), None)
+        if found is None:
+            raise NotFound(f"the order has no line {line_no}", line_no=line_no)
+        return found
+
+    def cancel_units(self, line_no: int, quantity: int | None, free: int) -> tuple[OrderLine, int]:
+        """Take units of a line off the order: `quantity` of them, or (None) all that can go;
+        `free` is how many are not in anyone's hands (being picked, packed, sent), which only
+        the fulfilments know. The line is cancelled once none of it is left. Answers the line
+        and the units cancelled; `record_line_cancelled` records it once the money is known."""
+        if self.status not in LINES_CANCELLABLE:
+            raise InvalidTransition(f"cannot cancel a line of an order that is {self.status}",
+                                    current_status=str(self.status), action="cancel_line")
+        line = self.line(line_no)
+        if line.to_dispatch == 0:
+            done = "cancelled" if line.status is LineStatus.CANCELLED else "sent"
+            raise InvalidTransition(f"line {line_no} has nothing left to cancel: it was {done}",
+                                    current_status=str(line.status), action="cancel_line",
+                                    line_no=line_no)
+        if quantity is not None and quantity < 1:
+            raise InvalidInput("cancel at least one unit", field="quantity")
+        left = min(free, line.to_dispatch)
+        units = left if quantity is None else quantity
+        if not 1 <= units <= left:
+            busy = line.to_dispatch - left
+            raise LineNotCancellable(
+                f"line {line_no} has {left} unit(s) that can be cancelled, not {units}"
+                + (f"; {busy} are being picked or packed" if busy else ""),
+                line_no=line_no, cancellable=left)
+        line.cancelled += units
+        if line.cancelled == line.quantity:
+            line.apply("cancel")
+        return line, units
+
+    def record_line_cancelled(self, line: OrderLine, units: int, reason: str, actor: str,
+                              **data: Any) -> None:
+        """Record units of a line cancelled, then what that means for the order: its last line
+        cancels it (as a whole cancel does); when all that is left has already left, it is
+        shipped."""
+        self._record("order.line_cancelled", actor, {
+            "line_no": line.line_no, "sku": line.sku, "quantity": units,
+            "cancelled": line.cancelled, "reason": reason,
+            "grand_total": self.grand_total.amount, "currency": self.currency, **data})
+        if all(ln.status is LineStatus.CANCELLED for ln in self.lines):
+            self.apply("cancel", actor, reason=reason)
+        elif self.status is OrderStatus.FULFILLING and all(ln.to_dispatch == 0
+                                                           for ln in self.lines):
+            self.apply("ship", actor)
+
+    def stop_waiting(self, waiting: set[str], actor: str, **data: Any) -> None:
+        """Some waits for supply were cancelled; `waiting`: the ids of the lines that still
+        wait. A line that no longer waits is reserved (for what it holds); an order none of
+        whose lines waits is allocated, now or (held) when its hold is released."""
+        for line in self.lines:
+            if line.status is LineStatus.BACKORDERED and line.id not in waiting:
+                line.apply("reserve")
+        if waiting:
+            return
+        if self.status is OrderStatus.BACKORDERED:
+            self.apply("allocate", actor, **data)
+        elif self.status is OrderStatus.ON_HOLD and self.held_from is OrderStatus.BACKORDERED:
+            self.held_from = OrderStatus.ALLOCATED
 
     def _record(self, event_type: str, actor: str, data: dict[str, Any]) -> None:
         self.events.append(Event(event_type, "order", self.id, actor, data))

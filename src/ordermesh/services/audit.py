@@ -12,7 +12,7 @@ from ordermesh.services.commands import Command
 USER_PREFIX = "user:"
 # the fields that name what a command acts on, the first one present wins
 TARGETS = ("order_id", "fulfilment_id", "po_id", "bill_id", "user_id", "subscription_id",
-           "delivery_id", "sku", "code", "channel", "email")
+           "notification_id", "delivery_id", "sku", "code", "channel", "email")
 
 
 def is_user(actor: str) -> bool:

@@ -20,6 +20,7 @@ from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.services import commands as c
 from ordermesh.services import import_commands as ic
 from ordermesh.services import jeopardy_commands as jc
+from ordermesh.services import notification_commands as nc
 from ordermesh.services import user_commands as uc
 from ordermesh.services.audit import audit_entry, is_user
 from ordermesh.services.handlers import (
@@ -30,6 +31,7 @@ from ordermesh.services.handlers import (
     imports,
     invoicing,
     jeopardy,
+    line_cancellation,
     money,
     notifications,
     orders,
@@ -126,6 +128,7 @@ MONEY_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, MoneySetup], An
     c.FlagExpiringAuthorizations: money.flag_expiring_authorizations,
     c.ImportPayouts: money.import_payouts,
     c.ReturnUncollected: counter.return_uncollected,
+    c.CancelOrderLine: line_cancellation.cancel_order_line,
     ic.ImportOrders: imports.import_orders,
 }
 
@@ -147,6 +150,7 @@ WEBHOOK_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, WebhookSetup]
 # Handlers that also need the customer notifier, and the event stream.
 NOTIFY_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, NotifySetup], Any]] = {
     c.SendNotifications: notifications.send_notifications,
+    nc.ResendNotification: notifications.resend_notification,
 }
 STREAM_HANDLERS: dict[type[c.Command], Callable[[Any, UnitOfWork, StreamSetup], Any]] = {
     c.StreamEvents: streaming.stream_events,

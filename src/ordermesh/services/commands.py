@@ -506,3 +506,18 @@ class SendNotifications(Command):
 @dataclass(frozen=True)
 class StreamEvents(Command):
     limit: int = 500
+
+
+# -- cancelling part of an order ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CancelOrderLine(Command):
+    """Cancel units of a line not sent yet (the customer changed their mind), with the money
+    put right: what was captured for them is refunded, what was only authorized not taken."""
+
+    order_id: str
+    line_no: int
+    quantity: int | None  # None: all of the line that can still be cancelled
+    reason: str
+    channel: str | None = None  # set when a channel key asks: it sees only its own orders

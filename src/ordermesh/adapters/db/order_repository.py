@@ -107,6 +107,9 @@ class SqlOrders:
             .values(status=str(order.status),
                     held_from=str(order.held_from) if order.held_from else None,
                     hold_reason=order.hold_reason,
+                    # what is owed goes down as units are cancelled (domain/orders.py)
+                    lines_total=order.lines_total.amount, tax_total=order.tax_total.amount,
+                    grand_total=order.grand_total.amount,
                     version=order.version + 1, updated_at=utcnow()))
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"order {order.id} was changed by someone else")

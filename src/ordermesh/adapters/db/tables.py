@@ -200,7 +200,7 @@ orders = Table(
     Column("shipping_tax", BigInteger, nullable=False, server_default="0"),
     Column("shipping_tax_rate", String(16), nullable=True),
     Column("shipping_tax_name", String(64), nullable=True),
-    Column("hold_reason", String(32), nullable=True),
+    Column("hold_reason", String(500), nullable=True),
     Column("version", Integer, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
@@ -230,6 +230,7 @@ order_lines = Table(
     Column("status", String(16), nullable=False),
     UniqueConstraint("order_seq", "line_no", name="uq_order_lines_order_line_no"),
     CheckConstraint("quantity > 0", name="quantity_positive"),
+    Index("ix_order_lines_sku", "sku", "order_seq"),  # orders of a SKU (the console's search)
 )
 
 allocations = Table(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from ordermesh.domain.errors import InvalidTransition, NotFound
 from ordermesh.domain.events import Event, utcnow
 from ordermesh.domain.notifications import (
     NotificationRejected,
@@ -20,6 +21,7 @@ from ordermesh.domain.notifications import (
 from ordermesh.domain.orders import format_order_number
 from ordermesh.domain.webhooks import next_attempt
 from ordermesh.services import commands as c
+from ordermesh.services import notification_commands as nc
 from ordermesh.services.ports import UnitOfWork
 
 
@@ -91,6 +93,29 @@ def send_notifications(cmd: c.SendNotifications, uow: UnitOfWork, setup: NotifyS
                                            "last_error": None})
         sent += 1
     return sent
+
+
+def resend_notification(cmd: nc.ResendNotification, uow: UnitOfWork, setup: NotifySetup) -> None:
+    """Queue a notification again: pending, due now, with a fresh schedule of attempts, for
+    the worker's sender to send like any other (the same message: its Message-ID comes from
+    the event). One still waiting to be sent is refused, not queued twice. The order's
+    timeline records who asked (`notification.resend_requested`)."""
+    with uow:
+        row = uow.notifications.get(cmd.notification_id)
+        if row is None:
+            raise NotFound(f"notification {cmd.notification_id} not found")
+        if row["status"] == "pending":
+            raise InvalidTransition(f"notification {row['id']} is already waiting to be sent",
+                                    current_status="pending", action="resend")
+        order = uow.orders.get(format_order_number(row["order_seq"]))
+        assert order is not None, "a notification belongs to an order"
+        order.note("notification.resend_requested", cmd.actor, notification_id=row["id"],
+                   kind=row["kind"], medium=row["medium"], previous_status=row["status"])
+        uow.notifications.update(row["id"], {"status": "pending", "attempts": 0,
+                                             "next_attempt_at": setup.clock(),
+                                             "last_error": None})
+        uow.orders.save(order)
+        uow.commit()
 
 
 def _outcome(uow: UnitOfWork, notification_id: int, values: dict[str, Any]) -> None:

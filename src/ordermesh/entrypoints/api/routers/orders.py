@@ -28,6 +28,7 @@ from ordermesh.entrypoints.api.pagination import decode_cursor, is_position, pag
 from ordermesh.entrypoints.api.schemas.common import Page, UtcTime
 from ordermesh.entrypoints.api.schemas.orders import (
     EventOut,
+    LineCancellationIn,
     LineRejectionIn,
     OrderIn,
     OrderOut,
@@ -172,3 +173,23 @@ def reject_line(order_id: str, line_no: int, body: LineRejectionIn, principal: O
     bus.handle(c.ResourceLine(principal.actor, order_id, line_no, body.location, body.reason,
                               body.quantity))
     return _detail(db, order_id, None)
+
+
+@router.post("/{order_id}/lines/{line_no}/cancel", response_model=OrderOut,
+             responses={409: {"description": "Nothing (or not that much) left to cancel"}})
+def cancel_line(order_id: str, line_no: int, body: LineCancellationIn,
+                principal: ChannelOrOperatorKey, bus: Bus, db: Db,
+                agent: Agent = None) -> dict[str, Any]:
+    """Cancel units of a line not sent yet (all that can go, without `quantity`): their stock
+    is given back, what was captured for them refunded (with a credit note when the order was
+    invoiced), and the order cancelled with its last line. A channel may cancel lines of its
+    own orders; a call centre's key may name its agent (`X-Agent`)."""
+    actor = principal.actor
+    if agent is not None:
+        if principal.channel is None or principal.channel.partition(":")[0] != "call_centre":
+            raise InvalidInput("X-Agent is only taken on a call centre channel's key",
+                               field="X-Agent")
+        actor = f"{principal.channel}/{agent}"
+    bus.handle(c.CancelOrderLine(actor, order_id, line_no, body.quantity, body.reason,
+                                 principal.channel_scope))
+    return _detail(db, order_id, principal.channel_scope)

@@ -111,6 +111,14 @@ class LineRejectionIn(Strict):
                                              max_length=500)] = "rejected by the location"
 
 
+class LineCancellationIn(Strict):
+    quantity: Quantity | None = Field(None, description="Units to cancel. Default: all of the "
+                                      "line that is not being picked, packed or sent")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=500)] = Field(
+        description="Why, as the customer or the operator said it (shown in the timeline)")
+
+
 class CandidateOut(BaseModel):
     location: str
     distance_km: float | None
