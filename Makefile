@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format clean
+.PHONY: install run simulate test lint format clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Ordermesh needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -20,6 +20,12 @@ run: install
 	ORDERMESH_TEST_GATEWAY_ENABLED=$${ORDERMESH_TEST_GATEWAY_ENABLED:-true} \
 	ORDERMESH_COURIER_ENABLED=$${ORDERMESH_COURIER_ENABLED:-true} \
 	  $(BIN)/ordermesh serve --host 127.0.0.1 --port 8000 --with-worker
+
+# A simulated retail day on the demo data, through the API (ORDERS=500 make simulate).
+simulate: install
+	$(BIN)/ordermesh migrate
+	$(BIN)/ordermesh demo
+	$(BIN)/ordermesh simulate --orders $${ORDERS:-200}
 
 test: install
 	$(BIN)/pytest -n 2 --dist loadgroup

@@ -189,3 +189,23 @@ def create_key(
 
     issued = bootstrap().bus.handle(CreateApiKey("cli", name, role, channel))
     typer.echo(issued.key)
+
+
+@app.command()
+def simulate(
+    orders: Annotated[int, typer.Option(min=1, max=100_000, help="Orders in the day")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same day")] = 1,
+    day: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="The trading day (default: yesterday, UTC)")] = None,
+) -> None:
+    """Drive a realistic retail day through the API, compressed in time, on the demo
+    retailer (after `ordermesh migrate` and `ordermesh demo`); see docs/simulator.md."""
+    from ordermesh.entrypoints.simulate import NotReady, print_summary
+    from ordermesh.entrypoints.simulate import simulate as simulate_day
+
+    try:
+        summary = simulate_day(Settings(), orders, seed, day.date() if day else None)
+    except NotReady as exc:
+        typer.echo(f"ordermesh simulate: {exc}", err=True)
+        raise typer.Exit(2) from None
+    print_summary(summary)
