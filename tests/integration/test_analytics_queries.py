@@ -380,6 +380,10 @@ def test_dashboard_at_six_in_the_evening_of_march_second(conn: Connection) -> No
             {"group": "pos", "currency": "EUR", "orders": 1, "units": 1, "revenue": 1000},
             {"group": "web", "currency": "EUR", "orders": 2, "units": 4, "revenue": 4500},
             {"group": "web", "currency": "GBP", "orders": 1, "units": 1, "revenue": 1500}],
+        # yesterday: O9 (pos); O1 2 x 1000, O2 1000 + 2 x 500, O3 1000 (web, 6 units, 5000)
+        "orders_yesterday": [
+            {"group": "pos", "currency": "EUR", "orders": 1, "units": 1, "revenue": 1000},
+            {"group": "web", "currency": "EUR", "orders": 3, "units": 6, "revenue": 5000}],
         # O5, O8 backordered; O7 allocated; O0, O3 shipped; O10 allocated but its pickup is
         # ready at the counter; O11 held
         "waiting": {"placed_not_allocated": 2, "allocated_not_dispatched": 1,

@@ -287,6 +287,7 @@ def dashboard(conn: Connection, now: datetime) -> dict[str, Any]:
     return {
         "now": now, "day": today,
         "orders_today": sales(conn, start, end, "channel"),
+        "orders_yesterday": sales(conn, start - timedelta(days=1), start, "channel"),
         "waiting": _waiting(conn),
         "open_backorders": waits["backorder"], "open_preorders": waits["preorder"],
         "payment_failures_today": {"total": sum(failures.values()), "by_kind": failures},

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -52,7 +53,9 @@ def bar_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[V
         offsets = [i - 0.4 + width * (n + 0.5) for i in range(len(labels))]
         axes.bar(offsets, [_number(v) for v in values], width, label=_plain(name),
                  color=PALETTE[n % len(PALETTE)])
-    axes.set_xticks(range(len(labels)), [_plain(str(label)) for label in labels])
+    # long labels wrap onto lines of their own rather than run into each other
+    axes.set_xticks(range(len(labels)), ["\n".join(textwrap.wrap(_plain(str(label)), 14))
+                                         for label in labels])
     return _finish(figure, axes, title, [str(label) for label in labels], series, unit)
 
 

@@ -99,6 +99,8 @@ class DashboardOut(BaseModel):
     now: datetime
     day: date = Field(description="Today, in UTC")
     orders_today: list[SalesRowOut] = Field(description="Today's sales by channel and currency")
+    orders_yesterday: list[SalesRowOut] = Field(
+        description="Yesterday's (UTC) sales by channel and currency, to compare with")
     waiting: WaitingOut = Field(description="Orders waiting now, per stage")
     open_backorders: WaitsOut
     open_preorders: WaitsOut
