@@ -53,3 +53,24 @@ def test_signing_out_ends_the_session(browser: Browser, server: str, bus: Messag
     assert page.get_by_role("status").inner_text() == "You are signed out."
     page.goto(f"{server}/console")
     assert "/console/sign-in" in page.url
+
+
+def test_a_post_without_the_csrf_token_is_refused_in_the_browser(
+        browser: Browser, server: str, bus: MessageBus) -> None:
+    # given a signed-in admin, the browser holding the session cookie
+    page, _ = sign_in_page(browser, server, a_user(bus, "admin"))
+    # when a script posts the form that adds a user without the token (as a forged form
+    # would: the cookie goes along, the token cannot), it is refused
+    status = page.evaluate("""async () => {
+        const form = new URLSearchParams({email: 'mallory@shop.example', name: 'Mallory',
+                                          role: 'admin', password: 'a long password!'});
+        const answer = await fetch('/console/settings/users', {method: 'POST', body: form});
+        return answer.status; }""")
+    assert status == 403
+    # and nobody was added, and the session still stands
+    users = page.goto(f"{server}/console/settings/users")
+    assert users is not None and users.status == 200
+    assert "admin@shop.example" in page.content()
+    assert "mallory@shop.example" not in page.content()
+    page.goto(f"{server}/console")
+    assert page.url == f"{server}/console" and page.get_by_role("button", name="Sign out").count()
