@@ -21,8 +21,11 @@ CHROMIUM = next((path for path in (shutil.which("chromium"), shutil.which("chrom
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one module's tests. Not for the whole session: Playwright's sync API runs
+    an event loop in this thread while it is open, and later tests that start their own
+    (asyncio.run, as the event stream tests do) would find it running."""
     if CHROMIUM is None:
         reason = "no chromium here (.ci/run installs Debian's package)"
         if os.environ.get("ORDERMESH_TEST_REQUIRE_BROWSER") == "1":

@@ -17,8 +17,9 @@ from ordermesh.bootstrap import App
 from ordermesh.services import commands as c
 from ordermesh.services.bus import MessageBus
 from tests.builders import Shop
-from tests.console import a_user, console_client, notice_after, sign_in, submit
+from tests.console import a_user, console_client, csrf_of, notice_after, sign_in, submit
 from tests.e2e.conftest import row_counts
+from tests.races import together
 
 pytestmark = pytest.mark.db
 ADJUST = "/console/inventory/adjust"
@@ -82,8 +83,9 @@ def test_a_count_and_a_change_are_written_to_the_ledger(ordermesh: App, bus: Mes
             moves[0]["actor"]) == (2, "adjustment", "stock count: aisle 4",
                                    "user:operator@shop.example")
     # when two are found damaged
-    submit(operator, ADJUST, adjustment(mode="delta", quantity="-2", reason="damaged"))
+    answer = submit(operator, ADJUST, adjustment(mode="delta", quantity="-2", reason="damaged"))
     # then on hand drops by two, and the ledger page lists both, newest first
+    assert "On hand of TEE-1 at WH-1: 12 → 10 (damaged)." in notice_after(operator, answer)
     on_hand, moves = stock(engine, "TEE-1", "WH-1")
     assert on_hand == 10 and moves[0]["on_hand_delta"] == -2 and moves[0]["reference"] == "damaged"
     page = operator.get("/console/inventory?sku=TEE-1").text
@@ -94,6 +96,9 @@ def test_a_count_and_a_change_are_written_to_the_ledger(ordermesh: App, bus: Mes
 @pytest.mark.parametrize(("fields", "says"), [
     ({"quantity": "lots"}, "whole number"),
     ({"mode": "delta", "quantity": "-11"}, "cannot go below 0"),
+    ({"mode": "delta", "quantity": "0"}, "nothing changed"),
+    ({"mode": "delta", "quantity": "9999999999"}, "less than or equal to 1000000000"),
+    ({"quantity": "-1"}, "A count cannot be below 0"),
     ({"reason": "whim"}, "a reason from the lists"),
     ({"quantity": "10"}, "nothing changed"),
     ({"location": "NOWHERE"}, "NOWHERE"),
@@ -105,6 +110,37 @@ def test_bad_adjustments_change_nothing(ordermesh: App, bus: MessageBus, shop: S
     answer = submit(operator, ADJUST, adjustment(**fields))
     assert says in notice_after(operator, answer)
     assert row_counts(engine) == before
+
+
+def test_a_change_is_sent_as_a_change_so_concurrent_ones_are_all_kept(
+        ordermesh: App, bus: MessageBus, shop: Shop, engine: Engine) -> None:
+    # given six operators, each with the inventory page open
+    clerks = [signed_in_as(ordermesh, bus, f"clerk{n}@shop.example") for n in range(6)]
+    tokens = [csrf_of(clerk) for clerk in clerks]
+    # when each saves "change by +1" at the same moment
+    answers = together([
+        (lambda clerk=clerk, token=token: clerk.post(ADJUST, data={
+            **adjustment(mode="delta", quantity="+1", reason="found"), "csrf_token": token}))
+        for clerk, token in zip(clerks, tokens, strict=True)], ())
+    # then on hand went up by exactly six, each clerk told the figure their change made
+    notices = [notice_after(clerk, answer) for clerk, answer in zip(clerks, answers, strict=True)]
+    assert sorted(n for n in range(11, 17) for text in notices if f"→ {n} (found)" in text) == [
+        11, 12, 13, 14, 15, 16]
+    # and each change is in the ledger
+    on_hand, moves = stock(engine, "TEE-1", "WH-1")
+    assert on_hand == 16
+    assert [m["on_hand_delta"] for m in moves[:6]] == [1] * 6
+    # and they were applied as movements, not as counts made from a figure read earlier
+    with engine.connect() as conn:
+        (level,) = queries.list_stock_levels(conn, "TEE-1", "WH-1", None, 1)
+    assert level["last_movement_at"] is not None
+    assert level["last_counted_at"] < level["last_movement_at"]
+
+
+def signed_in_as(ordermesh: App, bus: MessageBus, email: str) -> TestClient:
+    client = console_client(ordermesh)
+    sign_in(client, a_user(bus, "operator", email=email))
+    return client
 
 
 def test_store_staff_see_and_adjust_their_own_location_only(ordermesh: App, bus: MessageBus,

@@ -130,3 +130,35 @@ def test_a_feed_dated_in_the_future_is_rejected(client: TestClient, shop: Shop) 
                                     "on_hand_delta": 0, "reason": "counted_at is in the future"}
     later = sync(client, shop, row("c-1", "absolute", 7, at(1)))
     assert later["applied"] == 1 and on_hand(client, shop) == 7
+
+
+def test_a_change_by_hand_is_added_to_what_is_on_hand(client: TestClient, shop: Shop) -> None:
+    admin = shop.headers("admin")
+    # given a sale of 2 that lands after the clerk looked (3 on hand) and before they save
+    sync(client, shop, row("s-1", "delta", -2, at(60)))
+    # when the clerk records 5 received as a change
+    response = client.put("/api/v1/stock-levels/TEE-1/ST-AMS",
+                          json={"on_hand_delta": 5, "reference": "found in back room"},
+                          headers=admin)
+    # then both are kept: 3 - 2 + 5
+    assert response.status_code == 200, response.text
+    assert response.json()["on_hand"] == on_hand(client, shop) == 6
+    movements = client.get("/api/v1/stock-movements?sku=TEE-1&location=ST-AMS",
+                           headers=shop.headers("operator")).json()["items"]
+    assert [(m["reason"], m["reference"], m["on_hand_delta"]) for m in movements[:2]] == [
+        ("adjustment", "found in back room", 5), ("sync_delta", "s-1", -2)]
+
+
+def test_bad_changes_by_hand_are_refused(client: TestClient, shop: Shop) -> None:
+    admin = shop.headers("admin")
+    url = "/api/v1/stock-levels/TEE-1/ST-AMS"
+    for body in ({"on_hand": 4, "on_hand_delta": 1}, {"on_hand_delta": 1.5},
+                 {"on_hand_delta": "1"}, {"on_hand_delta": -(10**9) - 1}):
+        assert client.put(url, json=body, headers=admin).status_code == 422, body
+    below = client.put(url, json={"on_hand_delta": -4}, headers=admin)
+    assert below.status_code == 422
+    assert below.headers["content-type"].startswith("application/problem+json")
+    assert "cannot go below 0" in below.json()["detail"]
+    assert on_hand(client, shop) == 3
+    assert "on_hand_delta" in client.get("/openapi.json").json()[
+        "components"]["schemas"]["StockLevelIn"]["properties"]

@@ -69,6 +69,22 @@ def test_each_method_has_its_own_path_to_the_customer() -> None:
     assert not PICKUP_ONLY & METHOD_ACTIONS["ship"]
 
 
+def test_a_pickup_goes_to_the_counter_unpacked_a_shipment_only_packed() -> None:
+    # a sale at the till (or a parcel no box holds) is handed over without a package
+    collected, shipped = a_fulfilment("pickup", F.PICKING), a_fulfilment("ship", F.PICKING)
+    collected.apply("make_ready", "clerk")
+    collected.pickup_code = "493021"
+    collected.collect("493021", "clerk")
+    assert collected.status is F.COLLECTED
+    assert [e.type for e in collected.events] == ["fulfilment.ready_for_pickup",
+                                                  "fulfilment.collected"]
+    with pytest.raises(InvalidTransition):
+        shipped.apply("make_ready", "clerk")
+    with pytest.raises(InvalidTransition):
+        shipped.apply("dispatch", "clerk")
+    assert shipped.status is F.PICKING and shipped.allowed() == ["cancel", "pack", "short_pick"]
+
+
 def test_every_status_is_reachable_and_the_ends_are_ends() -> None:
     reached = {F.PENDING}
     frontier = [F.PENDING]

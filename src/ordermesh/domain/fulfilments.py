@@ -45,8 +45,11 @@ TRANSITIONS: dict[FulfilmentStatus, dict[str, FulfilmentStatus]] = {
     # a store accepts what it was given (it stays pending), or rejects it: sourced elsewhere
     F.PENDING: {"accept": F.PENDING, "start_picking": F.PICKING, "reject": F.CANCELLED,
                 "cancel": F.CANCELLED},
-    # a short pick leaves it picking with fewer units; nothing found at all cancels it
-    F.PICKING: {"short_pick": F.PICKING, "pack": F.PACKED, "cancel": F.CANCELLED},
+    # a short pick leaves it picking with fewer units; nothing found at all cancels it. A
+    # pickup needs no box: it may go to the counter straight from the pick (a sale at the till
+    # always does: an article no package type holds is still handed over)
+    F.PICKING: {"short_pick": F.PICKING, "pack": F.PACKED, "make_ready": F.READY_FOR_PICKUP,
+                "cancel": F.CANCELLED},
     F.PACKED: {"dispatch": F.DISPATCHED, "make_ready": F.READY_FOR_PICKUP,
                "cancel": F.CANCELLED},
     F.DISPATCHED: {"in_transit": F.IN_TRANSIT, "out_for_delivery": F.OUT_FOR_DELIVERY,

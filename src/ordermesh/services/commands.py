@@ -64,8 +64,10 @@ class UpdateLocation(Command):
 
 @dataclass(frozen=True)
 class AdjustStockLevel(Command):
-    """Set a stock level by hand: a counted on-hand figure, the safety stock, and/or the
-    reorder point with the quantity to reorder (those two together)."""
+    """Set a stock level by hand: a counted on-hand figure or a change of on hand by a number
+    (`on_hand_delta`, applied to on hand as it is when the row is locked, so a sale landing
+    meanwhile is kept), the safety stock, and/or the reorder point with the quantity to
+    reorder (those two together)."""
 
     sku: str
     location: str
@@ -74,6 +76,7 @@ class AdjustStockLevel(Command):
     reference: str = "manual adjustment"
     reorder_point: int | None = None
     reorder_quantity: int | None = None
+    on_hand_delta: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class PlaceOrder(Command):
     order: dict[str, Any]  # the validated order fields, amounts in minor units
     idempotency_key: str | None = None
     request_hash: str = ""
+    # a sale at the pickup store's till: from its own shelves, whatever its daily capacity,
+    # or refused (services/till.py)
+    at_counter: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,13 @@
 """A sale at the till, posted by a point of sale: the order is placed (paid as the POS
 channel says: captured on placement), and handed over at once at the store: its fulfilment
-released, picked, packed, made ready and collected, so the units leave the store's stock.
+released, picked, made ready and collected, so the units leave the store's stock.
+
+The customer stands at the counter with the goods, so the sale is placed `at_counter`: its
+units come off that store's shelves whatever the store's daily capacity (that is for picking
+remote orders), and a sale the shelves cannot fill is refused by sourcing inside the placing
+transaction, before anything is written or the card is asked. Nothing goes into a box: a
+counter sale is handed over, not shipped (from picking straight to the counter), so an
+article no package type holds is sold like any other.
 
 Each step is a command of its own, and each is safe to run again: a sale posted again with
 the same receipt (the channel's external reference) finds its order and completes the steps
@@ -19,10 +26,11 @@ from ordermesh.services.bus import MessageBus
 def post_sale(bus: MessageBus, actor: str, channel: str, order: dict[str, Any],
               store: str, find: Any) -> str:
     """Place and hand over; answers the order's id. `find(channel, reference)` answers the
-    order id of a sale posted before, with its fulfilment and pickup code (a read). The caller
-    has checked that the store has the units: a sale is not taken for stock elsewhere."""
+    order id of a sale posted before, with its fulfilment and pickup code (a read). A sale
+    the store's shelves cannot fill raises InsufficientStock with nothing written (the caller
+    may check the shelves first, for a quicker answer)."""
     try:
-        placed = bus.handle(c.PlaceOrder(actor, channel, order))
+        placed = bus.handle(c.PlaceOrder(actor, channel, order, at_counter=True))
         order_id, again = str(placed.order_id), False
     except (DuplicateOrder, InsufficientStock):
         # posted before, or being posted right now by the same till: the stock it took is
@@ -36,12 +44,13 @@ def post_sale(bus: MessageBus, actor: str, channel: str, order: dict[str, Any],
     fulfilment, code = found["fulfilment_id"], found["pickup_code"]
     if fulfilment is None and again:
         return order_id  # the post in hand (its payment still being taken) hands it over
-    if fulfilment is None:
-        raise InvalidTransition("the sale has nothing to hand over at this store: its units "
-                                "are not reserved here", action="hand_over")
+    if fulfilment is None:  # sourced at this store only, so not released: not paid, or held
+        raise InvalidTransition("the sale is placed but not handed over: its payment was "
+                                "refused or is still being taken, or the order is held",
+                                action="hand_over", order_id=order_id)
+    to_counter = c.ChangeFulfilment(actor, fulfilment, "make_ready")  # no box: handed over
     steps = {"pending": c.ChangeFulfilment(actor, fulfilment, "start_picking"),
-             "picking": c.PackFulfilment(actor, fulfilment),
-             "packed": c.ChangeFulfilment(actor, fulfilment, "make_ready")}
+             "picking": to_counter, "packed": to_counter}
     status = found["status"]
     for _ in range(len(steps) * 3):  # a till posting the same receipt twice at once: both
         if status not in steps:      # walk the steps; a step the other made is read again

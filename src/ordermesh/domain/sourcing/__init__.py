@@ -1,6 +1,7 @@
 """Sourcing: where each order line should come from, and why. Pure; see model.py for the rules."""
 
 from ordermesh.domain.sourcing.model import (
+    COUNTER_SALE,
     DEFAULT_PREFERENCES,
     Allocation,
     Candidate,
@@ -25,7 +26,7 @@ from ordermesh.domain.sourcing.planner import plan
 from ordermesh.domain.sourcing.waits import unsupplied_promise
 
 __all__ = [
-    "DEFAULT_PREFERENCES", "Allocation", "Candidate", "Decision", "Demand", "Network", "Plan",
+    "COUNTER_SALE", "DEFAULT_PREFERENCES", "Allocation", "Candidate", "Decision", "Demand", "Network", "Plan",
     "Policy", "Preference", "Rate", "Refusal", "Request", "Site", "Source", "Supply", "Terms",
     "Wait", "WaitKind", "plan", "preferences", "unsupplied_promise",
 ]

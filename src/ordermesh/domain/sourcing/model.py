@@ -9,7 +9,9 @@ The order of rules:
 1. eligibility (always): a location the channel cannot see, that cannot do the fulfilment type,
    that is at its daily capacity or that does not ship as far as the destination is excluded;
 2. pickup store first (always, for click & collect): the store's own stock, then transfers from
-   locations that ship, ready later by the sender's transfer days;
+   locations that ship, ready later by the sender's transfer days; a sale at the store's counter
+   (`Request.at_counter`) takes the store's own shelves only, whatever its daily capacity (that
+   is for picking remote orders), and what they lack is refused: never transferred or waited for;
 3. the channel's preferences, in its order: fewest shipments, nearest, lowest cost, priority;
 4. a line is split across locations only when no single location can fill it, and only when the
    channel allows splits; what is left waits for incoming supply (backorder or pre-order), or is
@@ -37,6 +39,7 @@ class Preference(StrEnum):
 
 DEFAULT_PREFERENCES = (Preference.FEWEST_SHIPMENTS, Preference.NEAREST, Preference.PRIORITY)
 DEFAULT_TRANSIT_DAYS = 2  # when a location has no rate table to say otherwise
+COUNTER_SALE = "counter_sale"  # the rule of an allocation handed over at the till at once
 
 
 def preferences(names: list[str] | tuple[str, ...]) -> tuple[Preference, ...]:
@@ -122,6 +125,11 @@ class Request:
     currency: str
     destination: Point | None = None
     pickup_at: str | None = None  # click & collect at this store
+    at_counter: bool = False  # sold at the pickup store's till: its own shelves or nothing
+
+    def __post_init__(self) -> None:
+        if self.at_counter and self.pickup_at is None:
+            raise InvalidInput("a sale at the counter is handed over at a store: name it")
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +259,10 @@ class Plan:
 
     @property
     def shipments(self) -> frozenset[str]:
-        return frozenset(a.location for a in self.allocations)
+        """The locations that send something: a hand-over at the counter sends nothing, so it
+        takes none of a location's daily capacity."""
+        return frozenset(a.location for a in self.allocations
+                         if a.decision.rule != COUNTER_SALE)
 
     def allocated(self, line_id: str) -> int:
         return sum(a.quantity for a in self.allocations if a.line_id == line_id)

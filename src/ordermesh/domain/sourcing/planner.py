@@ -9,6 +9,7 @@ from ordermesh.domain.errors import InvalidInput
 from ordermesh.domain.geo import Point
 from ordermesh.domain.sourcing.explain import explain
 from ordermesh.domain.sourcing.model import (
+    COUNTER_SALE,
     DEFAULT_TRANSIT_DAYS,
     Allocation,
     Candidate,
@@ -124,6 +125,9 @@ class _Planner:
             for line in self._open():
                 self._refuse(line, f"{code} does not offer pickup to this channel")
             return
+        if self.request.at_counter:
+            self._sell_over_the_counter(store)
+            return
         full = store.capacity_left is not None and store.capacity_left <= 0
         decision = Decision("pickup_store_first", f"{code} is the pickup store",
                             excluded=((code, "at its daily capacity"),) if full else ())
@@ -136,6 +140,18 @@ class _Planner:
                 self._allocate(line, store, min(free, want), Source.STOCK, decision)
         if self._open():
             self._fill(self._shippers(besides=code), Source.TRANSFER, store.point)
+
+    def _sell_over_the_counter(self, store: Site) -> None:
+        """The customer is at the store's till with the goods: they come off its own shelves,
+        whatever its daily capacity (that is for picking remote orders); a line its shelves
+        cannot fill whole is refused, never fetched from elsewhere or waited for."""
+        decision = Decision(COUNTER_SALE, f"sold at the counter of {store.code}: from its own "
+                            "shelves, whatever its daily capacity")
+        for line in self._open():
+            if self._free(line.sku, store.code) >= self.remaining[line.line_id]:
+                self._allocate(line, store, self.remaining[line.line_id], Source.STOCK, decision)
+            else:
+                self._refuse(line, f"{store.code} does not have it on its shelves")
 
     # -- choosing among locations -------------------------------------------------------------
 

@@ -3,9 +3,10 @@
 The figures are the availability service's (`GET /api/v1/availability`, with no channel's
 buffer); incoming supply is the open purchase-order lines per delivery location. An adjustment
 is `AdjustStockLevel`, as `PUT /api/v1/stock-levels/{sku}/{location}` runs it: a counted on-hand
-figure, which the ledger records as an `adjustment` with the reason given as its reference. A
-change "by" a number is turned into a count from the figure at that moment. Store staff see and
-adjust their own location only, checked here on the server.
+figure, or a change "by" a number (`on_hand_delta`, applied to on hand as it is when the row is
+locked, so a sale or receipt landing meanwhile is kept), which the ledger records as an
+`adjustment` with the reason given as its reference. Store staff see and adjust their own
+location only, checked here on the server.
 """
 
 from __future__ import annotations
@@ -89,18 +90,37 @@ def adjust(db: Db, bus: Bus, user: Annotated[User, need("inventory.adjust")],
     number = quantity.strip().removeprefix("+")
     if not number.lstrip("-").isdigit():
         return redirect(back, "The quantity must be a whole number.", error=True)
+    reference = REASONS[reason] + (f": {note.strip()}" if note.strip() else "")
+    if mode == "delta":
+        return _change_by(bus, user, back, sku, location, int(number), reference)
+    if int(number) < 0:
+        return redirect(back, "A count cannot be below 0.", error=True)
     with read_connection(db) as conn:
         rows = queries.list_stock_levels(conn, sku, location, None, 1)
     now = rows[0]["on_hand"] if rows else 0
-    target = now + int(number) if mode == "delta" else int(number)
-    if target < 0:
-        return redirect(back, f"On hand of {sku} at {location} cannot go below 0 (it is {now}).",
-                        error=True)
-    if target == now:
+    if int(number) == now:
         return redirect(back, f"On hand of {sku} at {location} is {now} already: nothing changed.")
-    reference = REASONS[reason] + (f": {note.strip()}" if note.strip() else "")
-    return act(back, f"On hand of {sku} at {location}: {now} → {target} ({reference}).",
+    return act(back, f"On hand of {sku} at {location}: {now} → {int(number)} ({reference}).",
                lambda: bus.handle(c.AdjustStockLevel(
                    user.actor, sku, location,
-                   on_hand=StockLevelIn(on_hand=target, reference=reference).on_hand,
+                   on_hand=StockLevelIn(on_hand=int(number), reference=reference).on_hand,
                    reference=reference)))
+
+
+def _change_by(bus: Bus, user: User, back: str, sku: str, location: str, delta: int,
+               reference: str) -> RedirectResponse:
+    """Send the change itself, not a count made from a figure read here: the handler adds it
+    to on hand under the row's lock, so a sale landing in between is not overwritten, and
+    answers with on hand after it. It also refuses a change that would take on hand below 0."""
+    if delta == 0:
+        return redirect(back, f"A change of 0 leaves on hand of {sku} at {location} as it is: "
+                              "nothing changed.")
+    after: list[int] = []
+    refused = act(back, "", lambda: after.append(bus.handle(c.AdjustStockLevel(
+        user.actor, sku, location,
+        on_hand_delta=StockLevelIn(on_hand_delta=delta, reference=reference).on_hand_delta,
+        reference=reference))))
+    if not after:
+        return refused
+    return redirect(back, f"On hand of {sku} at {location}: {after[0] - delta} → {after[0]} "
+                          f"({reference}).")

@@ -68,7 +68,7 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
         today = utcnow().date()
         network = situation(uow, {line.sku for line in order.lines}, order.channel, today)
         demand = [Demand(line.id, line.sku, line.quantity) for line in order.lines]
-        result = source(order, demand, network, today)
+        result = source(order, demand, network, today, at_counter=cmd.at_counter)
         if result.refusals:
             short = sorted({r.sku for r in result.refusals})
             raise InsufficientStock(f"not enough stock for {', '.join(short)}", skus=short,

@@ -13,7 +13,16 @@ from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.domain.geo import Point
 from ordermesh.domain.inventory import StockLevel, lock_rank
 from ordermesh.domain.orders import LineStatus, Order
-from ordermesh.domain.sourcing import Demand, Network, Plan, Policy, Request, Terms, plan
+from ordermesh.domain.sourcing import (
+    COUNTER_SALE,
+    Demand,
+    Network,
+    Plan,
+    Policy,
+    Request,
+    Terms,
+    plan,
+)
 from ordermesh.services.ports import SourcingReads, UnitOfWork
 
 
@@ -56,9 +65,11 @@ def destination(order: Order) -> Point | None:
     return Point(address["latitude"], address["longitude"])
 
 
-def source(order: Order, demand: list[Demand], seen: Situation, today: date) -> Plan:
+def source(order: Order, demand: list[Demand], seen: Situation, today: date,
+           at_counter: bool = False) -> Plan:
+    """`at_counter`: a sale at the pickup store's till, from its own shelves or not at all."""
     request = Request(tuple(demand), today, order.currency, destination(order),
-                      order.fulfilment.pickup_location)
+                      order.fulfilment.pickup_location, at_counter)
     return plan(request, seen.network, seen.policy)
 
 
@@ -78,10 +89,13 @@ def counting_own_shipments(seen: Situation, shipping: frozenset[str]) -> Situati
 
 
 def give_back_shipments(uow: UnitOfWork, released: list[dict[str, Any]], order: Order) -> None:
-    """Locations that no longer send anything of the order get their day's capacity back."""
+    """Locations that no longer send anything of the order get their day's capacity back (a
+    hand-over at the counter took none)."""
     still = shipping_from(uow, order)
     days: dict[str, date] = {}
     for a in released:
+        if (a.get("decision") or {}).get("rule") == COUNTER_SALE:
+            continue
         day = a["created_at"].date()
         days[a["location_code"]] = min(day, days.get(a["location_code"], day))
     for location, day in sorted(days.items()):

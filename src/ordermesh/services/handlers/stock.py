@@ -35,16 +35,14 @@ def _level(uow: UnitOfWork, sku: str, location: str, checked: bool = False) -> S
     return uow.stock.create_level(sku, location)
 
 
-def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> None:
-    given = (cmd.on_hand, cmd.safety_stock, cmd.reorder_point, cmd.reorder_quantity)
-    if all(value is None for value in given):
-        raise InvalidInput("give on_hand, safety_stock, reorder_point with reorder_quantity, "
-                           "or any of them together")
-    check_reorder_settings(cmd.reorder_point, cmd.reorder_quantity)
+def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> int:
+    """Returns on hand as the adjustment left it: for a change, the figure it was added to is
+    known only under the row's lock."""
+    _check_adjustment(cmd)
     with uow:
         now = {lv.location: lv for lv in uow.stock.levels([cmd.sku])}.get(cmd.location)
-        falls = ([(cmd.sku, cmd.location)] if now is not None and cmd.on_hand is not None
-                 and cmd.on_hand < now.reserved else [])
+        falls = ([(cmd.sku, cmd.location)]
+                 if now is not None and _on_hand_after(cmd, now) < now.reserved else [])
         foreseen = foresee(uow, falls)
         queue = lock_queue(uow, {cmd.sku}, *foreseen.orders)
         level = _level(uow, cmd.sku, cmd.location)
@@ -53,15 +51,51 @@ def adjust_stock_level(cmd: c.AdjustStockLevel, uow: UnitOfWork) -> None:
         if cmd.reorder_point is not None and cmd.reorder_quantity is not None:
             uow.stock.set_reorder_point(cmd.sku, cmd.location, cmd.reorder_point,
                                         cmd.reorder_quantity)
-        delta = 0 if cmd.on_hand is None else cmd.on_hand - level.on_hand
-        if delta:
-            uow.stock.change_on_hand(cmd.sku, cmd.location, delta, counted_at=utcnow())
-            uow.stock.record_movement(cmd.sku, cmd.location, on_hand_delta=delta,
-                                      reason="adjustment", reference=cmd.reference,
-                                      actor=cmd.actor)
+        delta = _change_on_hand(cmd, level, uow)
         freed = cmd.safety_stock is not None and cmd.safety_stock < level.safety_stock
         _follow_up(uow, cmd.actor, queue, foreseen, [(cmd.sku, cmd.location, delta)], freed)
         uow.commit()
+    return level.on_hand + delta
+
+
+def _check_adjustment(cmd: c.AdjustStockLevel) -> None:
+    given = (cmd.on_hand, cmd.on_hand_delta, cmd.safety_stock, cmd.reorder_point,
+             cmd.reorder_quantity)
+    if all(value is None for value in given):
+        raise InvalidInput("give on_hand or on_hand_delta, safety_stock, reorder_point with "
+                           "reorder_quantity, or any of them together")
+    if cmd.on_hand is not None and cmd.on_hand_delta is not None:
+        raise InvalidInput("give on_hand (a count) or on_hand_delta (a change), not both")
+    if cmd.on_hand is not None and cmd.on_hand < 0:
+        raise InvalidInput("a count cannot be negative")
+    check_reorder_settings(cmd.reorder_point, cmd.reorder_quantity)
+
+
+def _on_hand_after(cmd: c.AdjustStockLevel, level: StockLevel) -> int:
+    """On hand after the adjustment, from this reading of the stock row."""
+    if cmd.on_hand_delta is not None:
+        return level.on_hand + cmd.on_hand_delta
+    return level.on_hand if cmd.on_hand is None else cmd.on_hand
+
+
+def _change_on_hand(cmd: c.AdjustStockLevel, level: StockLevel, uow: UnitOfWork) -> int:
+    """Apply a count or a change to the locked row; returns the change. A change moves the
+    row's movement mark, as a feed's delta does, so a feed's count taken before it is stale
+    and cannot undo it."""
+    after = _on_hand_after(cmd, level)
+    if after < 0:
+        raise InvalidInput(f"on hand of {cmd.sku} at {cmd.location} cannot go below 0 "
+                           f"(it is {level.on_hand})", on_hand=level.on_hand)
+    delta = after - level.on_hand
+    if delta:
+        moved = cmd.on_hand_delta is not None
+        uow.stock.change_on_hand(cmd.sku, cmd.location, delta,
+                                 counted_at=None if moved else utcnow(),
+                                 moved_at=utcnow() if moved else None)
+        uow.stock.record_movement(cmd.sku, cmd.location, on_hand_delta=delta,
+                                  reason="adjustment", reference=cmd.reference,
+                                  actor=cmd.actor)
+    return delta
 
 
 def _may_fall(uow: UnitOfWork, updates: Collection[StockUpdate],

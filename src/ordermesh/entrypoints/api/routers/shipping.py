@@ -59,22 +59,35 @@ class PackageTypeIn(Strict):
     active: bool = True
 
 
-class PackageTypeOut(PackageTypeIn):
+class PackageTypeOut(BaseModel):
+    """A package type as stored. Not the strict input model: an answer names what it has,
+    and a column added to the table later is left out rather than refused (a 500)."""
+
     code: str
+    name: str
+    length_mm: int
+    width_mm: int
+    height_mm: int
+    max_weight_grams: int
+    tare_grams: int
+    active: bool
+    updated_at: datetime = Field(description="When it was last put (UTC)")
 
 
 @router.put("/package-types/{code}", response_model=PackageTypeOut)
 def put_package_type(code: Code, body: PackageTypeIn, principal: OperatorKey,
-                     bus: Bus) -> dict[str, Any]:
+                     bus: Bus, db: Db) -> dict[str, Any]:
     """A box the locations pack into: inner dimensions (mm), the weight it may hold with its
     own (tare) weight (g). Packing chooses the smallest set of active boxes that holds a
-    fulfilment."""
+    fulfilment. Answers the package type as stored."""
     bus.handle(c.PutPackageType(principal.actor, code, **body.model_dump()))
-    return {"code": code, **body.model_dump()}
+    with read_connection(db) as conn:
+        return next(row for row in fq.package_types(conn) if row["code"] == code)
 
 
 @router.get("/package-types", response_model=list[PackageTypeOut])
 def list_package_types(principal: OperatorKey, conn: Conn) -> list[dict[str, Any]]:
+    """Every package type, active or not, by code."""
     return fq.package_types(conn)
 
 

@@ -46,12 +46,14 @@ def list_stock_levels(principal: OperatorKey, db: Db, sku: str | None = None,
 @router.put("/stock-levels/{sku}/{location}", response_model=StockLevelOut)
 def set_stock_level(sku: str, location: str, body: StockLevelIn, principal: AdminKey, bus: Bus,
                     db: Db) -> dict[str, Any]:
-    """Set a counted on-hand figure, the safety stock and/or the reorder point with its
-    quantity; the ledger records a change of on hand."""
+    """Set a counted on-hand figure or change on hand by a number (`on_hand_delta`, applied to
+    on hand as it is then, so no sale is lost), the safety stock and/or the reorder point with
+    its quantity; the ledger records a change of on hand."""
     bus.handle(c.AdjustStockLevel(principal.actor, sku, location, body.on_hand,
                                   body.safety_stock, body.reference,
                                   reorder_point=body.reorder_point,
-                                  reorder_quantity=body.reorder_quantity))
+                                  reorder_quantity=body.reorder_quantity,
+                                  on_hand_delta=body.on_hand_delta))
     with read_connection(db) as conn:
         rows = queries.list_stock_levels(conn, sku, location, None, 1)
     if not rows:

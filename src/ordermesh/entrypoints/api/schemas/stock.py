@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, Field, StrictInt, StringConstraints, model_validator
 
 from ordermesh.entrypoints.api.schemas.common import Code, Strict, UtcTime
 
 Count = Annotated[StrictInt, Field(ge=0, le=10**9)]
+Change = Annotated[StrictInt, Field(ge=-(10**9), le=10**9)]
 
 
 class StockLevelIn(Strict):
     on_hand: Count | None = Field(None, description="A counted figure: on hand is now this")
+    on_hand_delta: Change | None = Field(
+        None, description="A change instead of a count: on hand goes up (or, negative, down) by "
+        "this from what it is when the change is applied, so a sale or receipt landing meanwhile "
+        "is kept. Not with on_hand; on hand cannot go below 0")
     safety_stock: Count | None = None
     reorder_point: Count | None = Field(
         None, description="Reorder when available + incoming falls to this; give with reorder_quantity")
@@ -21,6 +26,12 @@ class StockLevelIn(Strict):
         None, description="Reorder in multiples of this; give with reorder_point")
     reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] = (
         "manual adjustment")
+
+    @model_validator(mode="after")
+    def _count_or_change(self) -> StockLevelIn:
+        if self.on_hand is not None and self.on_hand_delta is not None:
+            raise ValueError("give on_hand (a count) or on_hand_delta (a change), not both")
+        return self
 
 
 class StockLevelOut(BaseModel):
