@@ -15,9 +15,10 @@ from ordermesh.domain.errors import AlreadyExists, InvalidInput, NotFound, SignI
 from ordermesh.domain.events import utcnow
 from ordermesh.services import commands as c
 from ordermesh.services import user_commands as uc
+from ordermesh.services.audit import audit_entry
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers.users import SessionStarted, hash_session_token
-from tests.builders import a_location
+from tests.builders import a_location, a_shop, an_order
 from tests.races import together
 
 pytestmark = pytest.mark.db
@@ -143,3 +144,21 @@ def test_a_users_command_is_audited_with_its_change_and_a_refused_one_is_not(
         ("user:ann@shop.example", "CreateUser", "bob@shop.example")]
     assert entries[0]["detail"] == {"code": "web", "name": "Webshop"}
     assert "password" not in entries[1]["detail"] and PASSWORD not in str(entries[1]["detail"])
+
+
+def test_a_payment_token_is_never_written_to_the_audit_log(bus: MessageBus,
+                                                           engine: Engine) -> None:
+    # given a shop whose call-centre agent takes orders paid with a gateway token
+    shop = a_shop(bus, channels=("call_centre",))
+    shop.location("WH-1").product("TEE-1").stock("TEE-1", "WH-1", 5)
+    # when the agent places one
+    bus.handle(c.PlaceOrder("user:agent@shop.example", "call_centre",
+                            an_order(("TEE-1", 1), payment_token="tok_secret_4242"),
+                            idempotency_key="k-1", request_hash="h"))
+    # then the agent's entry names the order's customer, never the token
+    [entry] = audit(engine)
+    assert entry["action"] == "PlaceOrder" and "ann@example.com" in str(entry["detail"])
+    assert "tok_secret" not in str(entry["detail"]) and "payment_token" not in str(entry)
+    # and a new token for a refused payment is left out as well
+    again = audit_entry(c.AuthorizePayment("user:agent@shop.example", "o-1", "tok_secret_9"))
+    assert again["detail"] == {"order_id": "o-1", "channel": None}

@@ -298,6 +298,9 @@ def reporting_period(since: date | None, until: date | None, today: date) -> Per
     """The period asked for: `until` (included) defaults to today, `since` to the 30 days
     ending on `until`. Refused: `since` after `until`, more than 366 days."""
     last = until or today
+    if last == date.max or last - date.min < timedelta(days=DEFAULT_DAYS):
+        # the day after the period, or the default start, would be no date at all
+        raise InvalidInput(f"until ({last}) is out of the range of days reported on")
     first = since or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise InvalidInput(f"since ({first}) is after until ({last})")

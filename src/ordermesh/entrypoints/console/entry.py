@@ -43,6 +43,7 @@ CHANNEL = "call_centre"  # the channel the console's orders are placed in
 MAX_LINES = 50
 ADDRESS = ("name", "line1", "line2", "city", "postal_code", "region", "country")
 KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+COUNT = re.compile(r"[0-9]{1,9}")
 LABELS = {"in_stock": "In stock", "low_stock": "Low stock", "out_of_stock": "Out of stock",
           "preorder": "Pre-order", "backorder": "Backorder"}
 Agent = Annotated[User, need("orders.place")]
@@ -166,7 +167,9 @@ def _order_body(db: Db, entry: Entry) -> dict[str, Any]:
 
 
 def _whole(text: str) -> int | str:
-    return int(text) if text.isdigit() and len(text) < 10 else text
+    """A quantity as typed: a number if it is one (ASCII digits only: "²" is a digit to
+    str.isdigit, not to int), else the text, for the schema to refuse in its own words."""
+    return int(text) if COUNT.fullmatch(text) else text
 
 
 def _place(request: Request, db: Db, bus: Bus, user: User,
@@ -252,7 +255,7 @@ def _rows(db: Db, entry: Entry, check: bool) -> tuple[list[dict[str, Any]], list
     for row in rows:
         if row["product"] is None or not row["product"]["active"]:
             row["verdict"] = {"status": "unknown", "label": "Unknown SKU", "detail": ""}
-    wanted = [r for r in rows if "verdict" not in r and r["quantity"].isdigit()
+    wanted = [r for r in rows if "verdict" not in r and COUNT.fullmatch(r["quantity"])
               and 0 < int(r["quantity"]) <= 100_000]
     if not wanted:
         return rows, []

@@ -18,7 +18,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Path as InPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ordermesh.adapters.db import console_ops_queries as ops
@@ -26,7 +27,7 @@ from ordermesh.adapters.db import webhook_queries as wq
 from ordermesh.domain.errors import NotFound
 from ordermesh.entrypoints.api.deps import Bus, Db, read_connection
 from ordermesh.entrypoints.api.routers.webhooks import SubscriptionIn
-from ordermesh.entrypoints.console.rendering import act, page
+from ordermesh.entrypoints.console.rendering import SEQ_MAX, act, page
 from ordermesh.entrypoints.console.session import Forbidden, User, need
 from ordermesh.services import commands as c
 
@@ -40,9 +41,14 @@ SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'; img-src data
            "X-Frame-Options": "SAMEORIGIN"}
 
 
-def _admin_only(user: User) -> None:
+def _admin_only(user: Ops) -> User:
+    """Refused before the form is even read, as `need` refuses a role."""
     if user.role != "admin":
         raise Forbidden("only an admin changes webhook subscriptions")
+    return user
+
+
+Admin = Annotated[User, Depends(_admin_only)]
 
 
 def _subscription(db: Db, subscription_id: str) -> dict[str, Any]:
@@ -62,12 +68,11 @@ def integrations(request: Request, db: Db, user: Ops) -> HTMLResponse:
 
 
 @router.post("/integrations/webhooks", response_model=None)
-def create(request: Request, bus: Bus, db: Db, user: Ops,
+def create(request: Request, bus: Bus, db: Db, user: Admin,
            url: Annotated[str, Form(max_length=2000)],
            event_types: Annotated[str, Form(max_length=2000)],
            description: Annotated[str, Form(max_length=200)] = "") -> Response:
     """Subscribe a URL; the signing secret is on the answering page, and never again."""
-    _admin_only(user)
     made: dict[str, Any] = {}
 
     def subscribe() -> None:
@@ -95,10 +100,9 @@ def deliveries(request: Request, db: Db, user: Ops, subscription_id: str,
 
 
 @router.post("/integrations/webhooks/{subscription_id}/active")
-def switch(bus: Bus, db: Db, user: Ops, subscription_id: str,
+def switch(bus: Bus, db: Db, user: Admin, subscription_id: str,
            active: Annotated[Literal["true", "false"], Form()]) -> RedirectResponse:
     """Switch deliveries off, or on again (with no failures counted)."""
-    _admin_only(user)
     _subscription(db, subscription_id)
     on = active == "true"
     return act(f"/console/integrations/webhooks/{subscription_id}",
@@ -108,9 +112,8 @@ def switch(bus: Bus, db: Db, user: Ops, subscription_id: str,
 
 
 @router.post("/integrations/webhooks/{subscription_id}/deliveries/{delivery_id}/replay")
-def replay(bus: Bus, db: Db, user: Ops, subscription_id: str,
-           delivery_id: int) -> RedirectResponse:
-    _admin_only(user)
+def replay(bus: Bus, db: Db, user: Admin, subscription_id: str,
+           delivery_id: Annotated[int, InPath(ge=1, le=SEQ_MAX)]) -> RedirectResponse:
     with read_connection(db) as conn:
         owner = ops.delivery_subscription(conn, delivery_id)
     if owner != subscription_id:

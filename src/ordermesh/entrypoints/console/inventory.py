@@ -11,6 +11,7 @@ location only, checked here on the server.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -24,7 +25,7 @@ from ordermesh.adapters.db.sourcing_repository import SqlReads
 from ordermesh.domain.errors import DomainError
 from ordermesh.entrypoints.api.deps import Bus, Db, read_connection
 from ordermesh.entrypoints.api.schemas.stock import StockLevelIn
-from ordermesh.entrypoints.console.rendering import act, page, redirect
+from ordermesh.entrypoints.console.rendering import Before, act, page, redirect
 from ordermesh.entrypoints.console.session import Forbidden, User, need
 from ordermesh.services import commands as c
 from ordermesh.services.availability import sku_availability
@@ -39,7 +40,7 @@ MODES = {"count": "Counted on hand", "delta": "Change on hand by"}
 
 @router.get("/inventory", response_class=HTMLResponse)
 def inventory(request: Request, db: Db, user: Annotated[User, need("inventory.view")],
-              sku: str = "", before: int | None = None) -> HTMLResponse:
+              sku: str = "", before: Before = None) -> HTMLResponse:
     sku = sku.strip()[:64]
     with read_connection(db) as conn:
         product = queries.get_product(conn, sku) if sku else None
@@ -88,7 +89,8 @@ def adjust(db: Db, bus: Bus, user: Annotated[User, need("inventory.adjust")],
     if reason not in REASONS or mode not in MODES:
         return redirect(back, "Choose how to adjust and a reason from the lists.", error=True)
     number = quantity.strip().removeprefix("+")
-    if not number.lstrip("-").isdigit():
+    # ASCII digits only: "²" is a digit to str.isdigit, not to int()
+    if not re.fullmatch(r"-?[0-9]{1,18}", number):
         return redirect(back, "The quantity must be a whole number.", error=True)
     reference = REASONS[reason] + (f": {note.strip()}" if note.strip() else "")
     if mode == "delta":

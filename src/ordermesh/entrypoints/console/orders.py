@@ -20,7 +20,7 @@ from ordermesh.adapters.db import console_queries as cq
 from ordermesh.adapters.db import money_queries as mq
 from ordermesh.adapters.db import queries
 from ordermesh.adapters.documents.invoices import render_document_pdf
-from ordermesh.domain.errors import InvalidInput, NotFound
+from ordermesh.domain.errors import DomainError, InvalidInput, NotFound
 from ordermesh.domain.orders import LINES_CANCELLABLE, TRANSITIONS, OrderStatus
 from ordermesh.domain.payments import ACTIONS, Kind, PaymentStatus
 from ordermesh.entrypoints.api.deps import Bus, Db, read_connection
@@ -32,7 +32,7 @@ from ordermesh.entrypoints.api.schemas.orders import (
     StatusChangeIn,
     fulfilment_status,
 )
-from ordermesh.entrypoints.console.rendering import act, page
+from ordermesh.entrypoints.console.rendering import SEQ_MAX, act, page, redirect
 from ordermesh.entrypoints.console.session import User, need
 from ordermesh.services import commands as c
 from ordermesh.services import notification_commands as nc
@@ -41,7 +41,6 @@ from ordermesh.services.handlers.resourcing import MOVABLE
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 PAGE_SIZE = 50
-SEQ_MAX = 2**63 - 1  # an order's sequence is a 64-bit integer
 AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
 UNITS = re.compile(r"[0-9]{1,6}")
 
@@ -183,11 +182,21 @@ def release(order_id: str, bus: Bus, user: Actor) -> RedirectResponse:
 def cancel(order_id: str, bus: Bus, user: Actor, reason: Reason = "") -> RedirectResponse:
     """As the API cancels: the order (its reservations released), then what of its payment
     was authorized and never captured."""
+    unvoided: list[str] = []
+
     def run() -> None:
         body = StatusChangeIn(reason=_required(reason, "reason"))
         bus.handle(c.ChangeOrderStatus(user.actor, order_id, "cancel", reason=body.reason))
-        bus.handle(c.VoidPayment(user.actor, order_id))
-    return act(_back(order_id), "Order cancelled.", run)
+        try:  # a second transaction: its refusal must not read as "not cancelled"
+            bus.handle(c.VoidPayment(user.actor, order_id))
+        except DomainError as exc:
+            unvoided.append(exc.detail)
+
+    answer = act(_back(order_id), "Order cancelled.", run)
+    if unvoided:
+        return redirect(_back(order_id), "Order cancelled, but its payment was not released: "
+                        f"{unvoided[0]}", error=True)
+    return answer
 
 
 @router.post("/orders/{order_id}/cancel-units")
@@ -243,8 +252,14 @@ def refund(order_id: str, db: Db, bus: Bus, user: Payer, reference: Short = "",
 
 
 @router.post("/orders/{order_id}/notifications/{notification_id}/resend")
-def resend(order_id: str, notification_id: Annotated[int, Path(ge=1, le=SEQ_MAX)], bus: Bus,
-           user: Actor) -> RedirectResponse:
+def resend(order_id: str, notification_id: Annotated[int, Path(ge=1, le=SEQ_MAX)], db: Db,
+           bus: Bus, user: Actor) -> RedirectResponse:
+    """Only a notification of this order: the page it goes back to says it was resent."""
+    with read_connection(db) as conn:
+        order = queries.find_order(conn, order_id, None)
+        told = {n["id"] for n in cq.notification_log(conn, order["seq"])} if order else set()
+    if notification_id not in told:
+        raise NotFound(f"notification {notification_id} of order {order_id!r} not found")
     return act(_back(order_id), "The notification will be sent again.",
                lambda: bus.handle(nc.ResendNotification(user.actor, notification_id)))
 

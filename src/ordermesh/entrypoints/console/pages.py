@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from ordermesh.adapters.db import user_queries
 from ordermesh.domain.errors import DomainError
 from ordermesh.entrypoints.api.deps import Bus, Db, read_connection
-from ordermesh.entrypoints.console.rendering import page, redirect
+from ordermesh.entrypoints.console.rendering import Before, page, redirect
 from ordermesh.entrypoints.console.session import (
     COOKIE,
+    Forbidden,
     SignedIn,
     User,
     need,
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 def _safe_next(next_url: str | None) -> str:
     """Only a path of the console: a sign-in link cannot send the browser elsewhere."""
     if next_url and next_url.startswith("/console") and "//" not in next_url \
-            and "\\" not in next_url:
+            and "\\" not in next_url and len(next_url) <= 2000:
         return next_url
     return "/console"
 
@@ -42,6 +43,9 @@ def sign_in_form(request: Request, user: Annotated[User | None, Depends(signed_i
 def sign_in(request: Request, bus: Bus, email: Annotated[str, Form(max_length=320)],
             password: Annotated[str, Form(max_length=256)],
             next: Annotated[str, Form()] = "/console") -> HTMLResponse | RedirectResponse:
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        # a page elsewhere must not sign the browser in to an account of its choosing
+        raise Forbidden("sign in from the console's own sign-in page")
     settings = request.app.state.ordermesh.settings
     try:
         started: SessionStarted = bus.handle(uc.SignIn(
@@ -49,6 +53,8 @@ def sign_in(request: Request, bus: Bus, email: Annotated[str, Form(max_length=32
     except DomainError as exc:
         return page(request, None, "sign_in.html", status_code=401, next=_safe_next(next),
                     error=exc.detail, email=email)
+    if earlier := request.cookies.get(COOKIE):  # one browser, one session: the old one ends
+        bus.handle(uc.SignOut("console", earlier))
     response = redirect(_safe_next(next))
     response.set_cookie(COOKIE, started.token, max_age=settings.console_session_hours * 3600,
                         path="/", httponly=True, samesite="lax",
@@ -66,7 +72,7 @@ def sign_out(request: Request, user: SignedIn, bus: Bus) -> RedirectResponse:
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_log(request: Request, db: Db, user: Annotated[User, need("audit")],
-              before: int | None = None, actor: str | None = None) -> HTMLResponse:
+              before: Before = None, actor: str | None = None) -> HTMLResponse:
     with read_connection(db) as conn:
         entries = user_queries.audit_entries(conn, before=before, actor=actor or None, limit=50)
     older = entries[-1]["id"] if len(entries) == 50 else None

@@ -7,7 +7,8 @@ currency's major units and turned into minor units with its exponent, never a fl
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from babel.numbers import get_currency_precision
@@ -25,7 +26,7 @@ from ordermesh.entrypoints.api.deps import Bus, Db, read_connection, read_one
 from ordermesh.entrypoints.api.routers.purchasing import _document as po_document
 from ordermesh.entrypoints.api.schemas.payables import ReviewIn, SupplierBillIn, SupplierPaymentIn
 from ordermesh.entrypoints.api.schemas.purchasing import ReceiptIn
-from ordermesh.entrypoints.console.rendering import act, page, redirect
+from ordermesh.entrypoints.console.rendering import Before, act, page, redirect
 from ordermesh.entrypoints.console.session import User, need
 from ordermesh.services import commands as c
 
@@ -35,18 +36,21 @@ Lines = Annotated[list[str], Form(max_length=500)]
 Reason = Annotated[str, Form(max_length=500)]
 PAGE = 50
 HOME = "/console/purchasing"
+AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
+WHOLE = re.compile(r"[0-9]{1,9}")
 
 
 def minor_units(typed: str, currency: str) -> int:
-    """An amount typed in major units ("4.50", "4,50") in minor units of the currency."""
+    """An amount typed in major units ("4.50", "4,50", "1,234.50") in minor units of the
+    currency. Only digits and one decimal mark: no sign, no exponent ("1e999999" would be a
+    number to Decimal), never more decimals than the currency has."""
     text = typed.strip().replace(" ", "")
     text = text.replace(",", ".") if "." not in text else text.replace(",", "")
+    if not AMOUNT.fullmatch(text):
+        raise InvalidInput(f"{typed!r} is not an amount (type it like 4.50)")
     exponent = get_currency_precision(currency)
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput(f"{typed!r} is not an amount") from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal(1).scaleb(-exponent)):
+    amount = Decimal(text)
+    if amount != amount.quantize(Decimal(1).scaleb(-exponent)):
         raise InvalidInput(f"{typed!r} is not an amount in {currency} ({exponent} decimals)")
     return int(amount.scaleb(exponent))
 
@@ -59,7 +63,7 @@ def major_units(minor: int, currency: str) -> str:
 
 @router.get("/purchasing", response_class=HTMLResponse)
 def purchasing(request: Request, db: Db, bus: Bus, user: Buyer, status: str = "",
-               before: int | None = None) -> HTMLResponse:
+               before: Before = None) -> HTMLResponse:
     """What to buy, the purchase orders and the supplier bills."""
     proposed = bus.handle(c.ProposeReplenishment(user.actor, create_drafts=False))
     wanted = status if status in set(PurchaseOrderStatus) else None
@@ -167,11 +171,13 @@ def cancel(po_id: str, bus: Bus, user: Buyer, reason: Reason = "") -> RedirectRe
 
 def _filled(numbers: list[str], *columns: list[str]) -> list[tuple[Any, ...]]:
     """The rows of a per-line form whose first column was filled in: (line_no, *values)."""
+    if any(len(column) != len(numbers) for column in columns):
+        raise InvalidInput("the form's lines do not add up: reload the page and try again")
     rows = []
     for n, first, *rest in zip(numbers, *columns, strict=True):
         if not first.strip():
             continue
-        if not n.isdigit() or not first.strip().isdigit():
+        if not WHOLE.fullmatch(n) or not WHOLE.fullmatch(first.strip()):
             raise InvalidInput("quantities are whole numbers of units")
         rows.append((int(n), int(first.strip()), *rest))
     if not rows:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -25,6 +25,9 @@ from ordermesh.entrypoints.console.session import CSRF_FIELD, User
 
 HERE = Path(__file__).parent
 NOTICE = "om_notice"
+SEQ_MAX = 2**63 - 1  # ids and sequences are 64-bit integers in both databases
+# "older than this row": a page's keyset cursor, refused (422) beyond what a row id can be
+Before = Annotated[int | None, Query(ge=1, le=SEQ_MAX)]
 
 # (label, path, permission): the navigation, in the order it is shown
 NAV = (

@@ -77,7 +77,8 @@ def update_user(cmd: uc.UpdateUser, uow: UnitOfWork) -> None:
             values["password_hash"] = HASHER.hash(str(password))
         if values.get("location_code") and uow.catalogue.location(values["location_code"]) is None:
             raise NotFound(f"location {values['location_code']!r} does not exist")
-        uow.users.update(cmd.user_id, values)
+        if values:  # nothing changed (say, switched on while on): nothing to write
+            uow.users.update(cmd.user_id, values)
         if {"role", "location_code", "password_hash"} & set(values) or values.get("active") is False:
             uow.users.end_sessions(user_id=cmd.user_id)
         uow.commit()
