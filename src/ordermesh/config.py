@@ -4,9 +4,30 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
+import limits
+from pydantic import AfterValidator, Field, NonNegativeInt, PositiveFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _rate_limit(value: str) -> str:
+    """A rate limit as the `limits` library reads it: "10/minute", "600 per minute"."""
+    try:
+        limits.parse(value)
+    except ValueError as exc:
+        raise ValueError(f"not a rate limit like '10/minute': {value!r}") from exc
+    return value
+
+
+def _rate_limit_storage(value: str) -> str:
+    """Counts in this process (memory://) or in Redis, shared by every process."""
+    if urlsplit(value).scheme not in ("memory", "redis", "rediss", "redis+unix"):
+        raise ValueError("rate limits are counted in memory:// or redis://host:6379/0")
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
 
 
 class Settings(BaseSettings):
@@ -91,3 +112,11 @@ class Settings(BaseSettings):
     worker_lease_seconds: PositiveFloat = 60.0
     # The jeopardy check: orders at risk of missing a stage's SLA flagged (docs/jeopardy.md).
     worker_jeopardy_seconds: PositiveFloat = 60.0
+    # Rate limits (docs/security.md): counted in this process's memory, or in Redis
+    # (redis://host:6379/0) so that several API processes share their counts.
+    rate_limit_enabled: bool = True
+    rate_limit_storage: Annotated[str, AfterValidator(_rate_limit_storage)] = "memory://"
+    rate_limit_sign_in: RateLimit = "10/minute"  # console sign-in attempts per email and address
+    rate_limit_sign_in_per_address: RateLimit = "30/minute"  # ... per address, any email
+    rate_limit_unknown_keys: RateLimit = "60/minute"  # API requests with an unknown key, per address
+    rate_limit_orders: RateLimit = "600/minute"  # orders placed per API key

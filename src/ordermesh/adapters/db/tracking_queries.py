@@ -81,8 +81,12 @@ def tracking_view(conn: Connection, token: str) -> dict[str, Any] | None:
 
 
 def first_name(name: str | None) -> str | None:
+    """The name's first word, unless it is contact data a channel sent as the name (an e-mail
+    address, a phone number): the page is public to whoever has the link."""
     parts = (name or "").split()
-    return parts[0] if parts else None
+    if not parts or "@" in parts[0] or any(ch.isdigit() or ch == "+" for ch in parts[0]):
+        return None
+    return parts[0]
 
 
 def promised_on(detail: dict[str, Any]) -> date | None:

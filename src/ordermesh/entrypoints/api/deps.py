@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from ordermesh.adapters.db import queries
 from ordermesh.bootstrap import App
 from ordermesh.domain.errors import NotFound
+from ordermesh.entrypoints.api.rate_limits import refuse_unknown_key
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers.setup import hash_api_key
 
@@ -75,6 +76,7 @@ class Principal:
 
 
 def get_principal(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     engine: Annotated[Engine, Depends(get_engine)],
 ) -> Principal:
@@ -85,6 +87,7 @@ def get_principal(
     with read_connection(engine) as conn:
         row = queries.principal(conn, hash_api_key(credentials.credentials))
     if row is None:
+        refuse_unknown_key(request)  # 429 once this address sent too many unknown keys
         raise unauthenticated
     return Principal(row["id"], row["name"], row["role"], row["channel_code"])
 

@@ -34,7 +34,7 @@ HTTP_CODES = {
     400: "request.malformed", 401: "auth.unauthenticated", 403: "auth.forbidden",
     404: "resource.not_found", 405: "request.method_not_allowed", 409: "request.conflict",
     413: "request.too_large", 415: "request.unsupported_media_type",
-    422: "request.invalid",
+    422: "request.invalid", 429: "request.rate_limited",
 }
 
 

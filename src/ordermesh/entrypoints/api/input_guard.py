@@ -64,9 +64,10 @@ class InputGuard:
             return
         query = scope.get("query_string", b"").decode("latin-1")
         target = unquote_plus(scope.get("path", "") + "?" + query)
-        headers = " ".join(value.decode("latin-1") for name, value in scope.get("headers", [])
-                           if name.lower() != b"authorization")
-        if looks_like_card_number(headers):
+        # each header on its own: joined, one header's digits could hide the next one's card
+        headers = [value.decode("latin-1") for name, value in scope.get("headers", [])
+                   if name.lower() != b"authorization"]
+        if any(looks_like_card_number(value) for value in headers):
             await _card_response(["headers"])(scope, receive, send)
             return
         if looks_like_card_number(target):
@@ -84,9 +85,10 @@ class InputGuard:
             await problem(413, "request.too_large", "Request too large")(scope, receive, send)
             return
         content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
-        if content_type.split(b";")[0].strip().lower() == b"text/csv":
+        media_type = content_type.split(b";")[0].strip().lower()
+        if media_type == b"text/csv":
             body = body.removeprefix(b"\xef\xbb\xbf")  # spreadsheets write CSV with a BOM
-        refusal = _inspect(body)
+        refusal = _inspect(body, form=media_type == b"application/x-www-form-urlencoded")
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -105,8 +107,9 @@ async def _read(receive: Receive) -> bytes | None:
     return body
 
 
-def _inspect(body: bytes) -> Any:
-    """A problem response refusing the body, or None if it may go on.
+def _inspect(body: bytes, form: bool = False) -> Any:
+    """A problem response refusing the body, or None if it may go on. A form is scanned as
+    the receiver reads it, decoded ("4111+1111+1111+1111").
 
     The body must be UTF-8 without a byte order mark: the parser after this one would also read
     UTF-16 and UTF-32, and what it reads must be exactly what was scanned here. UTF-8 JSON never
@@ -126,7 +129,8 @@ def _inspect(body: bytes) -> Any:
     except RecursionError:
         return problem(400, "request.malformed", "Request too deeply nested")
     except ValueError:  # not JSON: the schema refuses it later; scan it as text first
-        return _card_response(["$"]) if looks_like_card_number(text) else None
+        card = looks_like_card_number(unquote_plus(text) if form else text)
+        return _card_response(["$"]) if card else None
     if nesting_depth(document) > MAX_DEPTH:
         return problem(400, "request.malformed", "Request too deeply nested")
     cards = list(card_paths(document))

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from ordermesh.adapters.db import user_queries
 from ordermesh.domain.errors import DomainError
 from ordermesh.entrypoints.api.deps import Bus, Db, read_connection
+from ordermesh.entrypoints.api.rate_limits import sign_in_wait
 from ordermesh.entrypoints.console.rendering import Before, page, redirect
 from ordermesh.entrypoints.console.session import (
     COOKIE,
@@ -46,6 +47,12 @@ def sign_in(request: Request, bus: Bus, email: Annotated[str, Form(max_length=32
     if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
         # a page elsewhere must not sign the browser in to an account of its choosing
         raise Forbidden("sign in from the console's own sign-in page")
+    if (wait := sign_in_wait(request, email)) is not None:  # before the password is hashed
+        refused = page(request, None, "sign_in.html", status_code=429, next=_safe_next(next),
+                       error=f"Too many sign-in attempts. Try again in {wait} seconds.",
+                       email=email)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     settings = request.app.state.ordermesh.settings
     try:
         started: SessionStarted = bus.handle(uc.SignIn(

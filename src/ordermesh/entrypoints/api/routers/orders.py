@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
@@ -25,6 +25,7 @@ from ordermesh.entrypoints.api.deps import (
     read_one,
 )
 from ordermesh.entrypoints.api.pagination import decode_cursor, is_position, page
+from ordermesh.entrypoints.api.rate_limits import limit_orders
 from ordermesh.entrypoints.api.schemas.common import Page, UtcTime
 from ordermesh.entrypoints.api.schemas.orders import (
     EventOut,
@@ -69,11 +70,12 @@ Agent = Annotated[str | None, Header(
 
 @router.post("", status_code=201, response_model=OrderOut,
              responses={409: {"description": "Stock short, duplicate or key reused"}})
-def place_order(body: OrderIn, principal: ChannelKey, bus: Bus, db: Db,
+def place_order(body: OrderIn, principal: ChannelKey, bus: Bus, db: Db, request: Request,
                 idempotency_key: IdempotencyKey = None, agent: Agent = None) -> JSONResponse:
     """Place an order. A call centre's key may name the agent placing it for the customer
     (`X-Agent`): the order's events then say who (`<channel>/<agent>`)."""
     assert principal.channel is not None
+    limit_orders(request, principal.key_id)  # 429 once this key placed too many
     if agent is not None and principal.channel.partition(":")[0] != "call_centre":
         raise InvalidInput("X-Agent is only taken on a call centre channel's key",
                            field="X-Agent")
