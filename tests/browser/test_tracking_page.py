@@ -7,38 +7,20 @@ server's logs but for its first characters."""
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy.engine import Engine
 
 from ordermesh.bootstrap import App
+from tests.browser.conftest import new_page
 from tests.builders import Shop
 from tests.e2e.test_shipping import picked, post
 from tests.e2e.test_tracking_page import token_of, tracking_app
 
-CHROMIUM = next((path for path in (shutil.which("chromium"), shutil.which("chromium-browser"),
-                                   "/usr/bin/chromium") if path and os.path.exists(path)), None)
-
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        reason = "no chromium here (.ci/run installs Debian's package)"
-        if os.environ.get("ORDERMESH_TEST_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -57,20 +39,9 @@ def dispatched_token(client: TestClient, shop: Shop, engine: Engine) -> str:
 
 
 def open_page(browser: Browser, url: str, width: int = 375) -> tuple[Page, list[str]]:
-    """The page at `url` in a phone-sized window; every request to another host is refused
-    and named in the list."""
-    context = browser.new_context(viewport={"width": width, "height": 800})
-    elsewhere: list[str] = []
-
-    def only_here(route: Route) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            elsewhere.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_here)
-    page = context.new_page()
+    """The page at `url` in a phone-sized window, loaded; every request to another host is
+    refused and named in the list."""
+    page, elsewhere = new_page(browser, width)
     response = page.goto(url)
     assert response is not None and response.status == 200
     page.wait_for_load_state("networkidle")
@@ -122,8 +93,8 @@ def test_the_page_in_a_browser(browser: Browser, server: str, dispatched_token: 
 
 def test_the_page_of_an_unknown_token_loads_nothing_else(browser: Browser, server: str,
                                                         dispatched_token: str) -> None:
-    context = browser.new_context()
-    page = context.new_page()
+    page, _ = new_page(browser)
+    context = page.context
     response = page.goto(f"{server}/track/{'A' * 24}")
     assert response is not None and response.status == 404
     assert response.headers["content-type"] == "application/problem+json"
