@@ -208,15 +208,18 @@ def void_payment(cmd: c.VoidPayment, uow: UnitOfWork, setup: MoneySetup) -> Mone
 
 def _credit_cancelled(uow: UnitOfWork, setup: MoneySetup, order: Order, actor: str) -> None:
     """A cancelled order's invoice of placement is credited in full when nothing of it was
-    captured; money taken is given back by a refund, with its own credit note."""
+    captured; money taken (invoiced or not: a capture by hand) is given back by a refund, with
+    its own credit note, and the timeline says one is needed."""
     assert order.seq is not None
     invoice = uow.invoices.find(order.seq, DocumentKind.INVOICE, "order")
-    if invoice is None or uow.invoices.find(order.seq, DocumentKind.CREDIT_NOTE, "cancel"):
+    if invoice is not None and uow.invoices.find(order.seq, DocumentKind.CREDIT_NOTE, "cancel"):
         return
     if any(t.kind is Kind.CAPTURE and t.outcome is not Outcome.FAILED
            for p in uow.payments.for_order(order.seq) for t in transactions_of(p)):
-        order.note("payment.refund_needed", actor, invoice=invoice["number"],
-                   reason="the cancelled order was paid")
+        order.note("payment.refund_needed", actor, reason="the cancelled order was paid",
+                   **({"invoice": invoice["number"]} if invoice else {}))
+        return
+    if invoice is None:
         return
     all_billed, all_credited = _ledger(uow.invoices.lines_for_order(order.seq))
     billed, taken = all_billed.get(invoice["id"], {}), all_credited.get(invoice["id"], {})

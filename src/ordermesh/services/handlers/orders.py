@@ -12,12 +12,14 @@ from ordermesh.domain.errors import (
     IdempotencyKeyReused,
     InsufficientStock,
     InvalidInput,
+    InvalidTransition,
     NotFound,
 )
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.money import Money
 from ordermesh.domain.orders import Customer, Fulfilment, Order, OrderLine, OrderStatus
+from ordermesh.domain.payments import Kind, Outcome
 from ordermesh.domain.sourcing import Demand
 from ordermesh.domain.tax import apply_tax
 from ordermesh.services import commands as c
@@ -185,6 +187,7 @@ def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
         skus = {line.sku for line in order.lines}
         order.apply(cmd.action, cmd.actor, **data, **cmd.data)
         if cmd.action == "cancel":
+            _no_capture_in_flight(order, uow)
             _cancel_fulfilments(order, uow, cmd.actor)  # locked before the stock rows
             _release_allocations(order, uow, cmd.actor)
         uow.orders.save(order)
@@ -192,6 +195,17 @@ def change_order_status(cmd: c.ChangeOrderStatus, uow: UnitOfWork) -> str:
             serve_queue(uow, queue, skus, cmd.actor, utcnow().date())
         uow.commit()
     return order.id
+
+
+def _no_capture_in_flight(order: Order, uow: UnitOfWork) -> None:
+    """A capture waiting for the gateway's answer may take all that is authorized, leaving
+    nothing for the cancel to release: the order is cancelled once the gateway has answered
+    (a paid order then needs a refund), never while money is on its way in."""
+    assert order.seq is not None
+    if any(txn["kind"] == Kind.CAPTURE and txn["outcome"] == Outcome.PENDING
+           for payment in uow.payments.for_order(order.seq) for txn in payment["transactions"]):
+        raise InvalidTransition("the order's payment is being captured: cancel the order once "
+                                "the gateway has answered", action="cancel")
 
 
 def _cancel_fulfilments(order: Order, uow: UnitOfWork, actor: str) -> None:

@@ -224,6 +224,9 @@ def begin_capture(uow: UnitOfWork, order: Order, amount: int | None, reference: 
         if amount is not None:
             _same_request(known, amount)
         return _pending(payment, known)
+    if order.status is OrderStatus.CANCELLED:  # cancelled, its authorization not voided yet
+        raise InvalidTransition("a cancelled order is not captured",
+                                current_status=str(order.status), action="capture")
     if amount is None:
         amount = capturable(transactions)
     check(transactions, Kind.CAPTURE, Money(amount, order.currency))
