@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -205,8 +206,10 @@ def label(fulfilment_id: str, number: int, principal: OperatorKey, db: Db) -> Re
         len(packages), package["tracking_number"],
         shipment["tracking_url"] or f"tracking number {package['tracking_number']}",
         fulfilment["order_number"], handling, order["delivery_instructions"])
+    # the carrier's tracking number, kept to characters a filename header can carry
+    name = re.sub(r"[^A-Za-z0-9_-]", "", package["tracking_number"])[:64]
     return Response(render_label_pdf(doc), media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="label-{package["tracking_number"]}.pdf"'})
+        "Content-Disposition": f'inline; filename="label-{name}.pdf"'})
 
 
 @router.get("/fulfilments/{fulfilment_id}/packing-slip.pdf", response_class=Response,
