@@ -9,6 +9,7 @@ operator asking, so the console prints exactly what the API serves.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, time
@@ -152,7 +153,10 @@ def short_pick(db: Db, bus: Bus, user: Staff, fulfilment_id: str,
     _mine(db, user, fulfilment_id)
 
     def run() -> None:
-        line = FoundIn.model_validate({"line_no": line_no, "found": found})
+        # a form sends text; the API's schema takes whole numbers only
+        numbers = [int(v) if re.fullmatch(r"[0-9]{1,9}", v.strip()) else v
+                   for v in (line_no, found)]
+        line = FoundIn.model_validate({"line_no": numbers[0], "found": numbers[1]})
         bus.handle(c.ShortPick(user.actor, fulfilment_id, ((line.line_no, line.found),),
                                location=user.location))
 

@@ -16,6 +16,7 @@ from ordermesh.domain.errors import NotFound
 from ordermesh.domain.invoicing import Amounts, Document, DocumentKind, DocumentLine, Party
 from ordermesh.domain.orders import format_order_number
 from ordermesh.entrypoints.api.deps import AdminKey, AnyKey, Bus, Conn, OperatorKey
+from ordermesh.entrypoints.api.schemas.common import IsoText
 from ordermesh.entrypoints.api.schemas.money import (
     InvoiceOut,
     PayoutImportIn,
@@ -97,7 +98,7 @@ def import_payouts(body: PayoutImportIn, principal: OperatorKey, bus: Bus) -> di
 
 @router.get("/reports/reconciliation", responses={200: {"content": {"text/csv": {}}}})
 def reconciliation(request: Request, principal: OperatorKey, conn: Conn,
-                   since: date, gateway: str | None = None,
+                   since: Annotated[date, IsoText], gateway: str | None = None,
                    settled_within_days: Annotated[int, Query(ge=0, le=365)] = 7,
                    format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None) -> Response:
     """Each imported payout against our captures, refunds and fees: captured - refunded - fees

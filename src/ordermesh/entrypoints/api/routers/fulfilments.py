@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from ordermesh.adapters.db import fulfilment_queries as fq
 from ordermesh.adapters.documents.pick_list import PickListDocument, render_pick_list_pdf
@@ -47,7 +47,7 @@ class RejectIn(Strict):
 
 
 class FoundIn(Strict):
-    line_no: Annotated[int, Field(ge=1, le=10_000)]
+    line_no: Annotated[StrictInt, Field(ge=1, le=10_000)]
     found: Units = Field(description="Units found, fewer than the fulfilment's line holds")
 
 

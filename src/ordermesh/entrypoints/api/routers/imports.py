@@ -114,7 +114,9 @@ def import_orders(document: Annotated[Any, Depends(decimal_json)], principal: Ch
     return _run(prepared, principal, bus, str(mapping.get("name") or "custom"))
 
 
-@router.post("/order-imports.csv", response_model=ImportOut, openapi_extra=_CSV_BODY)
+@router.post("/order-imports.csv", response_model=ImportOut, openapi_extra=_CSV_BODY,
+             responses={415: {"description": "The body is not sent as text/csv", "content": {
+                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}})
 def import_orders_csv(text: Annotated[str, Depends(csv_text)], principal: ChannelKey,
                       bus: Bus) -> dict[str, Any]:
     """Import a CSV of order lines (one row per line, grouped into orders by

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
 
 from ordermesh.adapters.db import fulfilment_queries as fq
 from ordermesh.adapters.documents.labels import (
@@ -34,7 +34,7 @@ from ordermesh.entrypoints.api.routers.fulfilments import (
     ShipmentOut,
     one,
 )
-from ordermesh.entrypoints.api.schemas.common import Code, Strict, Text
+from ordermesh.entrypoints.api.schemas.common import Code, IsoText, Strict, Text
 from ordermesh.entrypoints.api.schemas.money import move_view
 from ordermesh.services import commands as c
 
@@ -56,8 +56,8 @@ class PackageTypeIn(Strict):
     width_mm: Positive
     height_mm: Positive
     max_weight_grams: Positive
-    tare_grams: Annotated[int, Field(ge=0, le=1_000_000)] = 0
-    active: bool = True
+    tare_grams: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 0
+    active: StrictBool = True
 
 
 class PackageTypeOut(BaseModel):
@@ -243,7 +243,7 @@ class TrackingIn(Strict):
     tracking_number: Tracking
     event: Literal["in_transit", "out_for_delivery", "delivered", "exception",
                    "returned_to_sender"]
-    at: datetime = Field(description="When it happened, with its time zone")
+    at: Annotated[datetime, IsoText] = Field(description="When it happened, with its time zone")
     detail: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
@@ -312,8 +312,8 @@ async def carrier_webhook(carrier: Code, request: Request) -> None:
 class LeaseIn(Strict):
     location: Code
     worker: Text = Field(description="The WMS worker taking them; asking again renews")
-    seconds: Annotated[int, Field(ge=10, le=3600)] = 300
-    limit: Annotated[int, Field(ge=1, le=200)] = 20
+    seconds: Annotated[StrictInt, Field(ge=10, le=3600)] = 300
+    limit: Annotated[StrictInt, Field(ge=1, le=200)] = 20
 
 
 @router.post("/wms/leases", response_model=list[FulfilmentOut])

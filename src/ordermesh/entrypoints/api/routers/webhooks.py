@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi import Path as FastPath
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from ordermesh.adapters.db import webhook_queries as wq
 from ordermesh.domain.errors import NotFound
 from ordermesh.entrypoints.api.deps import AdminKey, Bus, Conn, Db, read_connection
+from ordermesh.entrypoints.api.patching import changes_of
 from ordermesh.entrypoints.api.schemas.common import Strict
 from ordermesh.services import commands as c
 
@@ -35,7 +36,7 @@ class SubscriptionPatch(Strict):
     url: Url | None = None
     event_types: EventTypes | None = None
     description: Annotated[str, StringConstraints(max_length=200)] | None = None
-    active: bool = Field(True, description="true re-enables a disabled subscription")
+    active: StrictBool = Field(True, description="true re-enables a disabled subscription")
 
 
 class SubscriptionOut(BaseModel):
@@ -107,7 +108,7 @@ def get_subscription(subscription_id: str, principal: AdminKey, db: Db) -> dict[
 def update(subscription_id: str, body: SubscriptionPatch, principal: AdminKey, bus: Bus,
            db: Db) -> dict[str, Any]:
     bus.handle(c.UpdateWebhookSubscription(principal.actor, subscription_id,
-                                           body.model_dump(exclude_unset=True)))
+                                           changes_of(body, {"description"})))
     return _one(db, subscription_id)
 
 

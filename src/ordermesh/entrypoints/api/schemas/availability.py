@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictFloat, model_validator
 from pydantic_extra_types.currency_code import ISO4217
 
 from ordermesh.entrypoints.api.schemas.common import Code, Strict
@@ -46,8 +46,8 @@ class AvailabilityOut(BaseModel):
 
 
 class Coordinates(Strict):
-    latitude: Annotated[float, Field(ge=-90, le=90)]
-    longitude: Annotated[float, Field(ge=-180, le=180)]
+    latitude: Annotated[StrictFloat, Field(ge=-90, le=90)]
+    longitude: Annotated[StrictFloat, Field(ge=-180, le=180)]
 
 
 class CartLineIn(Strict):

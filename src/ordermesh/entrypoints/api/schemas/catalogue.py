@@ -12,6 +12,7 @@ from pydantic import (
     EmailStr,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StringConstraints,
 )
@@ -108,8 +109,8 @@ class RateIn(Strict):
 class LocationPatch(Strict):
     name: Text | None = None
     address: Address | None = None
-    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
-    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    latitude: Annotated[StrictFloat, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[StrictFloat, Field(ge=-180, le=180)] | None = None
     can_ship: StrictBool | None = None
     can_pickup: StrictBool | None = None
     priority: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
@@ -125,8 +126,8 @@ class LocationIn(LocationPatch):
     name: Text
     kind: Literal["warehouse", "store", "supplier"]
     address: Address
-    latitude: Annotated[float, Field(ge=-90, le=90)]
-    longitude: Annotated[float, Field(ge=-180, le=180)]
+    latitude: Annotated[StrictFloat, Field(ge=-90, le=90)]
+    longitude: Annotated[StrictFloat, Field(ge=-180, le=180)]
     can_ship: StrictBool = True
     can_pickup: StrictBool = False
     priority: Annotated[StrictInt, Field(ge=0, le=1000)] = 100

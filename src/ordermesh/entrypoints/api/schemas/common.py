@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic_extra_types.country import CountryAlpha2
 
 T = TypeVar("T")
@@ -21,11 +30,23 @@ def _in_utc(value: datetime) -> datetime:
         raise ValueError("the time is out of range once moved to UTC") from exc
 
 
-UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _iso_text(value: object) -> object:
+    """Times and days are ISO 8601 text, as documented: pydantic would also read a number (or
+    a numeric string) as a Unix timestamp, so that `0.5` or `2024` quietly became 1970."""
+    if isinstance(value, int | float) or (isinstance(value, str) and NUMBER.fullmatch(value)):
+        raise ValueError("give an ISO 8601 date or time, not a number")
+    return value
+
+
+IsoText = BeforeValidator(_iso_text)
+UtcTime = Annotated[AwareDatetime, IsoText, AfterValidator(_in_utc)]
 
 # A business date: release dates, expected deliveries. Bounded so that promises computed from
 # it (plus transit and lead times) stay on the calendar.
-BusinessDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2199, 12, 31))]
+BusinessDate = Annotated[date, IsoText, Field(ge=date(2000, 1, 1), le=date(2199, 12, 31))]
 
 
 class Strict(BaseModel):

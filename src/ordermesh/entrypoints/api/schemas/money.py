@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
 from pydantic_extra_types.country import CountryAlpha2
 
-from ordermesh.entrypoints.api.schemas.common import Code, Strict, Text
+from ordermesh.entrypoints.api.schemas.common import Code, IsoText, Strict, Text
 from ordermesh.services.handlers.payments import MoneyMove
 
 Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")]
@@ -176,7 +176,7 @@ class TaxRateOut(BaseModel):
 
 class PayoutImportIn(Strict):
     gateway: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-    since: date
+    since: Annotated[date, IsoText]
 
 
 class PayoutImportOut(BaseModel):

@@ -10,6 +10,8 @@ from pydantic import (
     BaseModel,
     EmailStr,
     Field,
+    StrictBool,
+    StrictFloat,
     StrictInt,
     StringConstraints,
     model_validator,
@@ -33,9 +35,9 @@ Email = Annotated[EmailStr, AfterValidator(str.lower)]
 
 
 class ShippingAddress(Address):
-    latitude: Annotated[float, Field(ge=-90, le=90)] | None = Field(
+    latitude: Annotated[StrictFloat, Field(ge=-90, le=90)] | None = Field(
         None, description="Optional; with longitude, lets sourcing choose the nearest location")
-    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    longitude: Annotated[StrictFloat, Field(ge=-180, le=180)] | None = None
 
     @model_validator(mode="after")
     def _both_coordinates_or_none(self) -> ShippingAddress:
@@ -68,7 +70,7 @@ class FulfilmentIn(Strict):
 
 
 class PackagingIn(Strict):
-    gift_wrap: bool = False
+    gift_wrap: StrictBool = False
     gift_message: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
     name_on_package: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
         Field(None, description="Printed on the label instead of the customer's name"))
