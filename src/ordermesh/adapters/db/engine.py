@@ -46,8 +46,12 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # Writers take the write lock up front; reads run deferred beside them (WAL).
-        mode = "DEFERRED" if conn.get_execution_options().get("read_only") else "IMMEDIATE"
+        # Writers take the write lock up front; reads run deferred beside them (WAL); a
+        # connection in autocommit runs each statement on its own.
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        mode = "DEFERRED" if options.get("read_only") else "IMMEDIATE"
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ordermesh.adapters.db import tables as t
@@ -163,7 +164,16 @@ class SqlIdempotencyKeys:
         insert_or_conflict(self.conn, t.idempotency_keys, {
             "scope": scope, "key": key, "request_hash": request_hash, "created_at": utcnow()})
 
-    def attach(self, scope: str, key: str, order_id: str) -> None:
+    def claim_for(self, scope: str, key: str, request_hash: str,
+                  order_id: str) -> tuple[str, str | None] | None:
+        """Claim a key for the order about to be written, in one statement: None when the key
+        is new (the claim goes with the transaction), else what was stored for it before. A
+        concurrent first claim of the same key makes this wait for its transaction's end."""
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         k = t.idempotency_keys.c
-        self.conn.execute(update(t.idempotency_keys).where(k.scope == scope, k.key == key)
-                          .values(order_id=order_id))
+        claimed = self.conn.execute(
+            dialect.insert(t.idempotency_keys).values(
+                scope=scope, key=key, request_hash=request_hash, order_id=order_id,
+                created_at=utcnow()).on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(k.scope)).first()
+        return None if claimed is not None else self.find(scope, key)

@@ -3,7 +3,7 @@ backorders, daily capacity)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import date
 from typing import Any
@@ -26,7 +26,7 @@ from ordermesh.domain.sourcing import (
     Supply,
     Terms,
     Wait,
-    preferences,
+    channel_policy,
 )
 from ordermesh.domain.sourcing.model import (
     ALLOCATION_TRANSITIONS,
@@ -85,9 +85,7 @@ class SqlSourcing:
         row = self.conn.execute(POLICY, {"b_channel": channel}).first()
         if row is None:
             raise NotFound(f"channel {channel!r} does not exist")
-        visible = frozenset(row.visible_locations) if row.visible_locations is not None else None
-        return Policy(preferences(row.sourcing_rules), visible, row.allow_split,
-                      row.allow_backorder), row.safety_buffer
+        return channel_policy(dict(row._mapping))
 
     def sites(self, today: date) -> list[Site]:
         """Active locations, with what is left of today's capacity."""
@@ -167,12 +165,18 @@ class SqlAllocations:
         self.conn = conn
 
     def add(self, order_seq: int, allocation: Allocation) -> None:
-        a = allocation
-        self.conn.execute(ADD_ALLOCATION, {
+        self.add_all(order_seq, [allocation])
+
+    def add_all(self, order_seq: int, allocations: Sequence[Allocation]) -> None:
+        """Write the allocations of one order, in one statement."""
+        if not allocations:
+            return
+        now = utcnow()
+        self.conn.execute(ADD_ALLOCATION, [{
             "order_seq": order_seq, "line_id": a.line_id, "sku": a.sku,
             "location_code": a.location, "quantity": a.quantity, "source": str(a.source),
             "status": "active", "ready_on": a.ready_on, "promised_on": a.promised_on,
-            "decision": decision_json(a.decision), "created_at": utcnow()})
+            "decision": decision_json(a.decision), "created_at": now} for a in allocations])
 
     def active_for_order(self, order_seq: int) -> list[dict[str, Any]]:
         r = t.allocations.c

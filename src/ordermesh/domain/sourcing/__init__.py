@@ -20,6 +20,7 @@ from ordermesh.domain.sourcing.model import (
     Terms,
     Wait,
     WaitKind,
+    channel_policy,
     preferences,
 )
 from ordermesh.domain.sourcing.planner import plan
@@ -28,5 +29,5 @@ from ordermesh.domain.sourcing.waits import unsupplied_promise
 __all__ = [
     "COUNTER_SALE", "DEFAULT_PREFERENCES", "Allocation", "Candidate", "Decision", "Demand", "Network", "Plan",
     "Policy", "Preference", "Rate", "Refusal", "Request", "Site", "Source", "Supply", "Terms",
-    "Wait", "WaitKind", "plan", "preferences", "unsupplied_promise",
+    "Wait", "WaitKind", "channel_policy", "plan", "preferences", "unsupplied_promise",
 ]

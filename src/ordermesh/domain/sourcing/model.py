@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ordermesh.domain.errors import InvalidInput, InvalidTransition
 from ordermesh.domain.geo import Point, distance_km
@@ -140,6 +140,15 @@ class Policy:
     visible: frozenset[str] | None = None  # locations the channel may use; None: all
     allow_split: bool = True
     allow_backorder: bool = True
+
+
+def channel_policy(channel: Mapping[str, Any]) -> tuple[Policy, int]:
+    """A channel's sourcing policy, from its settings, and the units it holds back at every
+    location (its safety buffer)."""
+    visible = channel["visible_locations"]
+    return Policy(preferences(channel["sourcing_rules"]),
+                  frozenset(visible) if visible is not None else None,
+                  channel["allow_split"], channel["allow_backorder"]), channel["safety_buffer"]
 
 
 @dataclass(frozen=True, slots=True)

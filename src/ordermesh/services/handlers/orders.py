@@ -49,26 +49,29 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
     after the commit)."""
     setup = setup or MoneySetup()
     authorization: Pending | None = None
+    order_id = str(uuid.uuid4())
     with uow:
         if cmd.idempotency_key:
-            seen = uow.idempotency.find(cmd.channel, cmd.idempotency_key)
+            # Claimed first, for the order about to be written, so a concurrent twin waits on
+            # this row and then replays.
+            seen = uow.idempotency.claim_for(cmd.channel, cmd.idempotency_key, cmd.request_hash,
+                                             order_id)
             if seen is not None:
                 return _replay(seen, cmd.request_hash)
-            # Claimed first, so a concurrent twin waits on this row and then replays.
-            uow.idempotency.claim(cmd.channel, cmd.idempotency_key, cmd.request_hash)
         ref = cmd.order.get("external_reference")
         if ref and (existing := uow.orders.find_by_external_reference(cmd.channel, ref)):
             raise DuplicateOrder(f"order {ref!r} of channel {cmd.channel!r} was captured before",
                                  order_id=existing)
         products = _products_for(cmd.order["lines"], uow)
-        order = _build_order(cmd, uow)
+        order = _build_order(cmd, order_id, uow)
         channel = uow.access.channel(cmd.channel) or {}
         _tax(order, products, channel, uow)
         hold_id = cmd.order.get("cart_hold")
         # the hold's units are given back first, so the order is sourced with them available
         hold = convert_hold(uow, hold_id, order, cmd.actor) if hold_id else None
         today = utcnow().date()
-        network = situation(uow, {line.sku for line in order.lines}, order.channel, today)
+        network = situation(uow, {line.sku for line in order.lines}, order.channel, today,
+                            settings=channel or None)
         demand = [Demand(line.id, line.sku, line.quantity) for line in order.lines]
         result = source(order, demand, network, today, at_counter=cmd.at_counter)
         if result.refusals:
@@ -91,8 +94,6 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
             order.note("payment.not_attempted", cmd.actor, gateway=gateway,
                        reason="the gateway is not configured")
         uow.orders.save(order)
-        if cmd.idempotency_key:
-            uow.idempotency.attach(cmd.channel, cmd.idempotency_key, order.id)
         uow.commit()
     if authorization is not None:
         finish(uow, setup, authorization, cmd.actor)
@@ -147,7 +148,7 @@ def _products_for(lines: list[dict[str, Any]], uow: UnitOfWork) -> dict[str, dic
     return products
 
 
-def _build_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> Order:
+def _build_order(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork) -> Order:
     data = cmd.order
     currency = data["currency"]
     fulfilment = Fulfilment(data["fulfilment"]["method"], data["fulfilment"].get("location"))
@@ -161,7 +162,7 @@ def _build_order(cmd: c.PlaceOrder, uow: UnitOfWork) -> Order:
     ]
     customer = data["customer"]
     return Order(
-        id=str(uuid.uuid4()), channel=cmd.channel,
+        id=order_id, channel=cmd.channel,
         external_reference=data.get("external_reference"),
         customer=Customer(customer["email"], customer["name"], customer.get("phone")),
         billing_address=data["billing_address"], shipping_address=data.get("shipping_address"),

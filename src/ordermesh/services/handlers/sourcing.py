@@ -21,6 +21,7 @@ from ordermesh.domain.sourcing import (
     Policy,
     Request,
     Terms,
+    channel_policy,
     plan,
 )
 from ordermesh.services.ports import SourcingReads, UnitOfWork
@@ -38,12 +39,16 @@ class Situation:
 
 def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
               today: date, with_levels: bool = False,
-              terms: Mapping[str, Terms] | None = None) -> Situation:
+              terms: Mapping[str, Terms] | None = None,
+              settings: Mapping[str, Any] | None = None) -> Situation:
     """What sourcing needs, as the channel sees it (no channel: every location, no buffer).
     `with_levels` also keeps the stock figures read, for answers that show them; `terms` are
-    the products' terms when the caller has read them already."""
+    the products' terms, and `settings` the channel's row, when the caller has read them."""
     skus = set(skus)
-    policy, buffer = reads.sourcing.policy(channel) if channel else (Policy(), 0)
+    if settings is not None:
+        policy, buffer = channel_policy(settings)
+    else:
+        policy, buffer = reads.sourcing.policy(channel) if channel else (Policy(), 0)
     levels: tuple[StockLevel, ...] = ()
     if with_levels:
         levels = tuple(reads.stock.levels(skus, active_only=True))
@@ -112,12 +117,13 @@ def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, act
     `shipping`: locations already sending part of the order, which count no new shipment."""
     assert order.seq is not None
     priorities = {site.code: site.priority for site in seen.network.sites}
-    for a in sorted(result.allocations, key=lambda a: lock_rank(a.sku, a.location, priorities)):
+    in_order = sorted(result.allocations, key=lambda a: lock_rank(a.sku, a.location, priorities))
+    for a in in_order:
         if not uow.stock.try_reserve(a.sku, a.location, a.quantity):
             raise ConcurrentUpdate(f"stock of {a.sku} at {a.location} changed while sourcing")
-        uow.allocations.add(order.seq, a)
-        uow.stock.record_movement(a.sku, a.location, reserved_delta=a.quantity,
-                                  reason="reservation", reference=order.number, actor=actor)
+    uow.allocations.add_all(order.seq, in_order)
+    uow.stock.record_reservations([(a.sku, a.location, a.quantity) for a in in_order],
+                                  order.number, actor)
     limited = {site.code for site in seen.network.sites if site.capacity_left is not None}
     for code in sorted((result.shipments - shipping) & limited):
         if not uow.sourcing.take_capacity(code, today):
