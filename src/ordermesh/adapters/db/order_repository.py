@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ordermesh.adapters.db import tables as t
-from ordermesh.adapters.db.repositories import insert_or_conflict
+from ordermesh.adapters.db.repositories import execute_or_conflict, insert_or_conflict
 from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.money import Money
@@ -23,6 +23,26 @@ from ordermesh.domain.orders import (
     OrderStatus,
     parse_order_number,
 )
+
+# The statements of order capture, built once: each is compiled once and found in the cache
+# by an identity computed once, not rebuilt on every order.
+_o, _k = t.orders.c, t.idempotency_keys.c
+ADD_ORDER = insert(t.orders)
+ADD_LINES = insert(t.order_lines)
+BY_EXTERNAL_REFERENCE = select(_o.id).where(_o.channel_code == bindparam("b_channel"),
+                                            _o.external_reference == bindparam("b_reference"))
+SAVE_ORDER = (update(t.orders).where(_o.seq == bindparam("b_seq"),
+                                     _o.version == bindparam("b_version"))
+              .values(status=bindparam("b_status"), held_from=bindparam("b_held_from"),
+                      hold_reason=bindparam("b_hold_reason"),
+                      lines_total=bindparam("b_lines_total"), tax_total=bindparam("b_tax_total"),
+                      grand_total=bindparam("b_grand_total"), version=bindparam("b_new_version"),
+                      updated_at=bindparam("b_now")))
+FIND_KEY = select(_k.request_hash, _k.order_id).where(_k.scope == bindparam("b_scope"),
+                                                        _k.key == bindparam("b_key"))
+CLAIM_KEY = {name: dialect.insert(t.idempotency_keys).on_conflict_do_nothing(
+    index_elements=["scope", "key"]).returning(_k.scope)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 SET_LINE_STATUS = (update(t.order_lines).where(t.order_lines.c.id == bindparam("b_id"))
                    .values(status=bindparam("b_status"), dispatched=bindparam("b_dispatched"),
@@ -37,7 +57,7 @@ class SqlOrders:
 
     def add(self, order: Order) -> None:
         """Store a new order; the database gives it its sequence number (and so its number)."""
-        result = insert_or_conflict(self.conn, t.orders, {
+        result = execute_or_conflict(self.conn, ADD_ORDER, {
             "id": order.id, "channel_code": order.channel,
             "external_reference": order.external_reference, "status": str(order.status),
             "customer_email": order.customer.email, "customer_name": order.customer.name,
@@ -54,10 +74,10 @@ class SqlOrders:
             "shipping_tax_rate": _text(order.shipping_tax_rate),
             "shipping_tax_name": order.shipping_tax_name, "version": order.version,
             "created_at": order.created_at, "updated_at": order.created_at,
-        })
+        }, "orders")
         assert result.inserted_primary_key is not None
         order.seq = int(result.inserted_primary_key[0])
-        self.conn.execute(insert(t.order_lines), [
+        self.conn.execute(ADD_LINES, [
             {"id": ln.id, "order_seq": order.seq, "line_no": ln.line_no, "sku": ln.sku,
              "quantity": ln.quantity, "unit_price": ln.unit_price.amount,
              "line_total": ln.total.amount, "tax_amount": ln.tax, "tax_rate": _text(ln.tax_rate),
@@ -96,22 +116,19 @@ class SqlOrders:
         return (rows[0].seq, {row.sku for row in rows}) if rows else None
 
     def find_by_external_reference(self, channel: str, reference: str) -> str | None:
-        o = t.orders.c
-        query = select(o.id).where(o.channel_code == channel, o.external_reference == reference)
-        return self.conn.execute(query).scalar()
+        return self.conn.execute(BY_EXTERNAL_REFERENCE, {"b_channel": channel,
+                                                         "b_reference": reference}).scalar()
 
     def save(self, order: Order) -> None:
         """Write status changes; fails if another transaction changed the order since it was read."""
-        o = t.orders.c
-        result = self.conn.execute(
-            update(t.orders).where(o.seq == order.seq, o.version == order.version)
-            .values(status=str(order.status),
-                    held_from=str(order.held_from) if order.held_from else None,
-                    hold_reason=order.hold_reason,
-                    # what is owed goes down as units are cancelled (domain/orders.py)
-                    lines_total=order.lines_total.amount, tax_total=order.tax_total.amount,
-                    grand_total=order.grand_total.amount,
-                    version=order.version + 1, updated_at=utcnow()))
+        result = self.conn.execute(SAVE_ORDER, {
+            "b_seq": order.seq, "b_version": order.version, "b_status": str(order.status),
+            "b_held_from": str(order.held_from) if order.held_from else None,
+            "b_hold_reason": order.hold_reason,
+            # what is owed goes down as units are cancelled (domain/orders.py)
+            "b_lines_total": order.lines_total.amount, "b_tax_total": order.tax_total.amount,
+            "b_grand_total": order.grand_total.amount, "b_new_version": order.version + 1,
+            "b_now": utcnow()})
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
         order.version += 1
@@ -155,9 +172,7 @@ class SqlIdempotencyKeys:
         self.conn = conn
 
     def find(self, scope: str, key: str) -> tuple[str, str | None] | None:
-        k = t.idempotency_keys.c
-        row = self.conn.execute(
-            select(k.request_hash, k.order_id).where(k.scope == scope, k.key == key)).first()
+        row = self.conn.execute(FIND_KEY, {"b_scope": scope, "b_key": key}).first()
         return (row.request_hash, row.order_id) if row else None
 
     def claim(self, scope: str, key: str, request_hash: str) -> None:
@@ -169,11 +184,7 @@ class SqlIdempotencyKeys:
         """Claim a key for the order about to be written, in one statement: None when the key
         is new (the claim goes with the transaction), else what was stored for it before. A
         concurrent first claim of the same key makes this wait for its transaction's end."""
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        k = t.idempotency_keys.c
-        claimed = self.conn.execute(
-            dialect.insert(t.idempotency_keys).values(
-                scope=scope, key=key, request_hash=request_hash, order_id=order_id,
-                created_at=utcnow()).on_conflict_do_nothing(index_elements=["scope", "key"])
-            .returning(k.scope)).first()
+        claimed = self.conn.execute(CLAIM_KEY[self.conn.dialect.name], {
+            "scope": scope, "key": key, "request_hash": request_hash, "order_id": order_id,
+            "created_at": utcnow()}).first()
         return None if claimed is not None else self.find(scope, key)

@@ -6,17 +6,38 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.domain.orders import format_order_number, parse_order_number
 
+# The reads of every request and of an order's answer, built once (compiled once, and found
+# in the statement cache without being rebuilt).
+_k, _o = t.api_keys.c, t.orders.c
+PRINCIPAL = select(_k.id, _k.name, _k.role, _k.channel_code).where(
+    _k.key_hash == bindparam("b_hash"), _k.revoked_at.is_(None))
+ORDER_BY = {(by_number, scoped): select(t.orders).where(
+    _o.seq == bindparam("b_seq") if by_number else _o.id == bindparam("b_id"),
+    *([_o.channel_code == bindparam("b_channel")] if scoped else []))
+    for by_number in (True, False) for scoped in (True, False)}
+LINES_OF = select(t.order_lines).where(
+    t.order_lines.c.order_seq == bindparam("b_seq")).order_by(t.order_lines.c.line_no)
+ALLOCATIONS_OF = select(t.allocations).where(
+    t.allocations.c.order_seq == bindparam("b_seq")).order_by(t.allocations.c.id)
+WAITS_OF = select(t.backorders).where(
+    t.backorders.c.order_seq == bindparam("b_seq")).order_by(t.backorders.c.id)
+FULFILMENT_UNITS_OF = (
+    select(t.fulfilments.c.status,
+           func.coalesce(func.sum(t.fulfilment_lines.c.quantity), 0).label("units"))
+    .join(t.fulfilment_lines, t.fulfilment_lines.c.fulfilment_id == t.fulfilments.c.id,
+          isouter=True)
+    .where(t.fulfilments.c.order_seq == bindparam("b_seq"))
+    .group_by(t.fulfilments.c.id, t.fulfilments.c.status))
+
 
 def principal(conn: Connection, key_hash: str) -> dict[str, Any] | None:
-    k = t.api_keys.c
-    row = conn.execute(select(k.id, k.name, k.role, k.channel_code).where(
-        k.key_hash == key_hash, k.revoked_at.is_(None))).first()
+    row = conn.execute(PRINCIPAL, {"b_hash": key_hash}).first()
     return dict(row._mapping) if row else None
 
 
@@ -61,11 +82,8 @@ def _order_row(row: Any) -> dict[str, Any]:
 def find_order(conn: Connection, ref: str, channel: str | None) -> dict[str, Any] | None:
     """An order by id or number, only if the caller may see it (channel keys: their own)."""
     seq = parse_order_number(ref)
-    o = t.orders.c
-    query = select(t.orders).where(o.seq == seq if seq is not None else o.id == ref)
-    if channel is not None:
-        query = query.where(o.channel_code == channel)
-    row = conn.execute(query).first()
+    row = conn.execute(ORDER_BY[seq is not None, channel is not None],
+                       {"b_seq": seq, "b_id": ref, "b_channel": channel}).first()
     return _order_row(row) if row else None
 
 
@@ -73,25 +91,18 @@ def order_detail(conn: Connection, ref: str, channel: str | None) -> dict[str, A
     order = find_order(conn, ref, channel)
     if order is None:
         return None
-    lines = conn.execute(select(t.order_lines).where(
-        t.order_lines.c.order_seq == order["seq"]).order_by(t.order_lines.c.line_no))
-    allocations = conn.execute(select(t.allocations).where(
-        t.allocations.c.order_seq == order["seq"]).order_by(t.allocations.c.id))
-    waits = conn.execute(select(t.backorders).where(
-        t.backorders.c.order_seq == order["seq"]).order_by(t.backorders.c.id))
+    at = {"b_seq": order["seq"]}
+    lines = conn.execute(LINES_OF, at)
+    allocations = conn.execute(ALLOCATIONS_OF, at)
+    waits = conn.execute(WAITS_OF, at)
     by_line: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for kind, rows in (("allocations", allocations), ("waits", waits)):
         for row in rows:
             by_line.setdefault((kind, row.line_id), []).append(dict(row._mapping))
     order["lines"] = [{**dict(ln._mapping), "allocations": by_line.get(("allocations", ln.id), []),
                        "waits": by_line.get(("waits", ln.id), [])} for ln in lines]
-    order["fulfilment_units"] = [(str(r.status), int(r.units)) for r in conn.execute(
-        select(t.fulfilments.c.status,
-               func.coalesce(func.sum(t.fulfilment_lines.c.quantity), 0).label("units"))
-        .join(t.fulfilment_lines, t.fulfilment_lines.c.fulfilment_id == t.fulfilments.c.id,
-              isouter=True)
-        .where(t.fulfilments.c.order_seq == order["seq"])
-        .group_by(t.fulfilments.c.id, t.fulfilments.c.status))]
+    order["fulfilment_units"] = [(str(r.status), int(r.units))
+                                 for r in conn.execute(FULFILMENT_UNITS_OF, at)]
     return order
 
 

@@ -18,16 +18,20 @@ from ordermesh.domain.inventory import StockLevel
 
 def insert_or_conflict(conn: Connection, table: Table, values: Any) -> CursorResult[Any]:
     """Insert; a unique-key race with another transaction becomes a retryable conflict."""
-    return _or_conflict(conn, insert(table), values, table.name)
+    return execute_or_conflict(conn, insert(table), values, table.name)
 
 
-def _or_conflict(conn: Connection, statement: Any, values: Any, what: str) -> CursorResult[Any]:
+def execute_or_conflict(conn: Connection, statement: Any, values: Any,
+                        what: str) -> CursorResult[Any]:
     """A unique key checked by the handler but taken by a concurrent transaction in between:
     the command is run again, and its check then answers properly."""
     try:
         return conn.execute(statement, values)
     except IntegrityError as exc:
         raise ConcurrentUpdate(f"{what} changed concurrently") from exc
+
+
+PRODUCTS = select(t.products).where(t.products.c.sku.in_(bindparam("b_skus", expanding=True)))
 
 
 class SqlCatalogue:
@@ -39,7 +43,7 @@ class SqlCatalogue:
         return dict(row._mapping) if row else None
 
     def products(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
-        rows = self.conn.execute(select(t.products).where(t.products.c.sku.in_(list(skus))))
+        rows = self.conn.execute(PRODUCTS, {"b_skus": list(skus)})
         return {row.sku: dict(row._mapping) for row in rows}
 
     def sku_with_gtin(self, gtin: str) -> str | None:
@@ -50,7 +54,7 @@ class SqlCatalogue:
         insert_or_conflict(self.conn, t.products, values)
 
     def update_product(self, sku: str, values: dict[str, Any]) -> None:
-        _or_conflict(self.conn, update(t.products).where(t.products.c.sku == sku), values,
+        execute_or_conflict(self.conn, update(t.products).where(t.products.c.sku == sku), values,
                      "products")
 
     def location(self, code: str) -> dict[str, Any] | None:

@@ -30,6 +30,8 @@ from ordermesh.domain.payables import SupplierBill
 from ordermesh.domain.purchasing import PurchaseOrder
 from ordermesh.services import ports
 
+ADD_EVENTS = insert(t.events)
+
 
 class SqlUnitOfWork:
     conn: Connection
@@ -115,7 +117,7 @@ class SqlUnitOfWork:
             *self._supplier_bills.seen, *self._fulfilments.seen]
         pending = [event for aggregate in aggregates for event in aggregate.events]
         if pending:
-            self.conn.execute(insert(t.events), [
+            self.conn.execute(ADD_EVENTS, [
                 {"id": e.id, "stream": e.stream, "stream_id": e.stream_id, "type": e.type,
                  "actor": e.actor, "data": e.data, "occurred_at": e.occurred_at}
                 for e in pending

@@ -9,8 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ordermesh.domain.errors import DomainError
 from ordermesh.entrypoints.api.errors import STATUS
@@ -52,14 +54,29 @@ def install(app: FastAPI) -> None:
     for kind in (DomainError, HTTPException, RequestValidationError):
         app.add_exception_handler(kind, _html_for_console(app.exception_handlers[kind]))
 
-    @app.middleware("http")
-    async def secure_pages(request: Request,
-                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        if request.url.path.startswith("/console"):
-            for name, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(SecurePages)
+
+
+class SecurePages:
+    """The security headers on every console answer; the API's pass untouched (a plain ASGI
+    middleware: it costs the API's requests nothing but a look at the path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/console"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 async def _sign_in_needed(request: Request, exc: Exception) -> Response:
