@@ -53,4 +53,4 @@ format: install
 	$(BIN)/ruff format src tests benchmarks
 
 clean:
-	rm -rf $(VENV) ordermesh.db ordermesh.db-wal ordermesh.db-shm
+	rm -rf $(VENV) ordermesh.db ordermesh.db-wal ordermesh.db-shm ordermesh.db-writers

@@ -7,6 +7,13 @@ concurrent clients. Every order must be answered 201 and allocated; afterwards t
 stock reported by the API must equal the quantity ordered.
 
     .venv/bin/python benchmarks/place_orders.py --orders 2000 --clients 32
+    .venv/bin/python benchmarks/place_orders.py --clients 1,8,32,64 --skew uniform,zipf --limit
+
+With several client counts and skews, one server per database takes every phase in turn (one
+warm-up first); with --limit, the database's own ceiling for the same writes
+(benchmarks/limit.py: pgbench at the same client count and skew, or a sqlite3 loop) is
+measured on the same database after the server has stopped, and each phase is reported as a
+share of it.
 """
 
 from __future__ import annotations
@@ -49,10 +56,13 @@ ERROR_SAMPLES = 10
 LOG_TAIL_LINES = 60
 
 
+ZIPF_S = 1.1  # hot products: the k-th most popular SKU is ordered in proportion to 1 / k^s
+
+
 @dataclass
 class Options:
     orders: int
-    clients: int
+    clients: list[int]
     lines: int
     products: int
     warmup: int
@@ -62,6 +72,9 @@ class Options:
     seed: int
     keep: bool
     payments: bool = False
+    skews: list[str] = field(default_factory=lambda: ["uniform"])
+    limit: bool = False
+    limit_seconds: int = 10
 
 
 @dataclass
@@ -102,6 +115,7 @@ class Result:
     database: str
     orders: int
     clients: int
+    skew: str
     wall_s: float
     latencies_ms: list[float]
     errors: int
@@ -111,6 +125,8 @@ class Result:
     failures: list[str]
     log_path: Path
     cpu: CpuUse | None
+    deadlocks: int | None = None  # PostgreSQL's count for the database during the phase
+    limit_tps: float | None = None  # the database's own ceiling for the same writes
 
     @property
     def orders_per_s(self) -> float:
@@ -124,7 +140,13 @@ class BenchError(RuntimeError):
 def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--orders", type=int, default=2000, help="orders to place (measured)")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
+    parser.add_argument("--clients", default="32",
+                        help="concurrent HTTP clients; a list (1,8,32,64) runs each in turn")
+    parser.add_argument("--skew", default="uniform",
+                        help="SKU popularity: uniform, zipf (hot products), or both as a list")
+    parser.add_argument("--limit", action="store_true",
+                        help="also measure the database's own ceiling for the same writes")
+    parser.add_argument("--limit-seconds", type=int, default=10)
     parser.add_argument("--lines", type=int, default=3, help="lines per order (distinct SKUs)")
     parser.add_argument("--products", type=int, default=50, help="products in the catalogue")
     parser.add_argument("--warmup", type=int, default=100,
@@ -143,13 +165,21 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--keep", action="store_true",
                         help="keep the databases and server logs after a successful run")
     args = parser.parse_args(argv)
+    try:
+        clients = [int(c) for c in args.clients.split(",")]
+    except ValueError:
+        parser.error("--clients takes whole numbers, e.g. 32 or 1,8,32,64")
+    skews = args.skew.split(",")
+    if set(skews) - {"uniform", "zipf"}:
+        parser.error("--skew takes uniform, zipf or both (uniform,zipf)")
     if args.lines > args.products:
         parser.error("--lines cannot exceed --products: the SKUs of an order are distinct")
-    if min(args.orders, args.clients, args.lines, args.workers) < 1:
+    if min(args.orders, *clients, args.lines, args.workers) < 1:
         parser.error("--orders, --clients, --lines and --workers must be at least 1")
     databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    return Options(args.orders, args.clients, args.lines, args.products, max(args.warmup, 0),
-                   args.workers, databases, args.postgres_url, args.seed, args.keep, args.payments)
+    return Options(args.orders, clients, args.lines, args.products, max(args.warmup, 0),
+                   args.workers, databases, args.postgres_url, args.seed, args.keep,
+                   args.payments, skews, args.limit, args.limit_seconds)
 
 
 # --- databases ---------------------------------------------------------------------------
@@ -412,12 +442,26 @@ def set_up_catalogue(admin: httpx.Client, products: int,
 # --- placing orders ------------------------------------------------------------------------
 
 
+def pick_skus(rng: random.Random, skus: list[str], lines: int, skew: str) -> list[str]:
+    """`lines` distinct SKUs: uniformly, or (zipf) the first ones of the catalogue far more
+    often than the rest, as a shop's best sellers are."""
+    if skew == "uniform":
+        return rng.sample(skus, lines)
+    weights = [1 / (rank ** ZIPF_S) for rank in range(1, len(skus) + 1)]
+    picked: list[str] = []
+    while len(picked) < lines:
+        sku = rng.choices(skus, weights)[0]
+        if sku not in picked:
+            picked.append(sku)
+    return picked
+
+
 def order_body(n: int, run_id: str, seed: int, prices: dict[str, int],
-               lines: int) -> dict[str, Any]:
+               lines: int, skew: str = "uniform") -> dict[str, Any]:
     """Order number `n`: its SKUs and quantities depend only on the seed and `n`, so every
     run and every database sees the same mix whichever client sends it."""
     rng = random.Random(f"{seed}-{n}")
-    skus = rng.sample(sorted(prices), lines)
+    skus = pick_skus(rng, sorted(prices), lines, skew)
     return {
         "external_reference": f"bench-{run_id}-{n}",
         "currency": CURRENCY,
@@ -433,7 +477,8 @@ def order_body(n: int, run_id: str, seed: int, prices: dict[str, int],
 
 
 def place_orders(base_url: str, channel_key: str, prices: dict[str, int], count: int,
-                 clients: int, lines: int, seed: int, run_id: str) -> Outcome:
+                 clients: int, lines: int, seed: int, run_id: str,
+                 skew: str = "uniform") -> Outcome:
     """Place `count` orders from `clients` threads, each with its own HTTP connection."""
     outcome = Outcome()
     numbers = iter(range(count))
@@ -450,7 +495,7 @@ def place_orders(base_url: str, channel_key: str, prices: dict[str, int], count:
                     n = next(numbers, None)
                 if n is None:
                     return
-                body = order_body(n, run_id, seed, prices, lines)
+                body = order_body(n, run_id, seed, prices, lines, skew)
                 key = {"Idempotency-Key": str(uuid.uuid4())}
                 began = time.perf_counter()
                 try:
@@ -505,7 +550,21 @@ def check_reserved(admin: httpx.Client, ordered: Counter[str], skus: Sequence[st
 # --- one database ------------------------------------------------------------------------
 
 
-def bench_database(database: str, opts: Options, workdir: Path) -> Result:
+def deadlocks(url: str) -> int | None:
+    """PostgreSQL's count of deadlocks detected in the benchmark database so far."""
+    if not url.startswith("postgresql"):
+        return None
+    engine = create_engine(_driver_url(url))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(
+                "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+            )).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def bench_database(database: str, opts: Options, workdir: Path) -> list[Result]:
     env = {**os.environ, "ORDERMESH_LOG_LEVEL": os.environ.get("ORDERMESH_LOG_LEVEL", "WARNING"),
            # one key places every order here: the per-key order limit would cap the run
            "ORDERMESH_RATE_LIMIT_ENABLED": "false"}
@@ -513,6 +572,7 @@ def bench_database(database: str, opts: Options, workdir: Path) -> Result:
         env["ORDERMESH_DATABASE_URL"] = f"sqlite:///{workdir / 'ordermesh-bench.db'}"
     else:
         env["ORDERMESH_DATABASE_URL"] = fresh_postgres(opts.postgres_url)
+    url = env["ORDERMESH_DATABASE_URL"]
     if opts.payments:
         env["ORDERMESH_TEST_GATEWAY_ENABLED"] = "true"
         env["ORDERMESH_TEST_GATEWAY_URL"] = f"sqlite:///{workdir / f'gateway-{database}.db'}"
@@ -523,6 +583,7 @@ def bench_database(database: str, opts: Options, workdir: Path) -> Result:
     log_path = workdir / f"server-{database}.log"
     print(f"[{database}] starting `ordermesh serve --workers {opts.workers}` "
           f"(log: {log_path})", flush=True)
+    results: list[Result] = []
     with running_server(env, opts.workers, log_path) as (base_url, server_group), httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {admin_key}"},
             timeout=60.0) as admin:
@@ -531,24 +592,55 @@ def bench_database(database: str, opts: Options, workdir: Path) -> Result:
         ordered: Counter[str] = Counter()
         if opts.warmup:
             print(f"[{database}] warming up with {opts.warmup} orders", flush=True)
-            warm = place_orders(base_url, channel_key, prices, opts.warmup, opts.clients,
+            warm = place_orders(base_url, channel_key, prices, opts.warmup, max(opts.clients),
                                 opts.lines, opts.seed + 7919, f"{run_id}w")
             ordered.update(warm.ordered)
             if warm.failure_count:
                 print(f"[{database}] warm-up had {warm.failure_count} failures: "
                       f"{warm.failures[:3]}", flush=True)
-        print(f"[{database}] placing {opts.orders} orders from {opts.clients} clients",
-              flush=True)
-        cpu_before = cpu_sample(server_group)
-        run = place_orders(base_url, channel_key, prices, opts.orders, opts.clients,
-                           opts.lines, opts.seed, run_id)
-        cpu_after = cpu_sample(server_group)
-        ordered.update(run.ordered)
+        for skew in opts.skews:
+            for clients in opts.clients:
+                print(f"[{database}] placing {opts.orders} orders from {clients} clients, "
+                      f"{skew} SKUs", flush=True)
+                phase = f"{run_id}-{skew}-{clients}"
+                locked_before = deadlocks(url)
+                cpu_before = cpu_sample(server_group)
+                run = place_orders(base_url, channel_key, prices, opts.orders, clients,
+                                   opts.lines, opts.seed, phase, skew)
+                cpu_after = cpu_sample(server_group)
+                locked_after = deadlocks(url)
+                ordered.update(run.ordered)
+                results.append(Result(
+                    database, opts.orders, clients, skew, run.wall_s, run.latencies_ms,
+                    run.failure_count, run.statuses, run.not_allocated, "", run.failures,
+                    log_path, cpu_use(cpu_before, cpu_after, run.client_cpu_s, run.wall_s),
+                    None if locked_before is None or locked_after is None
+                    else locked_after - locked_before))
         stock_check = check_reserved(admin, ordered, sorted(prices))
-    return Result(database, opts.orders, opts.clients, run.wall_s, run.latencies_ms,
-                  run.failure_count, run.statuses, run.not_allocated, stock_check,
-                  run.failures, log_path,
-                  cpu_use(cpu_before, cpu_after, run.client_cpu_s, run.wall_s))
+    for result in results:
+        result.stock_check = stock_check
+    if opts.limit:
+        measure_limits(database, url, opts, results)
+    return results
+
+
+def measure_limits(database: str, url: str, opts: Options, results: list[Result]) -> None:
+    """The database's own ceiling for the same writes, on the same database, with the server
+    stopped: per phase for PostgreSQL (same clients and skew), per skew for SQLite (one
+    writer)."""
+    from limit import postgres_limit, sqlite_limit
+
+    ceilings: dict[tuple[str, int], float] = {}
+    for result in results:
+        clients = result.clients if database == "postgresql" else 1
+        if (result.skew, clients) not in ceilings:
+            print(f"[{database}] the limit: {result.skew} SKUs, {clients} clients", flush=True)
+            got = (postgres_limit(url, clients, result.skew, opts.limit_seconds)
+                   if database == "postgresql"
+                   else sqlite_limit(make_url(url).database or "", result.skew,
+                                     opts.limit_seconds))
+            ceilings[result.skew, clients] = got["tps"]
+        result.limit_tps = ceilings[result.skew, clients]
 
 
 # --- reporting -----------------------------------------------------------------------------
@@ -556,9 +648,8 @@ def bench_database(database: str, opts: Options, workdir: Path) -> Result:
 
 def report(result: Result) -> None:
     lat = result.latencies_ms
-    print(f"\n== {result.database} ==")
+    print(f"\n== {result.database}, {result.skew} SKUs, {result.clients} clients ==")
     print(f"orders            {result.orders}")
-    print(f"clients           {result.clients}")
     print(f"wall time         {result.wall_s:.2f} s")
     print(f"orders/s          {result.orders_per_s:.1f}")
     print(f"latency p50       {percentile(lat, 50):.1f} ms")
@@ -583,15 +674,25 @@ def report(result: Result) -> None:
 
 
 def summary(results: list[Result]) -> None:
-    print("\n| database | orders | clients | wall s | orders/s | p50 ms | p95 ms | p99 ms "
-          "| errors | reserved |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("\n| database | skew | clients | orders | orders/s | p50 ms | p95 ms | p99 ms | errors "
+          "| deadlocks | server CPU ms/order | database CPU ms/order | limit tx/s | of limit "
+          "| reserved |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
         lat = r.latencies_ms
         check = "ok" if r.stock_check.startswith("ok") else "mismatch"
-        print(f"| {r.database} | {r.orders} | {r.clients} | {r.wall_s:.2f} "
-              f"| {r.orders_per_s:.1f} | {percentile(lat, 50):.1f} | {percentile(lat, 95):.1f} "
-              f"| {percentile(lat, 99):.1f} | {r.errors} | {check} |")
+        server_ms = database_ms = "-"
+        if r.cpu is not None and r.orders:
+            server_ms = f"{r.cpu.server * r.wall_s / r.orders * 1000:.1f}"
+            if r.database == "postgresql":
+                database_ms = f"{r.cpu.database * r.wall_s / r.orders * 1000:.1f}"
+        limit = f"{r.limit_tps:.0f}" if r.limit_tps else "-"
+        share = f"{100 * r.orders_per_s / r.limit_tps:.0f} %" if r.limit_tps else "-"
+        locks = "-" if r.deadlocks is None else str(r.deadlocks)
+        print(f"| {r.database} | {r.skew} | {r.clients} | {r.orders} | {r.orders_per_s:.1f} "
+              f"| {percentile(lat, 50):.1f} | {percentile(lat, 95):.1f} "
+              f"| {percentile(lat, 99):.1f} | {r.errors} | {locks} | {server_ms} "
+              f"| {database_ms} | {limit} | {share} | {check} |")
 
 
 def healthy(result: Result) -> bool:
@@ -618,7 +719,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(tempfile.mkdtemp(prefix=f"ordermesh-bench-{database}-"))
         keep = opts.keep
         try:
-            result = bench_database(database, opts, workdir)
+            got = bench_database(database, opts, workdir)
         except (KeyboardInterrupt, SystemExit):
             print(f"\n[{database}] interrupted; the server is stopped; kept {workdir}",
                   file=sys.stderr)
@@ -631,10 +732,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[{database}] kept {workdir}", file=sys.stderr)
             failed = True
             continue
-        results.append(result)
-        report(result)
-        if not healthy(result):
-            failed = keep = True
+        results.extend(got)
+        for result in got:
+            report(result)
+            if not healthy(result):
+                failed = keep = True
         if keep:
             print(f"[{database}] kept {workdir}")
         else:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
 from typing import Any
+
+try:
+    import fcntl
+
+    fcntl_available = True
+except ImportError:  # not a POSIX system: writers poll for SQLite's lock instead
+    fcntl_available = False
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -28,10 +38,55 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
                          hide_parameters=True)
 
 
+class WriterTurns:
+    """Writers to one SQLite file take turns, first come first served.
+
+    SQLite lets one writer in at a time; the others poll with growing sleeps (up to 100 ms),
+    so under load a writer may wait long after the lock is free while later ones slip in (a
+    long tail of latency). Here a writer first takes this process's turn (a thread lock), then
+    the file's (an exclusive flock on `<database>-writers`, which the kernel hands to the next
+    waiter the moment it is released, and drops when a process dies), and only then begins
+    its transaction; both are given back when its connection returns to the pool. A writer
+    that cannot get its turn within `timeout_s` fails as a locked database does (retried).
+    """
+
+    def __init__(self, path: str, timeout_s: float = 30.0) -> None:
+        self.path = f"{path}-writers"
+        self.timeout_s = timeout_s
+        self.in_process = threading.Lock()
+
+    def take(self, info: dict[str, Any]) -> None:
+        if info.get("writer_turn"):
+            return  # this connection has it already (a second transaction before check-in)
+        if not self.in_process.acquire(timeout=self.timeout_s):
+            raise OperationalError("BEGIN IMMEDIATE", {},
+                                   sqlite3.OperationalError("database is locked"))
+        try:
+            if "writer_fd" not in info:
+                info["writer_fd"] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(info["writer_fd"], fcntl.LOCK_EX)
+        except BaseException:
+            self.in_process.release()
+            raise
+        info["writer_turn"] = True
+
+    def give_back(self, info: dict[str, Any]) -> None:
+        if info.pop("writer_turn", False):
+            fcntl.flock(info["writer_fd"], fcntl.LOCK_UN)
+            self.in_process.release()
+
+    def forget(self, info: dict[str, Any]) -> None:
+        self.give_back(info)
+        if "writer_fd" in info:
+            os.close(info.pop("writer_fd"))
+
+
 def _sqlite_engine(url: str) -> Engine:
     # Parameters stay out of error messages: a traceback in a log must not carry customer data.
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                            hide_parameters=True)
+    path = engine.url.database
+    turns = WriterTurns(path) if path and path != ":memory:" and fcntl_available else None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -51,8 +106,17 @@ def _sqlite_engine(url: str) -> Engine:
         options = conn.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
             return
-        mode = "DEFERRED" if options.get("read_only") else "IMMEDIATE"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if options.get("read_only"):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+            return
+        if turns is not None:
+            turns.take(conn.connection.info)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    if turns is not None:
+        # the turn ends when the connection is back in the pool: after its commit or rollback
+        event.listen(engine, "checkin", lambda _dbapi, record: turns.give_back(record.info))
+        event.listen(engine, "close", lambda _dbapi, record: turns.forget(record.info))
 
     return engine
 
