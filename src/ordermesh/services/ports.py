@@ -88,6 +88,7 @@ class ProductFacts:
     currency: str
     low_stock_threshold: int
     terms: Terms
+    tax_class: str = "standard"
 
 
 class Sourcing(Protocol):

@@ -60,7 +60,7 @@ SITES = (select(_loc.code, _loc.latitude, _loc.longitude, _loc.can_ship, _loc.ca
                                            _load.day == bindparam("b_today")))
          .where(_loc.active.is_(True)))
 PRODUCTS = (select(_p.sku, _p.active, _p.currency, _p.low_stock_threshold, _p.backorderable,
-                   _p.preorder, _p.release_date, _sup.lead_time_days)
+                   _p.preorder, _p.release_date, _p.tax_class, _sup.lead_time_days)
             .outerjoin(t.suppliers, _sup.code == _p.supplier_code)
             .where(_p.sku.in_(bindparam("b_skus", expanding=True))))
 _PROMISED = (select(func.coalesce(func.sum(_b.quantity), 0))
@@ -99,7 +99,7 @@ class SqlSourcing:
         rows = self.conn.execute(PRODUCTS, {"b_skus": list(skus)}).all()
         return {r.sku: ProductFacts(r.active, r.currency, r.low_stock_threshold, Terms(
             r.backorderable, r.preorder, r.release_date if r.preorder else None,
-            r.lead_time_days)) for r in rows}
+            r.lead_time_days), r.tax_class) for r in rows}
 
     def supply(self, skus: Iterable[str], today: date) -> tuple[list[Supply], dict[str, int]]:
         """Open purchase-order lines not yet promised to waiting lines, and their row ids."""

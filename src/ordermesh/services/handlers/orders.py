@@ -34,7 +34,7 @@ from ordermesh.services.handlers.sourcing import (
     source,
 )
 from ordermesh.services.handlers.waiting import lock_queue, serve_queue
-from ordermesh.services.ports import UnitOfWork
+from ordermesh.services.ports import ProductFacts, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
         if ref and (existing := uow.orders.find_by_external_reference(cmd.channel, ref)):
             raise DuplicateOrder(f"order {ref!r} of channel {cmd.channel!r} was captured before",
                                  order_id=existing)
-        products = _products_for(cmd.order["lines"], uow)
+        products = _products_for(cmd.order["lines"], uow)  # (one read for tax and sourcing)
         order = _build_order(cmd, order_id, uow)
         channel = uow.access.channel(cmd.channel) or {}
         _tax(order, products, channel, uow)
@@ -70,8 +70,8 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
         # the hold's units are given back first, so the order is sourced with them available
         hold = convert_hold(uow, hold_id, order, cmd.actor) if hold_id else None
         today = utcnow().date()
-        network = situation(uow, {line.sku for line in order.lines}, order.channel, today,
-                            settings=channel or None)
+        network = situation(uow, set(products), order.channel, today, settings=channel or None,
+                            terms={sku: facts.terms for sku, facts in products.items()})
         demand = [Demand(line.id, line.sku, line.quantity) for line in order.lines]
         result = source(order, demand, network, today, at_counter=cmd.at_counter)
         if result.refusals:
@@ -100,7 +100,7 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
     return PlacedOrder(order.id)
 
 
-def _tax(order: Order, products: dict[str, dict[str, Any]], channel: dict[str, Any],
+def _tax(order: Order, products: dict[str, ProductFacts], channel: dict[str, Any],
          uow: UnitOfWork) -> None:
     """Tax every line and the shipping by the destination's rates. Until a single rate is set
     up, Ordermesh taxes nothing (a new installation); after that a missing rate refuses the
@@ -111,7 +111,7 @@ def _tax(order: Order, products: dict[str, dict[str, Any]], channel: dict[str, A
         order.prices_include_tax = inclusive
         return
     country, region = _destination(order, uow)
-    classes = {sku: str(p["tax_class"]) for sku, p in products.items()}
+    classes = {sku: facts.tax_class for sku, facts in products.items()}
     taxables = order.taxables(str(channel.get("shipping_tax_class") or "standard"), classes)
     order.set_taxes(apply_tax(taxables, table, country, region, inclusive), inclusive)
 
@@ -139,10 +139,10 @@ def _replay(seen: tuple[str, str | None], request_hash: str) -> PlacedOrder:
     return PlacedOrder(order_id, replayed=True)
 
 
-def _products_for(lines: list[dict[str, Any]], uow: UnitOfWork) -> dict[str, dict[str, Any]]:
+def _products_for(lines: list[dict[str, Any]], uow: UnitOfWork) -> dict[str, ProductFacts]:
     skus = {line["sku"] for line in lines}
-    products = uow.catalogue.products(skus)
-    unknown = sorted(sku for sku in skus if not products.get(sku, {}).get("active"))
+    products = uow.sourcing.products(skus)
+    unknown = sorted(sku for sku in skus if sku not in products or not products[sku].active)
     if unknown:
         raise InvalidInput(f"unknown or inactive SKUs: {', '.join(unknown)}", skus=unknown)
     return products
