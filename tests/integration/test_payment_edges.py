@@ -593,3 +593,31 @@ def test_the_test_gateway_is_there_only_when_enabled(tmp_path: Path,
                                    test_gateway_enabled=True)).gateways
     assert isinstance(enabled.get("test"), TestGateway)
     assert (tmp_path / "ordermesh-test-gateway.db").exists()
+
+
+# -- an order asked again after its first attempt got no answer from the gateway --------------
+
+
+def test_an_order_asked_again_under_its_key_asks_the_gateway_for_its_authorization(
+        store: MessageBus, engine: Engine, gateway: TestGateway,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    order = an_order(("TEE-1", 2), ("MUG-1", 1), payment_token="tok_visa",
+                     shipping_total=SHIPPING)
+    placing = c.PlaceOrder("test", "web", order, idempotency_key="checkout-7",
+                           request_hash="same-request")
+    # given an order committed while the gateway could not be reached (as when the server
+    # stops between the commit and the answer)
+    monkeypatch.setattr(gateway, "authorize", timing_out)
+    first = store.handle(placing)
+    monkeypatch.undo()
+    assert kinds(engine, first.order_id) == [("authorize", GROSS, "pending")]
+    # when the client sends the same request again under the same key
+    again = store.handle(placing)
+    # then it is the same order, and its authorization is asked for and answered now
+    assert (again.order_id, again.replayed) == (first.order_id, True)
+    assert kinds(engine, first.order_id) == [("authorize", GROSS, "succeeded")]
+    assert len(gateway_books(gateway, tg.authorizations)) == 1
+    # and a third time changes nothing more
+    store.handle(placing)
+    assert kinds(engine, first.order_id) == [("authorize", GROSS, "succeeded")]
+    assert len(gateway_books(gateway, tg.authorizations)) == 1

@@ -25,7 +25,14 @@ from ordermesh.domain.tax import apply_tax
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.holds import convert_hold
 from ordermesh.services.handlers.invoicing import invoice_whole_order
-from ordermesh.services.handlers.payments import MoneySetup, Pending, begin_authorization, finish
+from ordermesh.services.handlers.payments import (
+    MoneySetup,
+    Pending,
+    ask_again,
+    begin_authorization,
+    finish,
+    unanswered_authorization,
+)
 from ordermesh.services.handlers.sourcing import (
     apply_plan,
     give_back_shipments,
@@ -46,58 +53,72 @@ class PlacedOrder:
 def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = None) -> PlacedOrder:
     """Capture an order: source it, reserve its stock, tax it, write its invoice when the
     channel invoices on placement, and write its authorization (asked of the gateway right
-    after the commit)."""
+    after the commit). A request seen before under its Idempotency-Key answers the order it
+    made."""
     setup = setup or MoneySetup()
-    authorization: Pending | None = None
     order_id = str(uuid.uuid4())
+    authorization: Pending | None = None
     with uow:
-        if cmd.idempotency_key:
-            # Claimed first, for the order about to be written, so a concurrent twin waits on
-            # this row and then replays.
-            seen = uow.idempotency.claim_for(cmd.channel, cmd.idempotency_key, cmd.request_hash,
-                                             order_id)
-            if seen is not None:
-                return _replay(seen, cmd.request_hash)
-        ref = cmd.order.get("external_reference")
-        if ref and (existing := uow.orders.find_by_external_reference(cmd.channel, ref)):
-            raise DuplicateOrder(f"order {ref!r} of channel {cmd.channel!r} was captured before",
-                                 order_id=existing)
-        products = _products_for(cmd.order["lines"], uow)  # (one read for tax and sourcing)
-        order = _build_order(cmd, order_id, uow)
-        channel = uow.access.channel(cmd.channel) or {}
-        _tax(order, products, channel, uow)
-        hold_id = cmd.order.get("cart_hold")
-        # the hold's units are given back first, so the order is sourced with them available
-        hold = convert_hold(uow, hold_id, order, cmd.actor) if hold_id else None
-        today = utcnow().date()
-        network = situation(uow, set(products), order.channel, today, settings=channel or None,
-                            terms={sku: facts.terms for sku, facts in products.items()})
-        demand = [Demand(line.id, line.sku, line.quantity) for line in order.lines]
-        result = source(order, demand, network, today, at_counter=cmd.at_counter)
-        if result.refusals:
-            short = sorted({r.sku for r in result.refusals})
-            raise InsufficientStock(f"not enough stock for {', '.join(short)}", skus=short,
-                                    reasons={r.sku: r.reason for r in result.refusals})
-        uow.orders.add(order)
-        if hold is not None:
-            uow.holds.save(hold)
-        order.record_placed(cmd.actor)
-        apply_plan(order, result, network, uow, cmd.actor, today)
-        order.apply("backorder" if result.waits else "allocate", cmd.actor,
-                    **plan_summary(order, result))
-        if channel.get("invoice_on") == "placement":
-            invoice_whole_order(uow, setup, order, cmd.actor)
-        gateway = channel.get("payment_gateway")
-        if order.payment_token and gateway in setup.gateways:
-            authorization = begin_authorization(uow, order, None, cmd.actor)
-        elif order.payment_token and gateway:
-            order.note("payment.not_attempted", cmd.actor, gateway=gateway,
-                       reason="the gateway is not configured")
-        uow.orders.save(order)
-        uow.commit()
+        # Claimed first, for the order about to be written, so a concurrent twin waits on
+        # this row and then replays.
+        seen = (uow.idempotency.claim_for(cmd.channel, cmd.idempotency_key, cmd.request_hash,
+                                          order_id) if cmd.idempotency_key else None)
+        if seen is None:
+            authorization = _capture(cmd, order_id, uow, setup)
+    if seen is not None:
+        replayed = _replay(seen, cmd.request_hash)
+        # The first attempt may have stopped between its commit and the gateway's answer:
+        # the retry asks for it rather than leave the order waiting for the recovery job.
+        if key := unanswered_authorization(uow, replayed.order_id):
+            ask_again(uow, setup, key, cmd.actor)
+        return replayed
     if authorization is not None:
         finish(uow, setup, authorization, cmd.actor)
-    return PlacedOrder(order.id)
+    return PlacedOrder(order_id)
+
+
+def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
+             setup: MoneySetup) -> Pending | None:
+    """Write the order and all it takes, and commit; the authorization to ask for, if any."""
+    authorization: Pending | None = None
+    ref = cmd.order.get("external_reference")
+    if ref and (existing := uow.orders.find_by_external_reference(cmd.channel, ref)):
+        raise DuplicateOrder(f"order {ref!r} of channel {cmd.channel!r} was captured before",
+                             order_id=existing)
+    products = _products_for(cmd.order["lines"], uow)  # (one read for tax and sourcing)
+    order = _build_order(cmd, order_id, uow)
+    channel = uow.access.channel(cmd.channel) or {}
+    _tax(order, products, channel, uow)
+    hold_id = cmd.order.get("cart_hold")
+    # the hold's units are given back first, so the order is sourced with them available
+    hold = convert_hold(uow, hold_id, order, cmd.actor) if hold_id else None
+    today = utcnow().date()
+    network = situation(uow, set(products), order.channel, today, settings=channel or None,
+                        terms={sku: facts.terms for sku, facts in products.items()})
+    demand = [Demand(line.id, line.sku, line.quantity) for line in order.lines]
+    result = source(order, demand, network, today, at_counter=cmd.at_counter)
+    if result.refusals:
+        short = sorted({r.sku for r in result.refusals})
+        raise InsufficientStock(f"not enough stock for {', '.join(short)}", skus=short,
+                                reasons={r.sku: r.reason for r in result.refusals})
+    uow.orders.add(order)
+    if hold is not None:
+        uow.holds.save(hold)
+    order.record_placed(cmd.actor)
+    apply_plan(order, result, network, uow, cmd.actor, today)
+    order.apply("backorder" if result.waits else "allocate", cmd.actor,
+                **plan_summary(order, result))
+    if channel.get("invoice_on") == "placement":
+        invoice_whole_order(uow, setup, order, cmd.actor)
+    gateway = channel.get("payment_gateway")
+    if order.payment_token and gateway in setup.gateways:
+        authorization = begin_authorization(uow, order, None, cmd.actor)
+    elif order.payment_token and gateway:
+        order.note("payment.not_attempted", cmd.actor, gateway=gateway,
+                   reason="the gateway is not configured")
+    uow.orders.save(order)
+    uow.commit()
+    return authorization
 
 
 def _tax(order: Order, products: dict[str, ProductFacts], channel: dict[str, Any],

@@ -300,6 +300,29 @@ def _ask(call: Callable[[], GatewayAnswer]) -> GatewayAnswer | None:
         return None
 
 
+def unanswered_authorization(uow: UnitOfWork, order_id: str) -> str | None:
+    """The key of the order's authorization that was written but has no answer yet (the
+    process stopped between the commit and the gateway's answer), read in a transaction of
+    its own; None when there is none."""
+    with uow:
+        order = uow.orders.get(order_id)
+        payment = _current(uow, order) if order is not None else None
+    if payment is None:
+        return None
+    return next((txn.idempotency_key for txn in transactions_of(payment)
+                 if txn.kind is Kind.AUTHORIZE and txn.outcome is Outcome.PENDING
+                 and payment["authorization_reference"] is None), None)
+
+
+def ask_again(uow: UnitOfWork, setup: MoneySetup, key: str, actor: str) -> None:
+    """Ask the gateway once more for a transaction left without an answer; if that fails too,
+    it stays pending for the recovery job (nothing is raised: the caller's answer stands)."""
+    try:
+        perform(uow, setup, key, actor)
+    except Exception:
+        log.exception("payment %s: no answer recorded yet; the recovery job asks again", key)
+
+
 def finish(uow: UnitOfWork, setup: MoneySetup, pending: Pending, actor: str) -> MoneyMove:
     """Steps 2 and 3 after step 1 committed. Whatever goes wrong here leaves the transaction
     pending for the recovery job, and is not raised: the command's own change is done, and
