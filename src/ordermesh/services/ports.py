@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, Self
@@ -77,9 +77,50 @@ class Stock(Protocol):
                         actor: str) -> None: ...
     def record_reservations(self, reserved: Sequence[tuple[str, str, int]], reference: str,
                             actor: str) -> None: ...
-    def sync_seen(self, source_reference: str) -> bool: ...
-    def remember_sync(self, source_reference: str, sku: str, location: str,
-                      outcome: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSeen:
+    """A row of a stock feed remembered by its source reference, with what it did."""
+
+    source_reference: str
+    sku: str
+    location: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    """The net change a batch of feed rows makes to one stock row: on hand, and its time
+    marks after the batch (the newest count and movement applied, or as they were)."""
+
+    sku: str
+    location: str
+    on_hand_delta: int
+    counted_at: datetime | None
+    moved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    sku: str
+    location: str
+    on_hand_delta: int
+    reason: str
+    reference: str
+
+
+class StockSync(Protocol):
+    """A stock feed's batch, read and written set-wise."""
+
+    def products(self, skus: Collection[str]) -> set[str]: ...
+    def levels(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], StockLevel]: ...
+    def create_levels(self, keys: Sequence[tuple[str, str]], now: datetime) -> None: ...
+    def seen(self, references: Collection[str]) -> set[str]: ...
+    def remember(self, seen: Sequence[SyncSeen], now: datetime) -> None: ...
+    def change_levels(self, changes: Sequence[LevelChange], now: datetime) -> None: ...
+    def record_movements(self, movements: Sequence[Movement], actor: str,
+                         now: datetime) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +393,7 @@ class UnitOfWork(Protocol):
     catalogue: Catalogue
     access: Access
     stock: Stock
+    stock_sync: StockSync
     sourcing: Sourcing
     numbering: Numbering
     allocations: Allocations

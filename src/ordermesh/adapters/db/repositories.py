@@ -232,14 +232,3 @@ class SqlStock:
                 "sku": sku, "location_code": location, "on_hand_delta": 0,
                 "reserved_delta": units, "reason": "reservation", "reference": reference,
                 "actor": actor, "occurred_at": now} for sku, location, units in reserved])
-
-    def sync_seen(self, source_reference: str) -> bool:
-        query = select(t.stock_sync_refs.c.source_reference).where(
-            t.stock_sync_refs.c.source_reference == source_reference)
-        return self.conn.execute(query).first() is not None
-
-    def remember_sync(self, source_reference: str, sku: str, location: str,
-                      outcome: str) -> None:
-        insert_or_conflict(self.conn, t.stock_sync_refs, {
-            "source_reference": source_reference, "sku": sku, "location_code": location,
-            "outcome": outcome, "applied_at": utcnow()})

@@ -21,6 +21,7 @@ from ordermesh.adapters.db.replenishment_repository import SqlReplenishment
 from ordermesh.adapters.db.repositories import SqlAccess, SqlCatalogue, SqlStock
 from ordermesh.adapters.db.shipping_repository import SqlShipping
 from ordermesh.adapters.db.sourcing_repository import SqlAllocations, SqlBackorders, SqlSourcing
+from ordermesh.adapters.db.stock_sync_repository import SqlStockSync
 from ordermesh.adapters.db.user_repository import SqlUsers
 from ordermesh.adapters.db.webhook_repository import SqlWebhooks
 from ordermesh.domain.fulfilments import Fulfilment
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
     catalogue: ports.Catalogue
     access: ports.Access
     stock: ports.Stock
+    stock_sync: ports.StockSync
     sourcing: ports.Sourcing
     numbering: ports.Numbering
     allocations: ports.Allocations
@@ -70,6 +72,7 @@ class SqlUnitOfWork:
         self.catalogue = SqlCatalogue(self.conn)
         self.access = SqlAccess(self.conn)
         self.stock = SqlStock(self.conn)
+        self.stock_sync = SqlStockSync(self.conn)
         self.sourcing = SqlSourcing(self.conn)
         self.numbering = SqlNumbering(self.conn)
         self.allocations = SqlAllocations(self.conn)

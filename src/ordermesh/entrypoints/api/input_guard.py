@@ -1,20 +1,32 @@
 """Refuse, before routing and parsing, input that must never reach a model, the database or a log:
 payment card numbers anywhere in the URL or a write body, text the database cannot store (NUL
-characters, lone surrogates), bodies over 2 MiB and documents nested too deep to read."""
+characters, lone surrogates), bodies over 2 MiB (a stock sync sent as CSV: 32 MiB) and documents
+nested too deep to read."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from stdnum import ean
 
-from ordermesh.entrypoints.api.card_guard import card_paths, looks_like_card_number
+from ordermesh.entrypoints.api.card_guard import (
+    BARCODE_FIELDS,
+    card_paths,
+    looks_like_card_number,
+)
 from ordermesh.entrypoints.api.errors import problem
 
 MAX_BODY = 2 * 1024 * 1024
+# A stock sync sent as a CSV file: 100,000 rows of a WMS or POS take about 7 MiB.
+MAX_STOCK_SYNC_CSV_BODY = 32 * 1024 * 1024
+STOCK_SYNC_PATH = "/api/v1/stock-syncs"
+CSV_MEDIA_TYPES = (b"text/csv", b"application/csv")
 MAX_DEPTH = 64  # no Ordermesh document nests deeper than a handful of levels
 
 
@@ -80,36 +92,48 @@ class InputGuard:
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        body = await _read(receive)
-        if body is None:
-            await problem(413, "request.too_large", "Request too large")(scope, receive, send)
-            return
         content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
         media_type = content_type.split(b";")[0].strip().lower()
+        cap = body_cap(scope["method"], scope.get("path", ""), media_type)
+        body = await _read(receive, cap)
+        if body is None:
+            await problem(413, "request.too_large", "Request too large",
+                          f"a request body here is at most {cap} bytes")(scope, receive, send)
+            return
         if media_type == b"text/csv":
             body = body.removeprefix(b"\xef\xbb\xbf")  # spreadsheets write CSV with a BOM
-        refusal = _inspect(body, form=media_type == b"application/x-www-form-urlencoded")
+        refusal = _inspect(body, form=media_type == b"application/x-www-form-urlencoded",
+                           csv_columns=cap == MAX_STOCK_SYNC_CSV_BODY)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 
 
-async def _read(receive: Receive) -> bytes | None:
-    body = b""
+def body_cap(method: str, path: str, media_type: bytes) -> int:
+    """The largest body a request may carry: 2 MiB, but 32 MiB for a stock sync sent as CSV."""
+    if method == "POST" and path == STOCK_SYNC_PATH and media_type in CSV_MEDIA_TYPES:
+        return MAX_STOCK_SYNC_CSV_BODY
+    return MAX_BODY
+
+
+async def _read(receive: Receive, cap: int = MAX_BODY) -> bytes | None:
+    body = bytearray()  # appended in place: a large body arrives in many small messages
     more = True
     while more:
         message = await receive()
         body += message.get("body", b"")
         more = message.get("more_body", False)
-        if len(body) > MAX_BODY:
+        if len(body) > cap:
             return None
-    return body
+    return bytes(body)
 
 
-def _inspect(body: bytes, form: bool = False) -> Any:
+def _inspect(body: bytes, form: bool = False, csv_columns: bool = False) -> Any:
     """A problem response refusing the body, or None if it may go on. A form is scanned as
-    the receiver reads it, decoded ("4111+1111+1111+1111").
+    the receiver reads it, decoded ("4111+1111+1111+1111"). A stock sync's CSV file
+    (`csv_columns`) that seems to hold a card number is scanned again field by field, as a JSON
+    body is, where a valid GTIN in the `sku` column is a barcode, not a card.
 
     The body must be UTF-8 without a byte order mark: the parser after this one would also read
     UTF-16 and UTF-32, and what it reads must be exactly what was scanned here. UTF-8 JSON never
@@ -130,6 +154,9 @@ def _inspect(body: bytes, form: bool = False) -> Any:
         return problem(400, "request.malformed", "Request too deeply nested")
     except ValueError:  # not JSON: the schema refuses it later; scan it as text first
         card = looks_like_card_number(unquote_plus(text) if form else text)
+        if card and csv_columns:
+            found = _csv_card_fields(text)
+            return _card_response(found) if found else None
         return _card_response(["$"]) if card else None
     if nesting_depth(document) > MAX_DEPTH:
         return problem(400, "request.malformed", "Request too deeply nested")
@@ -142,6 +169,32 @@ def _inspect(body: bytes, form: bool = False) -> Any:
                        "text may not hold NUL characters or lone surrogates",
                        extra={"locations": bad_text})
     return None
+
+
+def _csv_card_fields(text: str) -> list[str]:
+    """Where card numbers stand in a CSV file, as "line N, column" with the columns the first
+    line names; the whole file ("$") if it cannot be read as CSV. Commas, quotes and line ends
+    never join the groups of a card number, so each one the scan of the whole text found stands
+    in one field."""
+    found: list[str] = []
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        header = next(reader, [])
+        if any(looks_like_card_number(name) for name in header):
+            found.append("line 1")
+        names = [name.strip().lower() for name in header]
+        start = reader.line_num + 1
+        for record in reader:
+            for n, value in enumerate(record):
+                column = names[n] if n < len(names) else f"field {n + 1}"
+                if column in BARCODE_FIELDS and ean.is_valid(value):
+                    continue
+                if looks_like_card_number(value):
+                    found.append(f"line {start}, {column}")
+            start = reader.line_num + 1
+    except csv.Error:
+        return ["$"]
+    return found
 
 
 def _card_response(found: list[str]) -> Any:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from ordermesh.domain.errors import InvalidInput, NotFound
 from ordermesh.domain.events import utcnow
 from ordermesh.domain.inventory import (
     StockLevel,
     StockUpdate,
+    SyncMode,
     SyncOutcome,
     decide_sync,
     sync_order,
@@ -19,7 +21,7 @@ from ordermesh.domain.replenishment import check_reorder_settings
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.resourcing import Foreseen, foresee, resource_shortfalls
 from ordermesh.services.handlers.waiting import lock_queue, serve_queue
-from ordermesh.services.ports import UnitOfWork
+from ordermesh.services.ports import LevelChange, Movement, SyncSeen, UnitOfWork
 
 
 def _level(uow: UnitOfWork, sku: str, location: str, checked: bool = False) -> StockLevel:
@@ -133,49 +135,86 @@ class SyncResult:
 
 
 def sync_stock(cmd: c.SyncStock, uow: UnitOfWork) -> list[SyncResult]:
-    """Apply a batch of counts and deltas in one transaction; each row reports what it did."""
+    """Apply a batch of counts and deltas in one transaction; each row reports what it did.
+    The rows are read and written set-wise: one read of the stock rows and one of the source
+    references seen before, then one statement per kind of write for the whole batch."""
     refs = [u.source_reference for u in cmd.updates]
     if len(set(refs)) != len(refs):
         raise InvalidInput("each row of a stock sync needs its own source_reference")
-    results: dict[str, SyncResult] = {}
     with uow:
-        known_skus = set(uow.catalogue.products({u.sku for u in cmd.updates}))
-        # holds, then orders in placement order, then stock rows, as every command locks
-        foreseen = foresee(uow, _may_fall(uow, cmd.updates, known_skus))
-        queue = lock_queue(uow, known_skus, *foreseen.orders)
-        known_locations = uow.catalogue.location_priorities()
-        for update in sync_order(cmd.updates, known_locations):
-            results[update.source_reference] = _apply(update, uow, cmd.actor, known_skus,
-                                                      known_locations)
-        by_ref = {u.source_reference: u for u in cmd.updates}
-        _follow_up(uow, cmd.actor, queue, foreseen, [(by_ref[r.source_reference].sku,
-                                     by_ref[r.source_reference].location, r.on_hand_delta)
-                                    for r in results.values() if r.on_hand_delta])
+        results = _sync_batch(uow, cmd.actor, cmd.updates)
         uow.commit()
     return [results[ref] for ref in refs]
 
 
-def _apply(update: StockUpdate, uow: UnitOfWork, actor: str, known_skus: Collection[str],
-           known_locations: Collection[str]) -> SyncResult:
-    ref = update.source_reference
-    if update.sku not in known_skus:
-        return SyncResult(ref, SyncOutcome.REJECTED, reason="unknown sku")
-    if update.location not in known_locations:
-        return SyncResult(ref, SyncOutcome.REJECTED, reason="unknown location")
-    level = _level(uow, update.sku, update.location, checked=True)
-    decision = decide_sync(update, level, uow.stock.sync_seen(ref), now=utcnow())
-    if decision.outcome is SyncOutcome.DUPLICATE:
-        return SyncResult(ref, decision.outcome)
-    uow.stock.remember_sync(ref, update.sku, update.location, decision.outcome)
-    if decision.outcome is SyncOutcome.APPLIED:
-        if update.mode == "absolute":
-            uow.stock.change_on_hand(update.sku, update.location, decision.on_hand_delta,
-                                     counted_at=update.counted_at)
+def _sync_batch(uow: UnitOfWork, actor: str, updates: Collection[StockUpdate]
+                ) -> dict[str, SyncResult]:
+    results: dict[str, SyncResult] = {}
+    known_skus = uow.stock_sync.products({u.sku for u in updates})
+    # holds, then orders in placement order, then stock rows, as every command locks
+    foreseen = foresee(uow, _may_fall(uow, updates, known_skus))
+    queue = lock_queue(uow, known_skus, *foreseen.orders)
+    known_locations = uow.catalogue.location_priorities()
+    valid = []
+    for update in updates:
+        if update.sku not in known_skus:
+            results[update.source_reference] = SyncResult(
+                update.source_reference, SyncOutcome.REJECTED, reason="unknown sku")
+        elif update.location not in known_locations:
+            results[update.source_reference] = SyncResult(
+                update.source_reference, SyncOutcome.REJECTED, reason="unknown location")
         else:
-            uow.stock.change_on_hand(update.sku, update.location, decision.on_hand_delta,
-                                     counted_at=None, moved_at=update.counted_at)
+            valid.append(update)
+    ordered = sync_order(valid, known_locations)
+    now = utcnow()
+    levels = uow.stock_sync.levels({(u.sku, u.location) for u in valid})
+    missing = list(dict.fromkeys((u.sku, u.location) for u in ordered
+                                 if (u.sku, u.location) not in levels))
+    uow.stock_sync.create_levels(missing, now)
+    levels.update({key: StockLevel(*key, on_hand=0, reserved=0, safety_stock=0) for key in missing})
+    seen_before = uow.stock_sync.seen([u.source_reference for u in valid])
+    remembered: list[SyncSeen] = []
+    movements: list[Movement] = []
+    changed: dict[tuple[str, str], int] = {}  # the net change of on hand
+    for update in ordered:
+        key = (update.sku, update.location)
+        ref = update.source_reference
+        decision = decide_sync(update, levels[key], ref in seen_before, now=now)
+        results[ref] = SyncResult(ref, decision.outcome, decision.on_hand_delta, decision.reason)
+        if decision.outcome is SyncOutcome.DUPLICATE:
+            continue
+        remembered.append(SyncSeen(ref, update.sku, update.location, str(decision.outcome)))
+        if decision.outcome is not SyncOutcome.APPLIED:
+            continue
+        levels[key] = _after(levels[key], decision.on_hand_delta, update)
+        changed[key] = changed.get(key, 0) + decision.on_hand_delta
         if decision.on_hand_delta:  # the ledger holds changes; sync refs hold every count
-            uow.stock.record_movement(
-                update.sku, update.location, on_hand_delta=decision.on_hand_delta,
-                reason=f"sync_{update.mode}", reference=ref, actor=actor)
-    return SyncResult(ref, decision.outcome, decision.on_hand_delta, decision.reason)
+            movements.append(Movement(*key, decision.on_hand_delta, f"sync_{update.mode}", ref))
+    uow.stock_sync.remember(remembered, now)
+    uow.stock_sync.change_levels([
+        LevelChange(*key, delta, levels[key].last_counted_at, levels[key].last_movement_at)
+        for key, delta in changed.items()], now)
+    uow.stock_sync.record_movements(movements, actor, now)
+    by_ref = {u.source_reference: u for u in updates}
+    _follow_up(uow, actor, queue, foreseen, [(by_ref[r.source_reference].sku,
+                                 by_ref[r.source_reference].location, r.on_hand_delta)
+                                for r in results.values() if r.on_hand_delta])
+    return results
+
+
+def _newest(mark: datetime | None, moment: datetime | None) -> datetime | None:
+    if mark is None or moment is None:
+        return mark or moment
+    return max(mark, moment)
+
+
+def _after(level: StockLevel, delta: int, update: StockUpdate) -> StockLevel:
+    """The stock row as the next row of the batch sees it, once a row was applied: a count
+    or a movement moves its time mark forward, never back."""
+    counted, moved = level.last_counted_at, level.last_movement_at
+    if update.mode is SyncMode.ABSOLUTE:
+        counted = _newest(counted, update.counted_at)
+    else:
+        moved = _newest(moved, update.counted_at)
+    return StockLevel(level.sku, level.location, level.on_hand + delta, level.reserved,
+                      level.safety_stock, counted, moved)

@@ -9,6 +9,12 @@ from pydantic import BaseModel, Field, StrictInt, StringConstraints, model_valid
 
 from ordermesh.entrypoints.api.schemas.common import Code, Strict, UtcTime
 
+# The bounds of a stock feed's rows, whether sent as JSON or as a CSV file.
+MAX_QUANTITY = 10**9
+MAX_SOURCE_REFERENCE = 200
+MAX_JSON_ROWS = 5000
+MAX_CSV_ROWS = 100_000
+
 Count = Annotated[StrictInt, Field(ge=0, le=10**9)]
 Change = Annotated[StrictInt, Field(ge=-(10**9), le=10**9)]
 
@@ -65,14 +71,15 @@ class StockUpdateIn(Strict):
     location: Code
     mode: Literal["absolute", "delta"] = Field(
         description="absolute: a count of what is on hand; delta: a movement (+ received, - sold)")
-    quantity: Annotated[StrictInt, Field(ge=-(10**9), le=10**9)]
-    source_reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+    quantity: Annotated[StrictInt, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY)]
+    source_reference: Annotated[str, StringConstraints(
+        min_length=1, max_length=MAX_SOURCE_REFERENCE)] = Field(
         description="Unique per row in the source system; a row seen before is not applied again")
     counted_at: UtcTime = Field(description="When the source counted or moved the stock")
 
 
 class StockSyncIn(Strict):
-    updates: Annotated[list[StockUpdateIn], Field(min_length=1, max_length=5000)]
+    updates: Annotated[list[StockUpdateIn], Field(min_length=1, max_length=MAX_JSON_ROWS)]
 
 
 class StockSyncRowOut(BaseModel):
@@ -88,3 +95,29 @@ class StockSyncOut(BaseModel):
     stale: int
     rejected: int
     results: list[StockSyncRowOut]
+
+
+class StockSyncFileRowOut(BaseModel):
+    line: int = Field(description="The row's line in the file (the header is line 1)")
+    source_reference: str
+    sku: str
+    location: str
+    outcome: Literal["stale", "rejected"]
+    reason: str | None
+
+
+class StockSyncFileOut(BaseModel):
+    """The answer to a stock sync sent as a CSV file: counts, and only the rows that were not
+    applied and not seen before."""
+
+    rows: int = Field(description="Rows in the file")
+    applied: int
+    duplicate: int = Field(description="Rows whose source_reference was taken before: not "
+                                       "applied again (a file sent again is all duplicates)")
+    stale: int
+    rejected: int
+    transactions: int = Field(description="The file is applied in this many transactions, one "
+                                          "after another, each committed on its own")
+    results: list[StockSyncFileRowOut] = Field(
+        description="The stale and rejected rows, by line; applied and duplicate rows are only "
+                    "counted")
