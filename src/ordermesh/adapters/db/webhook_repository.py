@@ -22,9 +22,11 @@ class SqlWebhooks:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def _skip_locked(self, query: Any) -> Any:
+    def _skip_locked(self, query: Any, of: Any = None) -> Any:
+        """Rows another transaction holds are passed over (PostgreSQL; SQLite has one writer):
+        only the rows of `of` when the query joins others, which stay free for the rest."""
         if self.conn.dialect.name == "postgresql":
-            return query.with_for_update(skip_locked=True)
+            return query.with_for_update(skip_locked=True, of=of)
         return query
 
     # -- the outbox ------------------------------------------------------------------------
@@ -100,7 +102,7 @@ class SqlWebhooks:
             select(t.webhook_deliveries).join(
                 t.webhook_subscriptions, _s.id == _d.subscription_id)
             .where(_d.status == "pending", _d.next_attempt_at <= now, _s.active)
-            .order_by(_d.next_attempt_at, _d.id).limit(limit)))]
+            .order_by(_d.next_attempt_at, _d.id).limit(limit), of=t.webhook_deliveries))]
         if rows:
             self.conn.execute(update(t.webhook_deliveries).where(
                 _d.id.in_([r["id"] for r in rows])).values(next_attempt_at=lease_until))

@@ -160,7 +160,8 @@ def _record(uow: UnitOfWork, setup: WebhookSetup, delivery_id: int, sent: Sent) 
             uow.webhooks.update_delivery(delivery_id, {**base, "status": "delivered",
                                                        "delivered_at": now,
                                                        "next_attempt_at": None})
-            uow.webhooks.update_subscription(subscription["id"], {"failures": 0})
+            if subscription["failures"]:  # a run of failures ends (the row is written only then)
+                uow.webhooks.update_subscription(subscription["id"], {"failures": 0})
             uow.commit()
             return 1
         retry = next_attempt(attempt, now)
