@@ -202,6 +202,28 @@ def test_a_subscription_that_keeps_failing_is_disabled_and_replayed_once_enabled
     assert [a.status_code for a in attempts(engine, found[0].id)][-1] == 200
 
 
+def test_a_delivery_that_succeeds_ends_a_run_of_failures(
+        hooks: MessageBus, engine: Engine, receiver: Receiver, clock: Clock) -> None:
+    subscribe(hooks, receiver.url, "order.placed")
+    place(hooks, ("TEE-1", 1))
+    tries = len(RETRY_SCHEDULE) + 1
+    receiver.answers = [500] * tries
+    relay_and_send(hooks)
+    for _ in range(tries):
+        clock.advance(hours=13)
+        hooks.handle(c.SendWebhooks("worker"))
+
+    def failures() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(select(t.webhook_subscriptions.c.failures)).scalar_one())
+
+    assert failures() == 1
+    place(hooks, ("TEE-1", 1))
+    relay_and_send(hooks)  # answered 200
+    assert [d.status for d in deliveries(engine)] == ["failed", "delivered"]
+    assert failures() == 0
+
+
 def test_a_sender_that_dies_mid_batch_leaves_its_deliveries_to_the_next(
         hooks: MessageBus, engine: Engine, receiver: Receiver, clock: Clock) -> None:
     subscribe(hooks, receiver.url, "order.placed")
