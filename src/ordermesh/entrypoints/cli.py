@@ -59,19 +59,15 @@ def serve(
     """Run the HTTP API."""
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
-    # Ordermesh writes one access line per request itself (ordermesh.access: with the request
-    # id, the route's duration, and at the configured level); the server's own would repeat it.
     if not with_worker:
-        uvicorn.run("ordermesh.entrypoints.api.asgi:app", host=host, port=port, workers=workers,
-                    access_log=False)
+        uvicorn.run("ordermesh.entrypoints.api.asgi:app", host=host, port=port, workers=workers)
         return
     from ordermesh.entrypoints.worker import Worker, in_background, schedule, stop_on_signals
 
     ordermesh = bootstrap()
     background = Worker(ordermesh, schedule(ordermesh.settings))
     with stop_on_signals(background), in_background(background):
-        uvicorn.run("ordermesh.entrypoints.api.asgi:app", host=host, port=port, workers=workers,
-                    access_log=False)
+        uvicorn.run("ordermesh.entrypoints.api.asgi:app", host=host, port=port, workers=workers)
 
 
 @app.command()

@@ -230,6 +230,10 @@ def configure_logging(level: str | int = "INFO", json: bool = True,
         server_logger = logging.getLogger(name)
         server_logger.handlers.clear()
         server_logger.propagate = True
+    # Ordermesh writes the access line itself (ordermesh.access, with the request id, the
+    # duration, and at the configured level): the server's own, which would repeat it at INFO
+    # whatever the level, has nowhere to go, so the server skips it.
+    logging.getLogger("uvicorn.access").propagate = False
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
