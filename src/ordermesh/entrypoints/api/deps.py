@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -21,12 +21,16 @@ from ordermesh.services.handlers.setup import hash_api_key
 bearer = HTTPBearer(auto_error=False, description="An Ordermesh API key: `Bearer om_...`")
 
 
-def get_app(request: Request) -> App:
+# Dependencies that only look something up are coroutines: FastAPI runs a plain function
+# dependency in its thread pool, a hand-over to another thread for nothing.
+
+
+async def get_app(request: Request) -> App:
     app: App = request.app.state.ordermesh
     return app
 
 
-def get_bus(app: Annotated[App, Depends(get_app)]) -> MessageBus:
+async def get_bus(app: Annotated[App, Depends(get_app)]) -> MessageBus:
     return app.bus
 
 
@@ -62,7 +66,7 @@ def get_conn(app: Annotated[App, Depends(get_app)]) -> Iterator[Connection]:
         yield conn
 
 
-def get_engine(app: Annotated[App, Depends(get_app)]) -> Engine:
+async def get_engine(app: Annotated[App, Depends(get_app)]) -> Engine:
     return app.engine
 
 
@@ -103,10 +107,10 @@ def get_principal(
 ROLE_GRANTS = {"admin": {"admin", "operator"}, "operator": {"operator"}, "channel": {"channel"}}
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """Allow callers holding one of the roles; an admin key also acts as an operator."""
 
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not ROLE_GRANTS[principal.role] & set(roles):
             raise HTTPException(403, f"this needs a key with role {' or '.join(roles)}")
         return principal
