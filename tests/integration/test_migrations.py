@@ -18,7 +18,7 @@ def test_upgrade_head_builds_every_table(engine: Engine) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0013"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0014"
 
 
 def test_the_history_goes_down_and_up_again(engine: Engine) -> None:

@@ -2,21 +2,22 @@
 shows of one order (built from the API's own queries, plus its notification log).
 
 The search box takes an order number, a customer's e-mail address, a channel's own order
-reference or a SKU, and finds the orders matching any of them. Each key is looked up through
-an index: the number is the primary key, the e-mail `ix_orders_customer_email`, the reference
-the unique (channel, reference) pair asked once per channel. A SKU is looked up in the order
-lines, which have no index on `sku` yet: that part scans them until one is added (docs/console.md
-says so). Pages are keyset pages on the order sequence, newest first.
+reference or a SKU, and finds the orders matching any of them. Each kind of key is its own
+query through its own index, read in the page's order and no further than the page: the number
+is the primary key, the e-mail `ix_orders_customer_email_seq`, the reference the unique
+(channel, reference) pair asked once per channel, a SKU `ix_order_lines_sku`. Pages are keyset
+pages on the order sequence, newest first.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, or_, select, union
+from sqlalchemy import and_, exists, false, func, or_, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
@@ -52,59 +53,80 @@ def search_orders(conn: Connection, search: OrderSearch, before: int | None, aft
                   limit: int) -> OrderPage:
     """A page of the matching orders, newest first: the `limit` older than `before` (the next
     page), or the `limit` just newer than `after` (the previous page)."""
-    query = _matching(conn, search)
-    if after is not None:
-        rows = list(reversed(conn.execute(
-            query.where(_o.seq > after).order_by(_o.seq).limit(limit)).all()))
-    else:
-        if before is not None:
-            query = query.where(_o.seq < before)
-        rows = list(conn.execute(query.order_by(_o.seq.desc()).limit(limit)).all())
-    if not rows:
+    keys = _keys(conn, search)
+    newest = after is None
+    bound = before if newest else after
+    seqs = _first(conn, keys, bound, newest, limit + 1)  # one more: is there another page?
+    more = len(seqs) > limit
+    seqs = sorted(seqs[:limit], reverse=True)
+    if not seqs:
         return OrderPage()
-    first, last = rows[0].seq, rows[-1].seq
-    found = _matching(conn, search)
+    first, last = seqs[0], seqs[-1]
+    rows = {row.seq: dict(row._mapping) for row in conn.execute(
+        select(*_SUMMARY).where(_o.seq.in_(seqs)))}
+    orders = _with_lines_and_payments(conn, [rows[seq] for seq in seqs])
+    if newest:  # newer ones exist only if this page started below the newest
+        newer = before is not None and _any(conn, keys, lambda seq: seq > first)
+        return OrderPage(orders, first if newer else None, last if more else None)
+    older = _any(conn, keys, lambda seq: seq < last)
+    return OrderPage(orders, first if more else None, last if older else None)
 
-    def any_where(condition: Any) -> bool:
-        return bool(conn.execute(select(exists(found.where(condition)))).scalar())
 
-    orders = _with_lines_and_payments(conn, [dict(row._mapping) for row in rows])
-    return OrderPage(orders, first if any_where(_o.seq > first) else None,
-                     last if any_where(_o.seq < last) else None)
+_SUMMARY = (_o.seq, _o.id, _o.channel_code, _o.external_reference, _o.status, _o.customer_email,
+            _o.currency, _o.grand_total, _o.created_at)
+Key = tuple[Select[Any], Any]  # the sequences of the orders one key finds, and their column
 
 
-def _matching(conn: Connection, search: OrderSearch) -> Select[Any]:
-    query = select(_o.seq, _o.id, _o.channel_code, _o.external_reference, _o.status,
-                   _o.customer_email, _o.currency, _o.grand_total, _o.created_at)
-    if search.q.strip():
-        query = query.where(_o.seq.in_(_keys(conn, search.q.strip())))
-    for column, value in ((_o.status, search.status), (_o.channel_code, search.channel)):
-        if value is not None:
-            query = query.where(column == value)
+def _first(conn: Connection, keys: list[Key], bound: int | None, newest: bool,
+           limit: int) -> list[int]:
+    """The `limit` newest (or oldest) sequences beyond the bound that any key finds, in that
+    order. Each key is asked for its own first `limit` in index order, so none reads further
+    than the page needs (the orders of a popular SKU are not all read to show fifty)."""
+    parts = []
+    for key, seq in keys:
+        if bound is not None:
+            key = key.where(seq < bound if newest else seq > bound)
+        part = key.order_by(seq.desc() if newest else seq).limit(limit).subquery()
+        parts.append(select(part.c[0]))
+    found = {int(value) for value in conn.execute(union_all(*parts)).scalars()}
+    return sorted(found, reverse=newest)[:limit]
+
+
+def _any(conn: Connection, keys: list[Key], beyond: Callable[[Any], Any]) -> bool:
+    """Whether any key finds an order beyond a sequence."""
+    return bool(conn.execute(select(exists(union_all(*(
+        key.where(beyond(seq)) for key, seq in keys))))).scalar())
+
+
+def _keys(conn: Connection, search: OrderSearch) -> list[Key]:
+    """One query per kind of key the search text may be (number, e-mail, reference, SKU), each
+    with the filters, each through its own index; without text, the filters alone."""
+    filters = [column == value for column, value in ((_o.status, search.status),
+                                                      (_o.channel_code, search.channel))
+               if value is not None]
     if search.placed_from is not None:
-        query = query.where(_o.created_at >= search.placed_from)
+        filters.append(_o.created_at >= search.placed_from)
     if search.placed_before is not None:
-        query = query.where(_o.created_at < search.placed_before)
-    return query
-
-
-def _keys(conn: Connection, q: str) -> Any:
-    """The sequences of the orders the search text names, by each kind of key at once."""
-    found: list[Select[Any]] = []
+        filters.append(_o.created_at < search.placed_before)
+    q = search.q.strip()
+    if not q:
+        return [(select(_o.seq).where(*filters), _o.seq)]
+    keys: list[Key] = []
     number = parse_order_number(q) if DIGITS.fullmatch(q) is None else int(q)
     if number is not None:
-        found.append(select(_o.seq).where(_o.seq == number))
+        keys.append((select(_o.seq).where(_o.seq == number, *filters), _o.seq))
     if "@" in q:
-        found.append(select(_o.seq).where(_o.customer_email == q.lower()))
+        keys.append((select(_o.seq).where(_o.customer_email == q.lower(), *filters), _o.seq))
     channels = conn.execute(select(t.channels.c.code)).scalars().all()
     if channels:  # the unique (channel, reference) index, one lookup per channel
-        found.append(select(_o.seq).where(or_(*(
-            and_(_o.channel_code == code, _o.external_reference == q) for code in channels))))
+        keys.append((select(_o.seq).where(or_(*(
+            and_(_o.channel_code == code, _o.external_reference == q) for code in channels)),
+            *filters), _o.seq))
     if SKU.fullmatch(q):  # (an e-mail address is no SKU: no need to read the lines)
-        found.append(select(_ol.order_seq).where(_ol.sku.in_(sorted({q, q.upper()}))))
-    if len(found) > 1:
-        return union(*found).scalar_subquery()
-    return (found[0] if found else select(_o.seq).where(false())).scalar_subquery()
+        for sku in sorted({q, q.upper()}):  # one index range each, read in order
+            keys.append((select(_ol.order_seq).distinct().join(t.orders, _o.seq == _ol.order_seq)
+                         .where(_ol.sku == sku, *filters), _ol.order_seq))
+    return keys or [(select(_o.seq).where(false()), _o.seq)]  # text that can be no key
 
 
 def _with_lines_and_payments(conn: Connection, orders: list[dict[str, Any]]

@@ -53,7 +53,10 @@ class OrderFilter:
 
 def list_orders(conn: Connection, f: OrderFilter, before_seq: int | None, limit: int
                 ) -> list[dict[str, Any]]:
-    """Newest first, keyset-paginated on the order sequence."""
+    """Newest first, keyset-paginated on the order sequence. The filters are served by indexes:
+    (channel, status, seq), (status, seq), (channel, seq) and (customer_email, seq), read in
+    sequence order; a reference by the unique (channel, external_reference) pair; dates by
+    `created_at`."""
     o = t.orders.c
     query = select(t.orders).order_by(o.seq.desc()).limit(limit)
     if f.channel is not None:
@@ -68,6 +71,9 @@ def list_orders(conn: Connection, f: OrderFilter, before_seq: int | None, limit:
         query = query.where(o.created_at < f.created_to)
     if f.external_reference is not None:
         query = query.where(o.external_reference == f.external_reference)
+        if f.channel is None:  # the unique (channel, reference) index, probed once per channel
+            codes = conn.execute(select(t.channels.c.code)).scalars().all()
+            query = query.where(o.channel_code.in_(codes))
     if before_seq is not None:
         query = query.where(o.seq < before_seq)
     return [_order_row(row) for row in conn.execute(query)]

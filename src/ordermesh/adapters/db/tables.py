@@ -208,7 +208,8 @@ orders = Table(
     Index("ix_orders_tracking_token", "tracking_token", unique=True),
     Index("ix_orders_status_seq", "status", "seq"),
     Index("ix_orders_channel_seq", "channel_code", "seq"),
-    Index("ix_orders_customer_email", "customer_email"),
+    Index("ix_orders_channel_status_seq", "channel_code", "status", "seq"),
+    Index("ix_orders_customer_email_seq", "customer_email", "seq"),  # a customer's, newest first
     Index("ix_orders_created_at", "created_at"),
 )
 
