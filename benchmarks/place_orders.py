@@ -326,7 +326,7 @@ class CpuSample:
     """CPU seconds used so far, read from /proc (Linux only)."""
 
     server: float  # the live processes of the Ordermesh server's process group
-    database: float  # the live PostgreSQL backends connected to the benchmark database
+    database: float  # every PostgreSQL process on the machine, ended ones included
     machine_busy: float  # every process on the machine, all cores together
     machine_total: float  # busy and idle, all cores together
 
@@ -340,7 +340,7 @@ def cpu_sample(server_group: int) -> CpuSample | None:
     hz = os.sysconf("SC_CLK_TCK")
     machine = [int(value) for value in first[1:]]
     idle = machine[3] + machine[4]  # idle and iowait
-    server = database = 0
+    stats: dict[int, tuple[str, int, int, int, int]] = {}  # name, parent, group, used, reaped
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -348,14 +348,25 @@ def cpu_sample(server_group: int) -> CpuSample | None:
             stat = (entry / "stat").read_text()
             # The fields after the command name, which is in parentheses and may hold spaces.
             fields = stat[stat.rindex(")") + 2:].split()
-            used = int(fields[11]) + int(fields[12])  # utime + stime
-            if int(fields[2]) == server_group:
-                server += used
-            elif BENCH_DATABASE.encode() in (entry / "cmdline").read_bytes():
-                database += used
+            stats[int(entry.name)] = (
+                stat[stat.index("(") + 1:stat.rindex(")")], int(fields[1]), int(fields[2]),
+                int(fields[11]) + int(fields[12]),  # utime + stime
+                int(fields[13]) + int(fields[14]))  # of its children that ended: cutime + cstime
         except (OSError, ValueError, IndexError):
             continue
-    return CpuSample(server / hz, database / hz, (sum(machine) - idle) / hz, sum(machine) / hz)
+    server = sum(used for _, _, group, used, _ in stats.values() if group == server_group)
+    return CpuSample(server / hz, postgres_cpu(stats) / hz, (sum(machine) - idle) / hz,
+                     sum(machine) / hz)
+
+
+def postgres_cpu(stats: dict[int, tuple[str, int, int, int, int]]) -> int:
+    """Clock ticks used by PostgreSQL on this machine: its postmaster, the processes it runs
+    (backends, WAL writer, checkpointer) and those of them that ended (a backend whose client
+    went away counts too)."""
+    roots = {pid for pid, (name, parent, *_) in stats.items()
+             if name == "postgres" and stats.get(parent, ("",))[0] != "postgres"}
+    return (sum(stats[pid][3] + stats[pid][4] for pid in roots)
+            + sum(used for name, parent, _, used, _ in stats.values() if parent in roots))
 
 
 @dataclass(frozen=True)
@@ -370,8 +381,7 @@ class CpuUse:
 
     @property
     def other(self) -> float:
-        """Everything else on the machine: other programs, PostgreSQL's background processes
-        (WAL writer, checkpointer) and any database backend that came and went."""
+        """Everything else on the machine: other programs and the kernel."""
         return max(0.0, self.machine - self.client - self.server - self.database)
 
 

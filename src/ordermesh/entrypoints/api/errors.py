@@ -75,6 +75,14 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """Contention that outlasted every retry is a 503 the client may retry, not a failure."""
     reason = retry_reason(exc)
+    if reason is None and getattr(exc, "connection_invalidated", False):
+        # The server dropped the connection (a restart): the pool connects again for the next
+        # request. Whether a commit under way was made is not known, so the client sends the
+        # request again under the same Idempotency-Key (an order is placed once).
+        log.warning("lost the database connection on %s %s", request.method, request.url.path)
+        return problem(503, "service.unavailable", "Database unavailable",
+                       "the connection to the database was lost; send the request again",
+                       headers={"Retry-After": "1"})
     if reason is None:
         return _unexpected(request, exc)
     log.warning("gave up on %s %s after retries: %s", request.method, request.url.path, reason)
