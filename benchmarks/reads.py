@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 from figures import percentile
 from history import Shape, analyze, build, email, grow, order_count, sku
-from place_orders import BenchError, run_cli, running_server
+from place_orders import BenchError, cpu_sample, run_cli, running_server
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine, make_url
 
@@ -175,25 +175,13 @@ def stock_for_placing(engine: Engine) -> None:
 
 
 def cpu_seconds(server_group: int, database: str | None) -> tuple[float, float]:
-    """CPU seconds used so far by the server's process group and by the PostgreSQL backends
-    connected to `database` (Linux /proc). Unlike latency, this hardly moves with the load
-    other programs put on the machine."""
-    hz = os.sysconf("SC_CLK_TCK")
-    server = backends = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
-            used = int(fields[11]) + int(fields[12])  # utime + stime
-            if int(fields[2]) == server_group:
-                server += used
-            elif database and f" {database} ".encode() in (entry / "cmdline").read_bytes():
-                backends += used
-        except (OSError, ValueError, IndexError):
-            continue
-    return server / hz, backends / hz
+    """CPU seconds used so far by the server's process group and, with a PostgreSQL
+    `database`, by PostgreSQL (every process of it, ended backends included). Unlike latency,
+    this hardly moves with the load other programs put on the machine."""
+    sample = cpu_sample(server_group)
+    if sample is None:
+        return 0.0, 0.0
+    return sample.server, sample.database if database else 0.0
 
 
 def measure_placing(base_url: str, channel_key: str, size: int, shape: Shape,

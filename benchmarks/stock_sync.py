@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from place_orders import BenchError, run_cli, running_server
+from place_orders import BenchError, cpu_sample, run_cli, running_server
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
@@ -163,24 +163,10 @@ def peak_rss_kib(group: int) -> int:
 
 
 def cpu_seconds(group: int) -> tuple[float, float]:
-    """CPU seconds used so far by the server's live processes, and by the live PostgreSQL
-    backends connected to the benchmark database."""
-    hz = os.sysconf("SC_CLK_TCK")
-    server = database = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
-            used = int(fields[11]) + int(fields[12])  # utime + stime
-            if int(fields[2]) == group:
-                server += used
-            elif DATABASE.encode() in (entry / "cmdline").read_bytes():
-                database += used
-        except (OSError, ValueError, IndexError):
-            continue
-    return server / hz, database / hz
+    """CPU seconds used so far by the server's live processes, and by PostgreSQL (every process
+    of it, ended backends included; nothing on SQLite)."""
+    sample = cpu_sample(group)
+    return (sample.server, sample.database) if sample is not None else (0.0, 0.0)
 
 
 def send(client: httpx.Client, body: bytes, group: int) -> Call:
