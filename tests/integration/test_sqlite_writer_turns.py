@@ -110,3 +110,19 @@ def test_many_threads_writing_at_once_lose_no_update(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 16 * 25
     engine.dispose()
+
+
+def test_writers_fall_back_to_sqlite_waiting_when_the_lock_file_cannot_be_opened(
+        tmp_path: Path) -> None:
+    path = tmp_path / "no-turns.db"
+    Path(f"{path}-writers").mkdir()  # not a file: it cannot be opened for a lock
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        conn.execute(text("CREATE TABLE counter (n INTEGER)"))
+        conn.execute(text("INSERT INTO counter VALUES (1)"))
+        conn.commit()
+    with engine.connect() as conn:  # and again: the process's turn was given back
+        conn.execute(text("UPDATE counter SET n = n + 1"))
+        conn.commit()
+        assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 2
+    engine.dispose()

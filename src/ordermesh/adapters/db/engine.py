@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -18,6 +19,8 @@ except ImportError:  # not a POSIX system: writers poll for SQLite's lock instea
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+
+log = logging.getLogger(__name__)
 
 # PostgreSQL SQLSTATEs worth a retry, by the name the bus counts them under.
 RETRYABLE_SQLSTATES = {"40001": "serialization_failure", "40P01": "deadlock"}
@@ -76,13 +79,18 @@ class WriterTurns:
     the file's (an exclusive flock on `<database>-writers`, which the kernel hands to the next
     waiter the moment it is released, and drops when a process dies), and only then begins
     its transaction; both are given back when its connection returns to the pool. A writer
-    that cannot get its turn within `timeout_s` fails as a locked database does (retried).
+    that cannot get its process's turn within `timeout_s` fails as a locked database does
+    (retried). The file's turn is waited for without a limit, as the kernel queues it: a
+    holder that is stopped (not dead) holds up one writer per process until it goes on. Where
+    the lock file cannot be opened (a read-only directory, a file of another user), writers
+    fall back to SQLite's own waiting.
     """
 
     def __init__(self, path: str, timeout_s: float = 30.0) -> None:
         self.path = f"{path}-writers"
         self.timeout_s = timeout_s
         self.in_process = threading.Lock()
+        self.unavailable = False
 
     def take(self, info: dict[str, Any]) -> None:
         if info.get("writer_turn"):
@@ -92,8 +100,15 @@ class WriterTurns:
                                    sqlite3.OperationalError("database is locked"))
         try:
             if "writer_fd" not in info:
-                info["writer_fd"] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                # read-only is enough for flock; readable by all, as SQLite's own -wal file is
+                info["writer_fd"] = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
             fcntl.flock(info["writer_fd"], fcntl.LOCK_EX)
+        except OSError as exc:
+            self.in_process.release()
+            if not self.unavailable:
+                self.unavailable = True
+                log.warning("SQLite writers wait without turns: %s", exc)
+            return
         except BaseException:
             self.in_process.release()
             raise
@@ -138,14 +153,26 @@ def _sqlite_engine(url: str) -> Engine:
         if options.get("read_only"):
             conn.exec_driver_sql("BEGIN DEFERRED")
             return
-        if turns is not None:
+        if turns is not None and not turns.unavailable:
             turns.take(conn.connection.info)
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if turns is not None:
+                turns.give_back(conn.connection.info)
+            raise
 
     if turns is not None:
         # the turn ends when the connection is back in the pool: after its commit or rollback
         event.listen(engine, "checkin", lambda _dbapi, record: turns.give_back(record.info))
         event.listen(engine, "close", lambda _dbapi, record: turns.forget(record.info))
+
+    @event.listens_for(engine, "checkin")
+    def _driver_off_again(dbapi_conn: Any, _record: Any) -> None:
+        # A connection lent in autocommit comes back with the driver's own transactions
+        # switched on again by SQLAlchemy's reset; they stay off (see _on_connect).
+        if dbapi_conn is not None:
+            dbapi_conn.isolation_level = None
 
     return engine
 

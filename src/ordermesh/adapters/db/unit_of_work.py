@@ -68,7 +68,11 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> Self:
         self.conn = self.engine.connect()
-        self._tx = self.conn.begin()
+        try:
+            self._tx = self.conn.begin()
+        except BaseException:
+            self.conn.close()  # back to the pool at once, with whatever turn it took
+            raise
         self.catalogue = SqlCatalogue(self.conn)
         self.access = SqlAccess(self.conn)
         self.stock = SqlStock(self.conn)

@@ -44,7 +44,7 @@ def migration_heads() -> tuple[str, ...]:
 def readiness(engine: Engine) -> dict[str, dict[str, Any]]:
     """The database answers, and its Alembic version is the head of this code's migrations."""
     try:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(read_only=True) as conn:  # no writer's turn
             conn.execute(text("SELECT 1")).scalar_one()
             # What Alembic's MigrationContext reads, without its log lines at every probe.
             current = tuple(sorted(conn.execute(text("SELECT version_num FROM alembic_version"))
