@@ -340,6 +340,10 @@ def test_other_bodies_are_refused(client: TestClient, engine: Engine, shop: Shop
     post_file(client, shop, valid.replace(b"r-1", b"r-\xff"), status=400)
     post_file(client, shop, valid.replace(b"r-1", b"4111 1111 1111 1111"), status=422)
     assert client.post(SYNCS, content=valid, headers=CSV).status_code == 401
+    # without credentials a file gets no more room than any other body: the server does not
+    # read 32 MiB from whoever asks
+    big = valid + b"\n" * (MAX_BODY + 1)
+    assert client.post(SYNCS, content=big, headers=CSV).status_code == 413
     assert client.post(SYNCS, content=valid, headers={**shop.headers("operator"),
                                                       **CSV}).status_code == 403
     assert row_counts(engine) == before

@@ -92,27 +92,32 @@ class InputGuard:
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
-        media_type = content_type.split(b";")[0].strip().lower()
-        cap = body_cap(scope["method"], scope.get("path", ""), media_type)
+        sent = dict(scope.get("headers") or ())
+        media_type = sent.get(b"content-type", b"").split(b";")[0].strip().lower()
+        cap = body_cap(scope["method"], scope.get("path", ""), media_type,
+                       b"authorization" in sent)
         body = await _read(receive, cap)
         if body is None:
             await problem(413, "request.too_large", "Request too large",
                           f"a request body here is at most {cap} bytes")(scope, receive, send)
             return
-        if media_type == b"text/csv":
+        if media_type in CSV_MEDIA_TYPES:
             body = body.removeprefix(b"\xef\xbb\xbf")  # spreadsheets write CSV with a BOM
         refusal = _inspect(body, form=media_type == b"application/x-www-form-urlencoded",
-                           csv_columns=cap == MAX_STOCK_SYNC_CSV_BODY)
+                           csv_columns=media_type in CSV_MEDIA_TYPES
+                           and scope.get("path", "") == STOCK_SYNC_PATH)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 
 
-def body_cap(method: str, path: str, media_type: bytes) -> int:
-    """The largest body a request may carry: 2 MiB, but 32 MiB for a stock sync sent as CSV."""
-    if method == "POST" and path == STOCK_SYNC_PATH and media_type in CSV_MEDIA_TYPES:
+def body_cap(method: str, path: str, media_type: bytes, with_credentials: bool = True) -> int:
+    """The largest body a request may carry: 2 MiB, but 32 MiB for a stock sync sent as CSV
+    with credentials (a request without any gets no more than any other: it will be refused,
+    and must not make the server read 32 MiB first)."""
+    if (method == "POST" and path == STOCK_SYNC_PATH and media_type in CSV_MEDIA_TYPES
+            and with_credentials):
         return MAX_STOCK_SYNC_CSV_BODY
     return MAX_BODY
 

@@ -31,7 +31,6 @@ from ordermesh.services.handlers.payments import (
     ask_again,
     begin_authorization,
     finish,
-    unanswered_authorization,
 )
 from ordermesh.services.handlers.sourcing import (
     apply_plan,
@@ -69,8 +68,7 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
         replayed = _replay(seen, cmd.request_hash)
         # The first attempt may have stopped between its commit and the gateway's answer:
         # the retry asks for it rather than leave the order waiting for the recovery job.
-        if key := unanswered_authorization(uow, replayed.order_id):
-            ask_again(uow, setup, key, cmd.actor)
+        ask_again(uow, setup, replayed.order_id, cmd.actor)
         return replayed
     if authorization is not None:
         finish(uow, setup, authorization, cmd.actor)

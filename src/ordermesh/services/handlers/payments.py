@@ -314,13 +314,16 @@ def unanswered_authorization(uow: UnitOfWork, order_id: str) -> str | None:
                  and payment["authorization_reference"] is None), None)
 
 
-def ask_again(uow: UnitOfWork, setup: MoneySetup, key: str, actor: str) -> None:
-    """Ask the gateway once more for a transaction left without an answer; if that fails too,
-    it stays pending for the recovery job (nothing is raised: the caller's answer stands)."""
+def ask_again(uow: UnitOfWork, setup: MoneySetup, order_id: str, actor: str) -> None:
+    """Ask the gateway once more for the order's authorization left without an answer, if
+    there is one; if that fails too, it stays pending for the recovery job (nothing is
+    raised: the caller's answer stands)."""
     try:
-        perform(uow, setup, key, actor)
+        if key := unanswered_authorization(uow, order_id):
+            perform(uow, setup, key, actor)
     except Exception:
-        log.exception("payment %s: no answer recorded yet; the recovery job asks again", key)
+        log.exception("order %s: its authorization has no answer yet; the recovery job asks "
+                      "again", order_id)
 
 
 def finish(uow: UnitOfWork, setup: MoneySetup, pending: Pending, actor: str) -> MoneyMove:
