@@ -193,24 +193,19 @@ def _driver_url(url: str) -> str:
     return url
 
 
-def fresh_postgres(server_url: str) -> str:
-    """Drop and create the benchmark database; return its URL."""
+def fresh_postgres(server_url: str, name: str = BENCH_DATABASE) -> str:
+    """Drop and create a benchmark database on the server; return its URL."""
+    drop_postgres(server_url, name, then_create=True)
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres(server_url: str, name: str = BENCH_DATABASE, then_create: bool = False) -> None:
     engine = create_engine(_driver_url(server_url), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-    finally:
-        engine.dispose()
-    return make_url(server_url).set(database=BENCH_DATABASE).render_as_string(
-        hide_password=False)
-
-
-def drop_postgres(server_url: str) -> None:
-    engine = create_engine(_driver_url(server_url), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if then_create:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         engine.dispose()
 

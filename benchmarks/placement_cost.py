@@ -30,9 +30,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fastapi.testclient import TestClient
-from place_orders import _driver_url, expect, order_body, set_up_catalogue
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from place_orders import drop_postgres, expect, fresh_postgres, order_body, set_up_catalogue
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db.migrate import upgrade
 from ordermesh.bootstrap import bootstrap
@@ -82,16 +82,11 @@ def database(kind: str, postgres_url: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="ordermesh-cost-") as tmp:
             yield f"sqlite:///{tmp}/cost.db"
         return
-    admin = create_engine(_driver_url(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+    url = fresh_postgres(postgres_url, DATABASE)
     try:
-        yield make_url(postgres_url).set(database=DATABASE).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        admin.dispose()
+        drop_postgres(postgres_url, DATABASE)
 
 
 def measure(url: str, orders: int, lines: int, profile: str | None,

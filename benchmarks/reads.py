@@ -40,8 +40,8 @@ from typing import Any
 import httpx
 from figures import percentile
 from history import Shape, analyze, build, email, grow, order_count, sku
-from place_orders import BenchError, cpu_sample, run_cli, running_server
-from sqlalchemy import select, text, update
+from place_orders import BenchError, cpu_sample, fresh_postgres, run_cli, running_server
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine, make_url
 
 from ordermesh.adapters.db import console_queries as cq
@@ -237,8 +237,7 @@ def bench(database: str, opts: argparse.Namespace, workdir: Path) -> list[dict[s
     else:
         url = make_url(opts.postgres_url).set(database=opts.pg_database).render_as_string(
             hide_password=False)
-        drop_postgres_db(opts.postgres_url, opts.pg_database)
-        create_postgres_db(opts.postgres_url, opts.pg_database)
+        fresh_postgres(opts.postgres_url, opts.pg_database)
     if not opts.reuse:
         print(f"[{database}] loading the network and {opts.sizes[0]:,} orders", flush=True)
         engine, network_s, orders_s = build(url, opts.sizes[0], shape)
@@ -277,24 +276,6 @@ def bench(database: str, opts: argparse.Namespace, workdir: Path) -> list[dict[s
                      "place": placing, "at": datetime.now(UTC).isoformat()})
     engine.dispose()
     return rows
-
-
-def _admin_engine(server_url: str) -> Engine:
-    return make_engine(server_url)
-
-
-def drop_postgres_db(server_url: str, name: str) -> None:
-    admin = _admin_engine(server_url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-    admin.dispose()
-
-
-def create_postgres_db(server_url: str, name: str) -> None:
-    admin = _admin_engine(server_url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
 
 
 LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}

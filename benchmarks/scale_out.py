@@ -45,8 +45,10 @@ from figures import percentile
 from place_orders import (
     BenchError,
     _driver_url,
+    drop_postgres,
     expect,
     free_port,
+    fresh_postgres,
     order_body,
     ordermesh_command,
     run_cli,
@@ -55,8 +57,8 @@ from place_orders import (
     tail,
     wait_healthy,
 )
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from standardwebhooks.webhooks import Webhook
 
@@ -138,30 +140,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
 
 
 # --- the database ----------------------------------------------------------------------------
-
-
-def _admin(server_url: str) -> Engine:
-    return create_engine(_driver_url(server_url), isolation_level="AUTOCOMMIT")
-
-
-def fresh_database(server_url: str) -> str:
-    admin = _admin(server_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    finally:
-        admin.dispose()
-    return make_url(server_url).set(database=DATABASE).render_as_string(hide_password=False)
-
-
-def drop_database(server_url: str) -> None:
-    admin = _admin(server_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 # --- the webhook receiver ----------------------------------------------------------------------
@@ -474,7 +452,7 @@ def running(processes: list[Process]) -> Iterator[None]:
 
 def bench(arrangement: Arrangement, opts: Options, workdir: Path) -> Result:
     name = f"{arrangement.apis}x{arrangement.workers}"
-    database_url = fresh_database(opts.postgres_url)
+    database_url = fresh_postgres(opts.postgres_url, DATABASE)
     env = environment(database_url, workdir, opts)
     print(f"[{name}] migrating a fresh database {DATABASE}", flush=True)
     run_cli(["migrate"], env)
@@ -631,7 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     if not failed and not opts.keep:
-        drop_database(opts.postgres_url)
+        drop_postgres(opts.postgres_url, DATABASE)
     if results:
         summary(results)
     return 1 if failed else 0

@@ -29,9 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from place_orders import BenchError, cpu_sample, run_cli, running_server
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from place_orders import (
+    BenchError,
+    cpu_sample,
+    drop_postgres,
+    fresh_postgres,
+    run_cli,
+    running_server,
+)
+from sqlalchemy import create_engine, func, insert, select
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.engine import normalise_url
@@ -89,17 +95,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error("--skus and --locations must be at least 1")
     databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     return Options(args.skus, args.locations, databases, args.postgres_url, args.keep, args.seed)
-
-
-def fresh_postgres(server_url: str) -> str:
-    engine = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    finally:
-        engine.dispose()
-    return make_url(server_url).set(database=DATABASE).render_as_string(hide_password=False)
 
 
 def set_up_network(database_url: str, opts: Options) -> list[tuple[str, str]]:
@@ -212,7 +207,7 @@ def bench_database(database: str, opts: Options, workdir: Path) -> Result:
     if database == "sqlite":
         database_url = f"sqlite:///{workdir / 'ordermesh-stocksync.db'}"
     else:
-        database_url = fresh_postgres(opts.postgres_url)
+        database_url = fresh_postgres(opts.postgres_url, DATABASE)
     env["ORDERMESH_DATABASE_URL"] = database_url
     print(f"[{database}] migrating a fresh database", flush=True)
     run_cli(["migrate"], env)
@@ -283,14 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def drop_postgres_quietly(server_url: str) -> None:
-    engine = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
     try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+        drop_postgres(server_url, DATABASE)
     except Exception as exc:  # a report is still worth printing
         print(f"could not drop {DATABASE}: {exc}", file=sys.stderr)
-    finally:
-        engine.dispose()
 
 
 if __name__ == "__main__":
