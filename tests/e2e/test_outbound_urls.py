@@ -162,18 +162,20 @@ def test_a_redirect_is_never_followed(engine: Engine, bus: MessageBus, receiver:
     assert receiver.received == []
 
 
-@pytest.mark.xfail(strict=True, reason="the sender resolves the name to check it, and the HTTP "
-                   "client resolves it again to connect: a name that answers a public address "
-                   "first and a private one next (DNS rebinding) still gets through; the fix is "
-                   "to connect to the address that was checked (docs/security.md)")
 def test_a_name_that_rebinds_between_the_check_and_the_connection_is_not_reached(
         guarded: MessageBus, engine: Engine, dns: FakeDns, receiver: Receiver) -> None:
     port = receiver.url.split(":")[2].split("/")[0]
+    # given a name public when subscribing and when checked before the send, and private by
+    # the time the connection would look it up again
     dns.add("rebind.shop.test", [PUBLIC], [PUBLIC], ["127.0.0.1"])  # subscribe, check, connect
     subscribe(guarded, f"http://rebind.shop.test:{port}/hooks", "order.placed")
     place(guarded, ("TEE-1", 1))
-    relay_and_send(guarded)
+    # when the event is sent
+    assert relay_and_send(guarded) == 0
+    # then the connection went nowhere near this machine, and the delivery says why
+    [delivery] = deliveries(engine)
     assert receiver.received == []
+    assert delivery.last_status_code is None and "public internet" in delivery.last_error
 
 
 # -- through the API: creating and changing a subscription ---------------------------------

@@ -1,7 +1,11 @@
 """Sending webhooks over HTTP: signed per Standard Webhooks (the `standardwebhooks` library:
 `webhook-id`, `webhook-timestamp`, `webhook-signature`, HMAC-SHA256 with the subscription's
 `whsec_` secret), to public addresses only unless private ones are allowed (an outbound URL
-must not reach into the network Ordermesh runs in), without following redirects."""
+must not reach into the network Ordermesh runs in), without following redirects.
+
+The name is checked when a subscription is made and before each send, and the connection
+itself resolves it once more and goes to the very address it checked: a name that answers a
+public address to the check and a private one a moment later (DNS rebinding) is not reached."""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ import base64
 import secrets
 import socket
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from standardwebhooks.webhooks import Webhook
 
@@ -25,12 +31,62 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+class NotPublic(Exception):
+    """A host name that does not resolve, or resolves to an address that is not public."""
+
+
+def public_addresses(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, every one of them public, or NotPublic."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise NotPublic(f"the webhook host {host!r} does not resolve") from exc
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+    if not addresses or not all(is_public(a) for a in addresses):
+        raise NotPublic(f"the webhook host {host!r} is not on the public internet")
+    return addresses
+
+
+class PublicOnly(httpcore.SyncBackend):
+    """Opens the HTTP client's connections: resolves the host itself and connects to an address
+    it has just found public, so no second lookup can lead elsewhere. TLS still names the host
+    (the client passes it as the server name), and `Host` is the URL's."""
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
+                    ) -> httpcore.NetworkStream:
+        try:
+            addresses = public_addresses(host, port)
+        except NotPublic as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address,
+                                           socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+
+def _public_only_transport() -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport()
+    # httpx takes no network backend of its own; its pool does (a test proves it is used)
+    transport._pool._network_backend = PublicOnly()
+    return transport
+
+
 class WebhookSender:
     def __init__(self, allow_private: bool = False, timeout: float = 10.0) -> None:
         self.allow_private = allow_private
         self.timeout = timeout
-        # one client for every send (making one costs an SSL context): safe across threads
-        self.client = httpx.Client(timeout=timeout, follow_redirects=False)
+        # one client for every send (making one costs an SSL context): safe across threads.
+        # A proxy from the environment (HTTPS_PROXY) is the operator's and is not checked.
+        self.client = httpx.Client(
+            timeout=timeout, follow_redirects=False,
+            transport=None if allow_private else _public_only_transport())
 
     def check_url(self, url: str) -> None:
         """Refuse a URL that is not http(s), or whose host resolves to an address that is not
@@ -49,15 +105,10 @@ class WebhookSender:
         if self.allow_private:
             return
         try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            found = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-        except (socket.gaierror, ValueError) as exc:
-            raise InvalidInput(f"the webhook host {parts.hostname!r} does not resolve",
-                               field="url") from exc
-        addresses = {str(info[4][0]) for info in found}
-        if not addresses or not all(is_public(a) for a in addresses):
-            raise InvalidInput(f"the webhook host {parts.hostname!r} is not on the public "
-                               "internet", field="url")
+            public_addresses(parts.hostname, parts.port or
+                             (443 if parts.scheme == "https" else 80))
+        except (NotPublic, ValueError) as exc:
+            raise InvalidInput(str(exc), field="url") from exc
 
     def send(self, url: str, secret: str, message_id: str, body: str,
              timestamp: datetime) -> Sent:
