@@ -78,7 +78,8 @@ def card_paths(value: Any, path: str = "$") -> Iterator[str]:
             yield from card_paths(key, f"{path}[key]")
             if key in BARCODE_FIELDS and isinstance(item, str) and ean.is_valid(item):
                 continue
-            yield from card_paths(item, f"{path}.{redact(str(key))}")
+            name = redact(str(key)).encode("utf-8", "replace").decode()  # no lone surrogate
+            yield from card_paths(item, f"{path}.{name}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from card_paths(item, f"{path}[{index}]")

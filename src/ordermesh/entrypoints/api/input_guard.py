@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
@@ -18,6 +19,7 @@ from stdnum import ean
 from ordermesh.entrypoints.api.card_guard import (
     BARCODE_FIELDS,
     card_paths,
+    card_spans,
     looks_like_card_number,
 )
 from ordermesh.entrypoints.api.errors import problem
@@ -28,6 +30,9 @@ MAX_STOCK_SYNC_CSV_BODY = 32 * 1024 * 1024
 STOCK_SYNC_PATH = "/api/v1/stock-syncs"
 CSV_MEDIA_TYPES = (b"text/csv", b"application/csv")
 MAX_DEPTH = 64  # no Ordermesh document nests deeper than a handful of levels
+# What makes a JSON text's values differ from the text: escapes, %-escapes, numbers that are
+# read as something else ("4.1e15", "4111111111111.9999999" is 4111111111112).
+REWRITTEN = re.compile(r"[\\%]|\d[.eE]")
 
 
 def nesting_depth(document: Any) -> int:
@@ -103,7 +108,7 @@ class InputGuard:
             return
         if media_type in CSV_MEDIA_TYPES:
             body = body.removeprefix(b"\xef\xbb\xbf")  # spreadsheets write CSV with a BOM
-        refusal = _inspect(body, form=media_type == b"application/x-www-form-urlencoded",
+        refusal = inspect_body(body, form=media_type == b"application/x-www-form-urlencoded",
                            csv_columns=media_type in CSV_MEDIA_TYPES
                            and scope.get("path", "") == STOCK_SYNC_PATH)
         if refusal is not None:
@@ -134,7 +139,7 @@ async def _read(receive: Receive, cap: int = MAX_BODY) -> bytes | None:
     return bytes(body)
 
 
-def _inspect(body: bytes, form: bool = False, csv_columns: bool = False) -> Any:
+def inspect_body(body: bytes, form: bool = False, csv_columns: bool = False) -> Any:
     """A problem response refusing the body, or None if it may go on. A form is scanned as
     the receiver reads it, decoded ("4111+1111+1111+1111"). A stock sync's CSV file
     (`csv_columns`) that seems to hold a card number is scanned again field by field, as a JSON
@@ -144,15 +149,12 @@ def _inspect(body: bytes, form: bool = False, csv_columns: bool = False) -> Any:
     UTF-16 and UTF-32, and what it reads must be exactly what was scanned here. UTF-8 JSON never
     holds a raw NUL byte, while UTF-16 and UTF-32 text is full of them.
     """
-    not_utf8 = problem(400, "request.malformed", "The body must be UTF-8 without a BOM")
-    if b"\x00" in body:
-        return not_utf8
     try:
-        text = body.decode("utf-8")
+        text: str | None = body.decode("utf-8")
     except UnicodeDecodeError:
-        return not_utf8
-    if text.startswith("\ufeff"):
-        return not_utf8
+        text = None
+    if text is None or "\x00" in text or text.startswith("\ufeff"):
+        return problem(400, "request.malformed", "The body must be UTF-8 without a BOM")
     try:
         document = json.loads(text)
     except RecursionError:
@@ -163,8 +165,10 @@ def _inspect(body: bytes, form: bool = False, csv_columns: bool = False) -> Any:
             found = _csv_card_fields(text)
             return _card_response(found) if found else None
         return _card_response(["$"]) if card else None
-    if nesting_depth(document) > MAX_DEPTH:
+    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(document) > MAX_DEPTH:
         return problem(400, "request.malformed", "Request too deeply nested")
+    if as_written(text) and next(card_spans(text), None) is None:
+        return None  # no card number in the text, and no escape to hide one or a NUL
     cards = list(card_paths(document))
     if cards:
         return _card_response(cards)
@@ -174,6 +178,14 @@ def _inspect(body: bytes, form: bool = False, csv_columns: bool = False) -> Any:
                        "text may not hold NUL characters or lone surrogates",
                        extra={"locations": bad_text})
     return None
+
+
+def as_written(text: str) -> bool:
+    """Whether a JSON text's values read as they are written, so that scanning the text scans
+    them: no escapes ("\\u0034", "\\/", which alone could also make a NUL or a lone surrogate),
+    no %-escapes (values are scanned decoded too), no exponent or fraction (an integral number
+    is scanned as the integer it rounds to)."""
+    return REWRITTEN.search(text) is None
 
 
 def _csv_card_fields(text: str) -> list[str]:
