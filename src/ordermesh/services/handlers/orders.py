@@ -38,6 +38,7 @@ from ordermesh.services.handlers.sourcing import (
     plan_summary,
     situation,
     source,
+    take_plan,
 )
 from ordermesh.services.handlers.waiting import lock_queue, serve_queue
 from ordermesh.services.ports import ProductFacts, UnitOfWork
@@ -103,10 +104,14 @@ def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
     if hold is not None:
         uow.holds.save(hold)
     order.record_placed(cmd.actor)
-    apply_plan(order, result, network, uow, cmd.actor, today)
+    apply_plan(order, result, network, uow, cmd.actor, today, take_now=False)
     order.apply("backorder" if result.waits else "allocate", cmd.actor,
                 **plan_summary(order, result))
-    if channel.get("invoice_on") == "placement":
+    # The rows other orders wait for (stock, a location's capacity, the invoice counter) are
+    # taken last, in that order, so each is held for as short a time as it can be.
+    invoicing = channel.get("invoice_on") == "placement"
+    if invoicing:
+        take_plan(result, network, uow, today)
         invoice_whole_order(uow, setup, order, cmd.actor)
     gateway = channel.get("payment_gateway")
     if order.payment_token and gateway in setup.gateways:
@@ -115,6 +120,8 @@ def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
         order.note("payment.not_attempted", cmd.actor, gateway=gateway,
                    reason="the gateway is not configured")
     uow.orders.save(order)
+    if not invoicing:
+        take_plan(result, network, uow, today)
     uow.commit()
     return authorization
 

@@ -15,6 +15,7 @@ from ordermesh.domain.inventory import StockLevel, lock_rank
 from ordermesh.domain.orders import LineStatus, Order
 from ordermesh.domain.sourcing import (
     COUNTER_SALE,
+    Allocation,
     Demand,
     Network,
     Plan,
@@ -110,24 +111,18 @@ def give_back_shipments(uow: UnitOfWork, released: list[dict[str, Any]], order: 
 
 def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, actor: str,
                today: date, still_waiting: frozenset[str] = frozenset(),
-               shipping: frozenset[str] = frozenset()) -> None:
-    """Reserve, count capacity, record waits and set line statuses. Stock rows are taken in
-    lock order, then capacity rows in code order, as every other writer does.
+               shipping: frozenset[str] = frozenset(), take_now: bool = True) -> None:
+    """Record the plan's allocations, their ledger lines and its waits, set line statuses,
+    and (`take_now`) reserve the stock and count the capacity: `take_plan`.
     `still_waiting`: lines with quantities waiting from before, which stay backordered;
     `shipping`: locations already sending part of the order, which count no new shipment."""
     assert order.seq is not None
-    priorities = {site.code: site.priority for site in seen.network.sites}
-    in_order = sorted(result.allocations, key=lambda a: lock_rank(a.sku, a.location, priorities))
-    for a in in_order:
-        if not uow.stock.try_reserve(a.sku, a.location, a.quantity):
-            raise ConcurrentUpdate(f"stock of {a.sku} at {a.location} changed while sourcing")
+    in_order = _in_lock_order(result, seen)
+    if take_now:
+        take_plan(result, seen, uow, today, shipping)
     uow.allocations.add_all(order.seq, in_order)
     uow.stock.record_reservations([(a.sku, a.location, a.quantity) for a in in_order],
                                   order.number, actor)
-    limited = {site.code for site in seen.network.sites if site.capacity_left is not None}
-    for code in sorted((result.shipments - shipping) & limited):
-        if not uow.sourcing.take_capacity(code, today):
-            raise ConcurrentUpdate(f"{code} reached its daily capacity while sourcing")
     for wait in result.waits:
         uow.backorders.add(order.seq, wait, seen.supply_ids.get(wait.supply or ""))
     waiting = {w.line_id for w in result.waits} | still_waiting
@@ -137,6 +132,27 @@ def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, act
         elif line.id not in waiting and line.status is not LineStatus.RESERVED and (
                 result.allocated(line.id)):
             line.apply("reserve")
+
+
+def take_plan(result: Plan, seen: Situation, uow: UnitOfWork, today: date,
+              shipping: frozenset[str] = frozenset()) -> None:
+    """Reserve the plan's stock, each row only while it still has the units, and count its
+    shipments against the locations' daily capacity; ConcurrentUpdate (the command runs
+    again) if the stock or the capacity went meanwhile. Stock rows are taken in lock order,
+    then capacity rows in code order, as every other writer does. These are the rows other
+    orders wait for: a caller that can takes them as late in its transaction as it may."""
+    for a in _in_lock_order(result, seen):
+        if not uow.stock.try_reserve(a.sku, a.location, a.quantity):
+            raise ConcurrentUpdate(f"stock of {a.sku} at {a.location} changed while sourcing")
+    limited = {site.code for site in seen.network.sites if site.capacity_left is not None}
+    for code in sorted((result.shipments - shipping) & limited):
+        if not uow.sourcing.take_capacity(code, today):
+            raise ConcurrentUpdate(f"{code} reached its daily capacity while sourcing")
+
+
+def _in_lock_order(result: Plan, seen: Situation) -> list[Allocation]:
+    priorities = {site.code: site.priority for site in seen.network.sites}
+    return sorted(result.allocations, key=lambda a: lock_rank(a.sku, a.location, priorities))
 
 
 def plan_summary(order: Order, result: Plan) -> dict[str, Any]:
