@@ -7,9 +7,11 @@ The 100,000-row call runs with `-m heavy` (or ORDERMESH_TEST_HEAVY=1)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
@@ -24,6 +26,7 @@ from ordermesh.adapters.db.engine import retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
 from ordermesh.bootstrap import App
 from ordermesh.config import Settings
+from ordermesh.entrypoints.api import input_guard
 from ordermesh.entrypoints.api.app import create_app
 from ordermesh.entrypoints.api.input_guard import MAX_BODY, MAX_STOCK_SYNC_CSV_BODY
 from ordermesh.entrypoints.api.stock_csv import BATCH_ROWS, MAX_ERRORS_LISTED
@@ -189,32 +192,58 @@ def test_a_file_follows_the_rules_of_the_json_route_row_for_row(
     assert sorted(ledger["A"]) == sorted(ledger["B"]) and len(ledger["A"]) > 20
 
 
-class BusyStockSync(SqlUnitOfWork):
-    """The real unit of work, whose database stays busy for any batch holding SKU BULK-00060."""
+class FailingStockSync(SqlUnitOfWork):
+    """The real unit of work, which fails with `error()` for any batch holding SKU
+    BULK-00060."""
+
+    def __init__(self, engine: Engine, error: Callable[[], Exception]) -> None:
+        super().__init__(engine)
+        self.error = error
 
     def __enter__(self) -> Self:
         super().__enter__()
         remember = self.stock_sync.remember
 
-        def busy(seen: Any, now: datetime) -> None:
+        def failing(seen: Any, now: datetime) -> None:
             if any(s.sku == "BULK-00060" for s in seen):
-                raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+                raise self.error()
             remember(seen, now)
 
-        self.stock_sync.remember = busy  # type: ignore[method-assign]
+        self.stock_sync.remember = failing  # type: ignore[method-assign]
         return self
 
 
-def test_a_file_cut_short_by_a_busy_database_is_finished_by_sending_it_again(
-        client: TestClient, engine: Engine, shop: Shop, database_url: str) -> None:
+def busy() -> Exception:
+    return OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+
+def connection_lost() -> Exception:
+    return OperationalError("INSERT", {}, sqlite3.OperationalError("server closed the "
+                                                                  "connection"),
+                            connection_invalidated=True)
+
+
+def a_bug() -> Exception:
+    return RuntimeError("a fault in Ordermesh")
+
+
+@pytest.mark.parametrize(("error", "status", "code"), [
+    (busy, 503, "service.busy"), (connection_lost, 503, "service.unavailable"),
+    (a_bug, 500, "server.error")], ids=["busy", "connection lost", "a fault"])
+def test_a_file_cut_short_is_finished_by_sending_it_again(
+        client: TestClient, engine: Engine, shop: Shop, database_url: str,
+        error: Callable[[], Exception], status: int, code: str) -> None:
     names, codes = network(shop, skus=100, locations=50)
     at = datetime.now(UTC)
-    body = csv_of([(sku, code, "absolute", 5, f"count-{sku}-{code}", at)
-                   for sku in names for code in codes])
-    busy = MessageBus(lambda: BusyStockSync(engine), retry_reason=retry_reason, attempts=2)
-    with TestClient(create_app(App(Settings(database_url=database_url), engine, busy)),
+    body = csv_of([(sku, where, "absolute", 5, f"count-{sku}-{where}", at)
+                   for sku in names for where in codes])
+    failing = MessageBus(lambda: FailingStockSync(engine, error), retry_reason=retry_reason,
+                         attempts=2)
+    with TestClient(create_app(App(Settings(database_url=database_url), engine, failing)),
                     raise_server_exceptions=False) as cut_short:
-        refused = post_file(cut_short, shop, body, status=503)  # the second batch of three
+        refused = post_file(cut_short, shop, body, status=status)  # the second batch of three
+    # the answer says what the first batch applied, whatever stopped the second
+    assert refused["code"] == code
     assert (refused["rows_committed"], refused["transactions_committed"]) == (BATCH_ROWS, 1)
     assert "send the same file again" in refused["detail"]
     assert row_counts(engine)["stock_sync_refs"] == BATCH_ROWS
@@ -364,6 +393,14 @@ def test_a_barcode_sku_is_no_card_number_but_a_card_anywhere_else_is_refused(
         "request.card_data_refused", ["line 3, source_reference"])
     assert "4111" not in str(refused)
     assert row_counts(engine) == before
+    # a file that starts with blank lines has its header where the reader finds it: the
+    # barcode column is still known, and the card's line is counted from the top
+    blank_first = b"\n\r\n" + csv_of([(barcode, "WH-1", "absolute", 9, "r-3", now)])
+    assert post_file(client, shop, blank_first)["applied"] == 1
+    refused = post_file(client, shop, b"\n\n" + csv_of([
+        ("TEE-1", "WH-1", "delta", 1, "card 4111 1111 1111 1111", now)]), status=422)
+    assert refused["locations"] == ["line 4, source_reference"]
+    assert level(engine, barcode, "WH-1")["on_hand"] == 9
 
 
 def test_a_file_with_a_byte_order_mark_and_crlf_lines_is_read(
@@ -394,3 +431,31 @@ def test_the_json_route_still_lists_every_row(client: TestClient, shop: Shop) ->
     malformed = client.post(SYNCS, headers={**shop.headers("admin"),
                                             "content-type": "application/json"}, content=b"{")
     assert malformed.status_code == 422 and malformed.json()["errors"][0]["type"] == "json_invalid"
+
+
+def test_a_large_file_is_scanned_for_card_numbers_beside_the_event_loop(
+        client: TestClient, shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    # (a 100,000-row file takes the scan a good part of a second: the event loop serves the
+    # other requests meanwhile)
+    scans: list[tuple[int, bool]] = []
+    scan = input_guard.inspect_body
+
+    def watched(body: bytes, **how: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        scans.append((len(body), on_loop))
+        return scan(body, **how)
+
+    monkeypatch.setattr(input_guard, "inspect_body", watched)
+    names, codes = network(shop, skus=100, locations=50)
+    at = datetime.now(UTC)
+    big = csv_of([(sku, where, "absolute", 3, f"scan-{sku}-{where}", at)
+                  for sku in names for where in codes])
+    assert len(big) > input_guard.SCAN_ON_LOOP
+    assert post_file(client, shop, big)["applied"] == 5000
+    small = csv_of([(names[0], codes[0], "absolute", 4, "scan-small", at)])
+    assert post_file(client, shop, small)["applied"] == 1
+    assert scans == [(len(big), False), (len(small), True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from typing import Annotated, Any
 
@@ -35,6 +36,7 @@ from ordermesh.entrypoints.api.schemas.stock import (
 )
 from ordermesh.services import commands as c
 
+log = logging.getLogger("ordermesh.api")
 router = APIRouter(prefix="/api/v1", tags=["stock"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 CSV_TYPES = ("text/csv", "application/csv")
@@ -181,8 +183,8 @@ def _json(raw: bytes) -> Any:
 
 def _sync_file(raw: bytes, actor: str, bus: Bus) -> StockSyncFileOut | JSONResponse:
     """Check the whole file, then apply it batch after batch, each in its own transaction.
-    When the database stays busy after some batches were committed, the 503 says so (the
-    general one says that nothing was changed)."""
+    When a batch fails after some were committed, the answer says how many (the general
+    answers say that nothing was changed)."""
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -194,16 +196,11 @@ def _sync_file(raw: bytes, actor: str, bus: Bus) -> StockSyncFileOut | JSONRespo
     for done, batch in enumerate(batches):
         try:
             results = bus.handle(c.SyncStock(actor, tuple(row.update for row in batch)))
-        except DBAPIError as exc:
-            if not done or retry_reason(exc) is None:
+        except Exception as exc:
+            if not done:
                 raise
-            committed = sum(len(b) for b in batches[:done])
-            return problem(503, "service.busy", "Busy, try again",
-                           f"the database stayed busy: {committed} of {len(rows)} rows were "
-                           f"applied in {done} of {len(batches)} transactions; send the same "
-                           f"file again (rows applied before answer duplicate)",
-                           headers={"Retry-After": "1"},
-                           extra={"rows_committed": committed, "transactions_committed": done})
+            return _cut_short(exc, sum(len(b) for b in batches[:done]), len(rows), done,
+                              len(batches))
         for row, result in zip(batch, results, strict=True):
             counts[str(result.outcome)] += 1
             if result.outcome in (SyncOutcome.STALE, SyncOutcome.REJECTED):
@@ -216,3 +213,24 @@ def _sync_file(raw: bytes, actor: str, bus: Bus) -> StockSyncFileOut | JSONRespo
                             duplicate=counts["duplicate"], stale=counts["stale"],
                             rejected=counts["rejected"], transactions=len(batches),
                             results=listed)
+
+
+def _cut_short(exc: Exception, committed: int, rows: int, done: int, batches: int
+               ) -> JSONResponse:
+    """The answer to a file that stopped after `done` committed transactions: how much was
+    applied, and that sending the file again finishes it."""
+    said = (f"{committed} of {rows} rows were applied in {done} of {batches} transactions; "
+            "send the same file again (rows applied before answer duplicate)")
+    extra = {"rows_committed": committed, "transactions_committed": done}
+    again = {"Retry-After": "1"}
+    if isinstance(exc, DBAPIError) and retry_reason(exc) is not None:
+        return problem(503, "service.busy", "Busy, try again",
+                       f"the database stayed busy: {said}", headers=again, extra=extra)
+    if getattr(exc, "connection_invalidated", False):
+        return problem(503, "service.unavailable", "Database unavailable",
+                       f"the connection to the database was lost: {said}", headers=again,
+                       extra=extra)
+    log.error("a stock sync file stopped after %d of %d transactions", done, batches,
+              exc_info=exc)
+    return problem(500, "server.error", "Internal error", f"the error was logged; {said}",
+                   extra=extra)
