@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -197,3 +198,58 @@ def test_the_api_refuses_private_urls_when_a_subscription_is_made_or_changed(
         changed = client.patch(path, headers=admin, json={"url": url})
         assert changed.status_code == 422, (url, changed.text)
     assert client.get(path, headers=admin).json()["url"] == "https://hooks.shop.test/x"
+
+
+# -- a proxy set in the environment ------------------------------------------------------
+
+class RecordingProxy:
+    """An HTTP proxy on this machine that answers every request itself (204) and notes the
+    URL it was asked to reach."""
+
+    def __init__(self) -> None:
+        seen: list[str] = []
+        self.seen = seen
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["content-length"]))
+                seen.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_proxy_set_in_the_environment_carries_the_sends_and_the_rest_is_guarded(
+        monkeypatch: pytest.MonkeyPatch, dns: FakeDns) -> None:
+    proxy = RecordingProxy()
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+    monkeypatch.setenv("NO_PROXY", "direct.shop.test")
+    dns.add("hooks.shop.test", [PUBLIC])
+    # a name that turns private between the check and the connection, sent to directly
+    dns.add("direct.shop.test", [PUBLIC], ["127.0.0.1"])
+    try:
+        # given a guarded sender made where the operator set a proxy (the proxy itself is on
+        # a private address: it is the operator's, not a subscriber's)
+        sender = WebhookSender(allow_private=False, timeout=5)
+        # when it sends to a public name, the proxy carries the request
+        via_proxy = sender.send("http://hooks.shop.test/ordermesh", new_secret(), "msg_1", "{}",
+                                datetime.now(UTC))
+        assert via_proxy.status_code == 204, via_proxy
+        assert proxy.seen == ["http://hooks.shop.test/ordermesh"]
+        # and a name the proxy is not used for connects only to an address found public: not
+        # to this machine (where the proxy would have answered)
+        direct = sender.send(f"http://direct.shop.test:{proxy.port}/ordermesh", new_secret(),
+                             "msg_2", "{}", datetime.now(UTC))
+        assert direct.status_code is None and "public internet" in str(direct.error)
+        assert proxy.seen == ["http://hooks.shop.test/ordermesh"]
+    finally:
+        proxy.server.shutdown()

@@ -26,6 +26,7 @@ from ordermesh.adapters.db.engine import retry_reason
 from ordermesh.adapters.db.unit_of_work import SqlUnitOfWork
 from ordermesh.bootstrap import App
 from ordermesh.config import Settings
+from ordermesh.domain.errors import ConcurrentUpdate
 from ordermesh.entrypoints.api import input_guard
 from ordermesh.entrypoints.api.app import create_app
 from ordermesh.entrypoints.api.input_guard import MAX_BODY, MAX_STOCK_SYNC_CSV_BODY
@@ -223,13 +224,18 @@ def connection_lost() -> Exception:
                             connection_invalidated=True)
 
 
+def a_conflict() -> Exception:  # stock rows that stayed contended through every retry
+    return ConcurrentUpdate("stock of BULK-00060 changed meanwhile")
+
+
 def a_bug() -> Exception:
     return RuntimeError("a fault in Ordermesh")
 
 
 @pytest.mark.parametrize(("error", "status", "code"), [
     (busy, 503, "service.busy"), (connection_lost, 503, "service.unavailable"),
-    (a_bug, 500, "server.error")], ids=["busy", "connection lost", "a fault"])
+    (a_conflict, 409, "concurrency.conflict"), (a_bug, 500, "server.error")],
+    ids=["busy", "connection lost", "a conflict", "a fault"])
 def test_a_file_cut_short_is_finished_by_sending_it_again(
         client: TestClient, engine: Engine, shop: Shop, database_url: str,
         error: Callable[[], Exception], status: int, code: str) -> None:

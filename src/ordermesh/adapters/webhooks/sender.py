@@ -71,22 +71,26 @@ class PublicOnly(httpcore.SyncBackend):
         raise failure
 
 
-def _public_only_transport() -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport()
-    # httpx takes no network backend of its own; its pool does (a test proves it is used)
-    transport._pool._network_backend = PublicOnly()
-    return transport
+def public_only_client(timeout: float) -> httpx.Client:
+    """An HTTP client whose direct connections go to public addresses only (`PublicOnly`),
+    not following redirects. A proxy set in the environment (HTTPS_PROXY, NO_PROXY) is the
+    operator's: httpx routes through it as usual, and the guard sees the rest."""
+    client = httpx.Client(timeout=timeout, follow_redirects=False)
+    direct = httpx.HTTPTransport()
+    # httpx takes no network backend of its own, its pool does; and the client keeps its
+    # direct transport beside the proxies' (tests prove both are used)
+    direct._pool._network_backend = PublicOnly()
+    client._transport = direct
+    return client
 
 
 class WebhookSender:
     def __init__(self, allow_private: bool = False, timeout: float = 10.0) -> None:
         self.allow_private = allow_private
         self.timeout = timeout
-        # one client for every send (making one costs an SSL context): safe across threads.
-        # A proxy from the environment (HTTPS_PROXY) is the operator's and is not checked.
-        self.client = httpx.Client(
-            timeout=timeout, follow_redirects=False,
-            transport=None if allow_private else _public_only_transport())
+        # one client for every send (making one costs an SSL context): safe across threads
+        self.client = (httpx.Client(timeout=timeout, follow_redirects=False) if allow_private
+                       else public_only_client(timeout))
 
     def check_url(self, url: str) -> None:
         """Refuse a URL that is not http(s), or whose host resolves to an address that is not

@@ -50,10 +50,17 @@ def problem(status: int, code: str, title: str, detail: str | None = None,
                         headers=headers)
 
 
+def domain_problem(exc: e.DomainError, detail: str | None = None,
+                   extra: dict[str, Any] | None = None) -> JSONResponse:
+    """The answer to a domain error; `detail` and `extra` add to its own."""
+    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+    said = "; ".join(part for part in (exc.detail, detail) if part) or None
+    return problem(status, exc.code, exc.title, said, extra={**exc.extra, **(extra or {})})
+
+
 def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, e.DomainError)
-    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-    return problem(status, exc.code, exc.title, exc.detail, extra=exc.extra)
+    return domain_problem(exc)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
