@@ -53,6 +53,32 @@ def test_clients_buying_the_last_units_sell_exactly_the_stock(api: Api, engine: 
 
 
 @pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("taking", ["orders", "cart holds"])
+def test_clients_taking_units_at_once_leave_the_channels_safety_buffer_alone(
+        api: Api, engine: Engine, size: Size, taking: str) -> None:
+    # given a channel that holds 3 units back at every location (its safety buffer)
+    api.call("PATCH", "/channels/web", {"safety_buffer": 3, "cart_hold_minutes": 30},
+             who="admin")
+    started, seen = time.monotonic(), Counter[str]()
+    stock = size.clients * 50 // 64
+    for n in range(size.rounds):
+        sku = f"BUFFERED-{n}"
+        api.shop.product(sku).stock(sku, "WH-1", stock)
+        # when every client of the channel orders one, or holds one in its cart, at once
+        request = (order_request(an_order((sku, 1))) if taking == "orders" else
+                   ("POST", "/cart-holds", {"lines": [{"sku": sku, "quantity": 1}]}, "web", {}))
+        responses = api.at_once([request] * size.clients)
+        # then the channel takes all but its buffer, however the requests interleave
+        round_seen = outcomes(responses)
+        assert round_seen == {"201": stock - 3, "409 stock.insufficient": size.clients - stock + 3}
+        assert available(engine, sku) == 3
+        seen += round_seen
+    if taking == "orders":  # (held units have no allocations)
+        assert_books_agree(engine)
+    report(api, engine, f"the channel's buffer, {taking}", size, seen, started)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_mixed_quantities_over_two_locations_never_oversell(api: Api, engine: Engine,
                                                             size: Size) -> None:
     started, seen = time.monotonic(), Counter[str]()

@@ -113,7 +113,8 @@ _s = t.stock_levels.c
 RESERVE = (
     update(t.stock_levels)
     .where(_s.sku == bindparam("b_sku"), _s.location_code == bindparam("b_location"),
-           _s.on_hand - _s.reserved - _s.safety_stock >= bindparam("b_quantity"))
+           _s.on_hand - _s.reserved - _s.safety_stock - bindparam("b_buffer")
+           >= bindparam("b_quantity"))
     .values(reserved=_s.reserved + bindparam("b_quantity"), updated_at=bindparam("b_now"))
 )
 ADD_MOVEMENT = insert(t.stock_movements)
@@ -192,10 +193,12 @@ class SqlStock:
         self.conn.execute(update(t.stock_levels).where(_stock_row(sku, location)).values(
             reorder_point=reorder_point, reorder_quantity=reorder_quantity, updated_at=utcnow()))
 
-    def try_reserve(self, sku: str, location: str, quantity: int) -> bool:
-        """Reserve only if enough is available at this instant: one conditional update."""
+    def try_reserve(self, sku: str, location: str, quantity: int, buffer: int = 0) -> bool:
+        """Reserve only if enough is available at this instant, `buffer` units (a channel's)
+        left over: one conditional update."""
         result = self.conn.execute(RESERVE, {"b_sku": sku, "b_location": location,
-                                             "b_quantity": quantity, "b_now": utcnow()})
+                                             "b_quantity": quantity, "b_buffer": buffer,
+                                             "b_now": utcnow()})
         return result.rowcount == 1
 
     def release(self, sku: str, location: str, quantity: int) -> None:

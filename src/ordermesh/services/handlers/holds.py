@@ -21,7 +21,7 @@ from ordermesh.domain.events import utcnow
 from ordermesh.domain.holds import CartHold, HoldLine, hold_expiry
 from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.orders import Order
-from ordermesh.domain.sourcing import Demand, Plan, Request, plan
+from ordermesh.domain.sourcing import Demand, Plan, Request, channel_policy, plan
 from ordermesh.services import commands as c
 from ordermesh.services.handlers.sourcing import situation
 from ordermesh.services.handlers.waiting import lock_queue, serve_queue
@@ -51,7 +51,7 @@ def hold_cart(cmd: c.HoldCart, uow: UnitOfWork) -> HeldCart:
         hold = CartHold.place(str(uuid.uuid4()), cmd.channel, _parts(result), now, expires_at,
                               cmd.actor)
         uow.holds.add(hold, cmd.idempotency_key, cmd.request_hash or None)
-        _reserve(hold, uow, cmd.actor)
+        _reserve(hold, uow, cmd.actor, buffer=channel_policy(channel)[1])
         uow.commit()
     return HeldCart(hold.id)
 
@@ -90,10 +90,11 @@ def _parts(result: Plan) -> tuple[HoldLine, ...]:
     return tuple(HoldLine(sku, location, quantity) for (sku, location), quantity in held.items())
 
 
-def _reserve(hold: CartHold, uow: UnitOfWork, actor: str) -> None:
+def _reserve(hold: CartHold, uow: UnitOfWork, actor: str, buffer: int = 0) -> None:
+    """Reserve the hold's parts, the channel's `buffer` left over at each row."""
     priorities = uow.catalogue.location_priorities()
     for ln in sorted(hold.lines, key=lambda ln: lock_rank(ln.sku, ln.location, priorities)):
-        if not uow.stock.try_reserve(ln.sku, ln.location, ln.quantity):
+        if not uow.stock.try_reserve(ln.sku, ln.location, ln.quantity, buffer):
             raise ConcurrentUpdate(f"stock of {ln.sku} at {ln.location} changed while holding")
         uow.stock.record_movement(ln.sku, ln.location, reserved_delta=ln.quantity,
                                   reason="cart_hold", reference=hold.id, actor=actor)

@@ -36,6 +36,7 @@ class Situation:
     policy: Policy
     supply_ids: dict[str, int]  # supply reference -> purchase-order line id
     levels: tuple[StockLevel, ...] = ()  # the figures read, before the channel's buffer
+    buffer: int = 0  # units the channel holds back at every location
 
 
 def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
@@ -61,7 +62,7 @@ def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
     network = Network(tuple(reads.sourcing.sites(today)), available,
                       terms if terms is not None else reads.sourcing.terms(skus),
                       tuple(supplies))
-    return Situation(network, policy, supply_ids, levels)
+    return Situation(network, policy, supply_ids, levels, buffer)
 
 
 def destination(order: Order) -> Point | None:
@@ -136,13 +137,14 @@ def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, act
 
 def take_plan(result: Plan, seen: Situation, uow: UnitOfWork, today: date,
               shipping: frozenset[str] = frozenset()) -> None:
-    """Reserve the plan's stock, each row only while it still has the units, and count its
+    """Reserve the plan's stock, each row only while it still has the units beyond the
+    channel's buffer (planned on figures that may have changed since), and count its
     shipments against the locations' daily capacity; ConcurrentUpdate (the command runs
     again) if the stock or the capacity went meanwhile. Stock rows are taken in lock order,
     then capacity rows in code order, as every other writer does. These are the rows other
     orders wait for: a caller that can takes them as late in its transaction as it may."""
     for a in _in_lock_order(result, seen):
-        if not uow.stock.try_reserve(a.sku, a.location, a.quantity):
+        if not uow.stock.try_reserve(a.sku, a.location, a.quantity, seen.buffer):
             raise ConcurrentUpdate(f"stock of {a.sku} at {a.location} changed while sourcing")
     limited = {site.code for site in seen.network.sites if site.capacity_left is not None}
     for code in sorted((result.shipments - shipping) & limited):
