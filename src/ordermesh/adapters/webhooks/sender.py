@@ -76,11 +76,9 @@ def public_only_client(timeout: float) -> httpx.Client:
     not following redirects. A proxy set in the environment (HTTPS_PROXY, NO_PROXY) is the
     operator's: httpx routes through it as usual, and the guard sees the rest."""
     client = httpx.Client(timeout=timeout, follow_redirects=False)
-    direct = httpx.HTTPTransport()
-    # httpx takes no network backend of its own, its pool does; and the client keeps its
-    # direct transport beside the proxies' (tests prove both are used)
-    direct._pool._network_backend = PublicOnly()
-    client._transport = direct
+    # httpx takes no network backend of its own, the pool of its direct transport does (kept
+    # beside the proxies' transports; tests prove both are used)
+    client._transport._pool._network_backend = PublicOnly()  # type: ignore[attr-defined]
     return client
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ordermesh.domain.errors import (
     ConcurrentUpdate,
@@ -21,9 +22,9 @@ from ordermesh.domain.events import utcnow
 from ordermesh.domain.holds import CartHold, HoldLine, hold_expiry
 from ordermesh.domain.inventory import lock_rank
 from ordermesh.domain.orders import Order
-from ordermesh.domain.sourcing import Demand, Plan, Request, channel_policy, plan
+from ordermesh.domain.sourcing import Demand, Plan, Request, plan
 from ordermesh.services import commands as c
-from ordermesh.services.handlers.sourcing import situation
+from ordermesh.services.handlers.sourcing import Situation, situation
 from ordermesh.services.handlers.waiting import lock_queue, serve_queue
 from ordermesh.services.ports import UnitOfWork
 
@@ -44,14 +45,14 @@ def hold_cart(cmd: c.HoldCart, uow: UnitOfWork) -> HeldCart:
             raise NotFound(f"channel {cmd.channel!r} does not exist")
         now = utcnow()
         expires_at = hold_expiry(now, channel["cart_hold_minutes"])  # refused before any work
-        result = _plan(cmd, uow)
+        result, sourced = _plan(cmd, uow, channel)
         short = sorted({w.sku for w in result.waits} | {r.sku for r in result.refusals})
         if short:  # a hold is stock in hand: a backorder or pre-order cannot be held
             raise InsufficientStock(f"not enough stock now for {', '.join(short)}", skus=short)
         hold = CartHold.place(str(uuid.uuid4()), cmd.channel, _parts(result), now, expires_at,
                               cmd.actor)
         uow.holds.add(hold, cmd.idempotency_key, cmd.request_hash or None)
-        _reserve(hold, uow, cmd.actor, buffer=channel_policy(channel)[1])
+        _reserve(hold, uow, cmd.actor, buffer=sourced.buffer)  # the buffer it was planned with
         uow.commit()
     return HeldCart(hold.id)
 
@@ -63,8 +64,10 @@ def _replay(seen: tuple[str, str | None], request_hash: str) -> HeldCart:
     return HeldCart(hold_id, replayed=True)
 
 
-def _plan(cmd: c.HoldCart, uow: UnitOfWork) -> Plan:
-    """Source the cart by the channel's rules, exactly as an order would be sourced now."""
+def _plan(cmd: c.HoldCart, uow: UnitOfWork, channel: Mapping[str, Any]
+          ) -> tuple[Plan, Situation]:
+    """Source the cart by the channel's rules (its row, read once), exactly as an order would
+    be sourced now; and what it was sourced on."""
     skus = {sku for sku, _ in cmd.lines}
     products = uow.catalogue.products(skus)
     unknown = sorted(sku for sku in skus if not products.get(sku, {}).get("active"))
@@ -75,11 +78,11 @@ def _plan(cmd: c.HoldCart, uow: UnitOfWork) -> Plan:
         if loc is None or not loc["active"] or not loc["can_pickup"]:
             raise InvalidInput(f"{cmd.pickup_location!r} is not a pickup location")
     today = utcnow().date()
-    seen = situation(uow, skus, cmd.channel, today)
+    seen = situation(uow, skus, cmd.channel, today, settings=channel)
     demand = tuple(Demand(str(n), sku, quantity) for n, (sku, quantity) in enumerate(cmd.lines, 1))
     currency = cmd.currency or products[cmd.lines[0][0]]["currency"]
     return plan(Request(demand, today, currency, cmd.destination, cmd.pickup_location),
-                seen.network, seen.policy)
+                seen.network, seen.policy), seen
 
 
 def _parts(result: Plan) -> tuple[HoldLine, ...]:
