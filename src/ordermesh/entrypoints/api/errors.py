@@ -79,23 +79,36 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
                    headers=getattr(exc, "headers", None))
 
 
-def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    """Contention that outlasted every retry is a 503 the client may retry, not a failure."""
-    reason = retry_reason(exc)
-    if reason is None and getattr(exc, "connection_invalidated", False):
+def retryable_problem(exc: Exception, applied: str | None = None,
+                      extra: dict[str, Any] | None = None) -> JSONResponse | None:
+    """The 503 the client may retry for a database failure — contention that outlasted every
+    retry, or a connection the server dropped — or None for any other failure. `applied`
+    says what was committed before it (else nothing was)."""
+    again = {"Retry-After": "1"}
+    if retry_reason(exc) is not None:
+        return problem(503, "service.busy", "Busy, try again",
+                       f"the database stayed busy: {applied}" if applied else
+                       "the request met too much concurrent work; it changed nothing",
+                       headers=again, extra=extra)
+    if getattr(exc, "connection_invalidated", False):
         # The server dropped the connection (a restart): the pool connects again for the next
         # request. Whether a commit under way was made is not known, so the client sends the
-        # request again under the same Idempotency-Key (an order is placed once).
-        log.warning("lost the database connection on %s %s", request.method, request.url.path)
+        # request again (under the same Idempotency-Key: an order is placed once).
         return problem(503, "service.unavailable", "Database unavailable",
+                       f"the connection to the database was lost: at least {applied}"
+                       if applied else
                        "the connection to the database was lost; send the request again",
-                       headers={"Retry-After": "1"})
-    if reason is None:
+                       headers=again, extra=extra)
+    return None
+
+
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    answer = retryable_problem(exc)
+    if answer is None:
         return _unexpected(request, exc)
-    log.warning("gave up on %s %s after retries: %s", request.method, request.url.path, reason)
-    return problem(503, "service.busy", "Busy, try again",
-                   "the request met too much concurrent work; it changed nothing",
-                   headers={"Retry-After": "1"})
+    log.warning("%s %s: %s", request.method, request.url.path,
+                retry_reason(exc) or "lost the database connection")
+    return answer
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -104,7 +104,7 @@ def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
     if hold is not None:
         uow.holds.save(hold)
     order.record_placed(cmd.actor)
-    apply_plan(order, result, network, uow, cmd.actor, today, take_now=False)
+    apply_plan(order, result, network, uow, cmd.actor)
     order.apply("backorder" if result.waits else "allocate", cmd.actor,
                 **plan_summary(order, result))
     # The rows other orders wait for (stock, a location's capacity, the invoice counter) are

@@ -22,6 +22,7 @@ from ordermesh.services.handlers.sourcing import (
     plan_summary,
     shipping_from,
     situation,
+    take_plan,
 )
 from ordermesh.services.handlers.waiting import (
     forced_to_wait,
@@ -90,7 +91,8 @@ def move(order: Order, line: OrderLine, location: str, quantity: int, reason: st
                       order.currency, destination(order), order.fulfilment.pickup_location)
     result = plan(request, seen.network, seen.policy)
     waiting = frozenset(w["line_id"] for w in uow.backorders.waiting_for_order(order.seq))
-    apply_plan(order, result, seen, uow, actor, today, still_waiting=waiting, shipping=shipping)
+    take_plan(result, seen, uow, today, shipping)
+    apply_plan(order, result, seen, uow, actor, still_waiting=waiting)
     data = {"line_no": line.line_no, "moved_from": location, "quantity": quantity,
             "reason": reason, **plan_summary(order, result)}
     if result.waits and order.status is OrderStatus.ALLOCATED:

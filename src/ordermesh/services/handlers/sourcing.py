@@ -111,16 +111,13 @@ def give_back_shipments(uow: UnitOfWork, released: list[dict[str, Any]], order: 
 
 
 def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, actor: str,
-               today: date, still_waiting: frozenset[str] = frozenset(),
-               shipping: frozenset[str] = frozenset(), take_now: bool = True) -> None:
-    """Record the plan's allocations, their ledger lines and its waits, set line statuses,
-    and (`take_now`) reserve the stock and count the capacity: `take_plan`.
-    `still_waiting`: lines with quantities waiting from before, which stay backordered;
-    `shipping`: locations already sending part of the order, which count no new shipment."""
+               still_waiting: frozenset[str] = frozenset()) -> None:
+    """Record the plan's allocations, their ledger lines and its waits, and set line
+    statuses; the stock and capacity they stand for are taken by `take_plan`, which every
+    caller runs in the same transaction. `still_waiting`: lines with quantities waiting from
+    before, which stay backordered."""
     assert order.seq is not None
     in_order = _in_lock_order(result, seen)
-    if take_now:
-        take_plan(result, seen, uow, today, shipping)
     uow.allocations.add_all(order.seq, in_order)
     uow.stock.record_reservations([(a.sku, a.location, a.quantity) for a in in_order],
                                   order.number, actor)

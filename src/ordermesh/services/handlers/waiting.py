@@ -21,6 +21,7 @@ from ordermesh.services.handlers.sourcing import (
     shipping_from,
     situation,
     source,
+    take_plan,
 )
 from ordermesh.services.ports import UnitOfWork
 
@@ -105,7 +106,8 @@ def _serve(order: Order, skus: set[str], uow: UnitOfWork, actor: str, today: dat
         return False  # nothing for this order yet: its waits and their promises stand
     uow.backorders.resolve([w["id"] for w in waits], "replace")
     others = frozenset(w["line_id"] for w in all_waits if w["sku"] not in skus)
-    apply_plan(order, result, seen, uow, actor, today, still_waiting=others, shipping=shipping)
+    take_plan(result, seen, uow, today, shipping)
+    apply_plan(order, result, seen, uow, actor, still_waiting=others)
     summary = plan_summary(order, result)
     if result.waits or others:
         order.note("order.backorder_partly_allocated", actor, **summary)

@@ -11,15 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError
 
 from ordermesh.adapters.db import queries
-from ordermesh.adapters.db.engine import retry_reason
 from ordermesh.domain.errors import DomainError, NotFound
 from ordermesh.domain.inventory import StockUpdate, SyncMode, SyncOutcome
 from ordermesh.entrypoints.api import stock_csv
 from ordermesh.entrypoints.api.deps import AdminKey, Bus, Db, OperatorKey, read_connection
-from ordermesh.entrypoints.api.errors import domain_problem, problem
+from ordermesh.entrypoints.api.errors import domain_problem, problem, retryable_problem
 from ordermesh.entrypoints.api.input_guard import MAX_STOCK_SYNC_CSV_BODY
 from ordermesh.entrypoints.api.pagination import decode_cursor, is_key_pair, is_position, page
 from ordermesh.entrypoints.api.schemas.common import Page
@@ -222,17 +220,10 @@ def _cut_short(exc: Exception, committed: int, rows: int, done: int, batches: in
     said = (f"{committed} of {rows} rows were applied in {done} of {batches} transactions; "
             "send the same file again (rows applied before answer duplicate)")
     extra = {"rows_committed": committed, "transactions_committed": done}
-    again = {"Retry-After": "1"}
     if isinstance(exc, DomainError):
         return domain_problem(exc, said, extra)
-    if isinstance(exc, DBAPIError) and retry_reason(exc) is not None:
-        return problem(503, "service.busy", "Busy, try again",
-                       f"the database stayed busy: {said}", headers=again, extra=extra)
-    if getattr(exc, "connection_invalidated", False):
-        # the transaction under way may have been committed before the connection went
-        return problem(503, "service.unavailable", "Database unavailable",
-                       f"the connection to the database was lost: at least {said}",
-                       headers=again, extra=extra)
+    if (answer := retryable_problem(exc, said, extra)) is not None:
+        return answer
     log.error("a stock sync file stopped after %d of %d transactions", done, batches,
               exc_info=exc)
     return problem(500, "server.error", "Internal error", f"the error was logged; {said}",
