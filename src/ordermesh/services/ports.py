@@ -420,6 +420,12 @@ class UnitOfWork(Protocol):
     def record(self, entry: dict[str, Any]) -> None:
         """Write this audit entry with the transaction's commit (who did what)."""
 
+    def written_order(self, order_id: str) -> dict[str, Any] | None:
+        """The detail of an order this transaction added (queries.order_detail's shape),
+        from the rows it wrote: the answer to its placement, with no read after the commit.
+        Only rows written by adding the order, its allocations and its waits, and saving it,
+        are in it: for a command that places an order and does nothing else to it."""
+
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
     def commit(self) -> None: ...

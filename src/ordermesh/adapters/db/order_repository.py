@@ -31,13 +31,11 @@ ADD_ORDER = insert(t.orders)
 ADD_LINES = insert(t.order_lines)
 BY_EXTERNAL_REFERENCE = select(_o.id).where(_o.channel_code == bindparam("b_channel"),
                                             _o.external_reference == bindparam("b_reference"))
+SAVED = ("status", "held_from", "hold_reason", "lines_total", "tax_total", "grand_total",
+         "version", "updated_at")
 SAVE_ORDER = (update(t.orders).where(_o.seq == bindparam("b_seq"),
-                                     _o.version == bindparam("b_version"))
-              .values(status=bindparam("b_status"), held_from=bindparam("b_held_from"),
-                      hold_reason=bindparam("b_hold_reason"),
-                      lines_total=bindparam("b_lines_total"), tax_total=bindparam("b_tax_total"),
-                      grand_total=bindparam("b_grand_total"), version=bindparam("b_new_version"),
-                      updated_at=bindparam("b_now")))
+                                     _o.version == bindparam("b_read_version"))
+              .values({column: bindparam(f"b_{column}") for column in SAVED}))
 FIND_KEY = select(_k.request_hash, _k.order_id).where(_k.scope == bindparam("b_scope"),
                                                         _k.key == bindparam("b_key"))
 CLAIM_KEY = {name: dialect.insert(t.idempotency_keys).on_conflict_do_nothing(
@@ -45,19 +43,21 @@ CLAIM_KEY = {name: dialect.insert(t.idempotency_keys).on_conflict_do_nothing(
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 SET_LINE_STATUS = (update(t.order_lines).where(t.order_lines.c.id == bindparam("b_id"))
-                   .values(status=bindparam("b_status"), dispatched=bindparam("b_dispatched"),
-                           returned=bindparam("b_returned"),
-                           cancelled=bindparam("b_cancelled")))
+                   .values({column: bindparam(f"b_{column}")
+                            for column in ("status", "dispatched", "returned", "cancelled")}))
 
 
 class SqlOrders:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.seen: list[Order] = []
+        # The rows of the orders this transaction added, as written (saves included): the
+        # answer to a placement is built from them, not read back.
+        self.written: dict[str, dict[str, Any]] = {}
 
     def add(self, order: Order) -> None:
         """Store a new order; the database gives it its sequence number (and so its number)."""
-        result = execute_or_conflict(self.conn, ADD_ORDER, {
+        row = {
             "id": order.id, "channel_code": order.channel,
             "external_reference": order.external_reference, "status": str(order.status),
             "customer_email": order.customer.email, "customer_name": order.customer.name,
@@ -74,10 +74,12 @@ class SqlOrders:
             "shipping_tax_rate": _text(order.shipping_tax_rate),
             "shipping_tax_name": order.shipping_tax_name, "version": order.version,
             "created_at": order.created_at, "updated_at": order.created_at,
-        }, "orders")
+            "held_from": None, "hold_reason": None,
+        }
+        result = execute_or_conflict(self.conn, ADD_ORDER, row, "orders")
         assert result.inserted_primary_key is not None
         order.seq = int(result.inserted_primary_key[0])
-        self.conn.execute(ADD_LINES, [
+        lines = [
             {"id": ln.id, "order_seq": order.seq, "line_no": ln.line_no, "sku": ln.sku,
              "quantity": ln.quantity, "unit_price": ln.unit_price.amount,
              "line_total": ln.total.amount, "tax_amount": ln.tax, "tax_rate": _text(ln.tax_rate),
@@ -85,8 +87,10 @@ class SqlOrders:
              "cancelled": ln.cancelled,
              "status": str(ln.status)}
             for ln in order.lines
-        ])
+        ]
+        self.conn.execute(ADD_LINES, lines)
         self.seen.append(order)
+        self.written[order.id] = {**row, "seq": order.seq, "lines": lines}
 
     def get(self, order_id: str) -> Order | None:
         """Find an order by its id or by its number (OM-000123), locked until the commit so
@@ -121,21 +125,27 @@ class SqlOrders:
 
     def save(self, order: Order) -> None:
         """Write status changes; fails if another transaction changed the order since it was read."""
-        result = self.conn.execute(SAVE_ORDER, {
-            "b_seq": order.seq, "b_version": order.version, "b_status": str(order.status),
-            "b_held_from": str(order.held_from) if order.held_from else None,
-            "b_hold_reason": order.hold_reason,
+        values = {
+            "status": str(order.status),
+            "held_from": str(order.held_from) if order.held_from else None,
+            "hold_reason": order.hold_reason,
             # what is owed goes down as units are cancelled (domain/orders.py)
-            "b_lines_total": order.lines_total.amount, "b_tax_total": order.tax_total.amount,
-            "b_grand_total": order.grand_total.amount, "b_new_version": order.version + 1,
-            "b_now": utcnow()})
+            "lines_total": order.lines_total.amount, "tax_total": order.tax_total.amount,
+            "grand_total": order.grand_total.amount, "version": order.version + 1,
+            "updated_at": utcnow()}
+        result = self.conn.execute(SAVE_ORDER, {
+            "b_seq": order.seq, "b_read_version": order.version, **_bound(values)})
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
         order.version += 1
-        self.conn.execute(SET_LINE_STATUS, [
-            {"b_id": line.id, "b_status": str(line.status), "b_dispatched": line.dispatched,
-             "b_returned": line.returned, "b_cancelled": line.cancelled}
-            for line in order.lines])
+        lines = [{"id": line.id, "status": str(line.status), "dispatched": line.dispatched,
+                  "returned": line.returned, "cancelled": line.cancelled}
+                 for line in order.lines]
+        self.conn.execute(SET_LINE_STATUS, [_bound(ln) for ln in lines])
+        if (written := self.written.get(order.id)) is not None:
+            written.update(values)
+            for row, changed in zip(written["lines"], lines, strict=True):
+                row.update(changed)
 
 
 def _order(row: Any, line_rows: list[Any]) -> Order:
@@ -157,6 +167,10 @@ def _order(row: Any, line_rows: list[Any]) -> Order:
         shipping_tax_name=row.shipping_tax_name, seq=row.seq,
         version=row.version, created_at=row.created_at,
     )
+
+
+def _bound(values: dict[str, Any]) -> dict[str, Any]:
+    return {f"b_{name}": value for name, value in values.items()}
 
 
 def _text(rate: Decimal | None) -> str | None:

@@ -98,18 +98,26 @@ def order_detail(conn: Connection, ref: str, channel: str | None) -> dict[str, A
     if order is None:
         return None
     at = {"b_seq": order["seq"]}
-    lines = conn.execute(LINES_OF, at)
-    allocations = conn.execute(ALLOCATIONS_OF, at)
-    waits = conn.execute(WAITS_OF, at)
+    lines = [dict(row._mapping) for row in conn.execute(LINES_OF, at)]
+    allocations = [dict(row._mapping) for row in conn.execute(ALLOCATIONS_OF, at)]
+    waits = [dict(row._mapping) for row in conn.execute(WAITS_OF, at)]
+    units = [(str(r.status), int(r.units)) for r in conn.execute(FULFILMENT_UNITS_OF, at)]
+    return detail(order, lines, allocations, waits, units)
+
+
+def detail(order: dict[str, Any], lines: list[dict[str, Any]],
+           allocations: list[dict[str, Any]], waits: list[dict[str, Any]],
+           fulfilment_units: list[tuple[str, int]]) -> dict[str, Any]:
+    """An order's detail from its rows: its lines, each with its allocations and waits (in
+    the order they were written), and the units of each of its fulfilments by status."""
     by_line: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for kind, rows in (("allocations", allocations), ("waits", waits)):
         for row in rows:
-            by_line.setdefault((kind, row.line_id), []).append(dict(row._mapping))
-    order["lines"] = [{**dict(ln._mapping), "allocations": by_line.get(("allocations", ln.id), []),
-                       "waits": by_line.get(("waits", ln.id), [])} for ln in lines]
-    order["fulfilment_units"] = [(str(r.status), int(r.units))
-                                 for r in conn.execute(FULFILMENT_UNITS_OF, at)]
-    return order
+            by_line.setdefault((kind, row["line_id"]), []).append(row)
+    return {**order, "number": format_order_number(order["seq"]),
+            "lines": [{**ln, "allocations": by_line.get(("allocations", ln["id"]), []),
+                       "waits": by_line.get(("waits", ln["id"]), [])} for ln in lines],
+            "fulfilment_units": fulfilment_units}
 
 
 def order_events(conn: Connection, order_id: str) -> list[dict[str, Any]]:

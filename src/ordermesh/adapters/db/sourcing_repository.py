@@ -163,6 +163,7 @@ class SqlReads:
 class SqlAllocations:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.written: dict[int, list[dict[str, Any]]] = {}  # by order, as add_all wrote them
 
     def add(self, order_seq: int, allocation: Allocation) -> None:
         self.add_all(order_seq, [allocation])
@@ -172,11 +173,14 @@ class SqlAllocations:
         if not allocations:
             return
         now = utcnow()
-        self.conn.execute(ADD_ALLOCATION, [{
+        rows = [{
             "order_seq": order_seq, "line_id": a.line_id, "sku": a.sku,
             "location_code": a.location, "quantity": a.quantity, "source": str(a.source),
             "status": "active", "ready_on": a.ready_on, "promised_on": a.promised_on,
-            "decision": decision_json(a.decision), "created_at": now} for a in allocations])
+            "decision": decision_json(a.decision), "created_at": now, "fulfilment_id": None}
+            for a in allocations]
+        self.conn.execute(ADD_ALLOCATION, rows)
+        self.written.setdefault(order_seq, []).extend(rows)
 
     def active_for_order(self, order_seq: int) -> list[dict[str, Any]]:
         r = t.allocations.c
@@ -239,13 +243,16 @@ def _end(conn: Connection, table: Any, ids: list[int], current: str,
 class SqlBackorders:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.written: dict[int, list[dict[str, Any]]] = {}  # by order, as add wrote them
 
     def add(self, order_seq: int, wait: Wait, supply_line_id: int | None) -> None:
-        self.conn.execute(ADD_BACKORDER, {
+        row = {
             "order_seq": order_seq, "line_id": wait.line_id, "sku": wait.sku,
             "quantity": wait.quantity, "kind": str(wait.kind), "status": "waiting",
             "promised_on": wait.promised_on, "supply_line_id": supply_line_id,
-            "decision": decision_json(wait.decision), "created_at": utcnow()})
+            "decision": decision_json(wait.decision), "created_at": utcnow()}
+        self.conn.execute(ADD_BACKORDER, row)
+        self.written.setdefault(order_seq, []).append(row)
 
     def waiting_for_order(self, order_seq: int) -> list[dict[str, Any]]:
         b = t.backorders.c

@@ -7,6 +7,7 @@ from typing import Any, Self
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
 
+from ordermesh.adapters.db import queries
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.fulfilment_repository import SqlFulfilments
 from ordermesh.adapters.db.hold_repository import SqlCartHolds
@@ -79,8 +80,10 @@ class SqlUnitOfWork:
         self.stock_sync = SqlStockSync(self.conn)
         self.sourcing = SqlSourcing(self.conn)
         self.numbering = SqlNumbering(self.conn)
-        self.allocations = SqlAllocations(self.conn)
-        self.backorders = SqlBackorders(self.conn)
+        self._allocations = SqlAllocations(self.conn)
+        self.allocations = self._allocations
+        self._backorders = SqlBackorders(self.conn)
+        self.backorders = self._backorders
         self._orders = SqlOrders(self.conn)
         self.orders = self._orders
         self.idempotency = SqlIdempotencyKeys(self.conn)
@@ -112,6 +115,15 @@ class SqlUnitOfWork:
 
     def record(self, entry: dict[str, Any]) -> None:
         self._audit.append(entry)
+
+    def written_order(self, order_id: str) -> dict[str, Any] | None:
+        row = self._orders.written.get(order_id)
+        if row is None:
+            return None
+        order = {k: v for k, v in row.items() if k != "lines"}
+        seq = order["seq"]
+        return queries.detail(order, row["lines"], self._allocations.written.get(seq, []),
+                              self._backorders.written.get(seq, []), [])
 
     def commit(self) -> None:
         if self._audit:  # who did it, in the same transaction as what was done

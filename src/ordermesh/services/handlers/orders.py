@@ -48,6 +48,9 @@ from ordermesh.services.ports import ProductFacts, UnitOfWork
 class PlacedOrder:
     order_id: str
     replayed: bool = False
+    # The order as this command wrote it (queries.order_detail's shape), when nothing has
+    # changed it since its commit; None asks the caller to read it.
+    detail: dict[str, Any] | None = None
 
 
 def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = None) -> PlacedOrder:
@@ -58,27 +61,30 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
     setup = setup or MoneySetup()
     order_id = str(uuid.uuid4())
     authorization: Pending | None = None
+    detail: dict[str, Any] | None = None
     with uow:
         # Claimed first, for the order about to be written, so a concurrent twin waits on
         # this row and then replays.
         seen = (uow.idempotency.claim_for(cmd.channel, cmd.idempotency_key, cmd.request_hash,
                                           order_id) if cmd.idempotency_key else None)
         if seen is None:
-            authorization = _capture(cmd, order_id, uow, setup)
+            authorization, detail = _capture(cmd, order_id, uow, setup)
     if seen is not None:
         replayed = _replay(seen, cmd.request_hash)
         # The first attempt may have stopped between its commit and the gateway's answer:
         # the retry asks for it rather than leave the order waiting for the recovery job.
         ask_again(uow, setup, replayed.order_id, cmd.actor)
         return replayed
-    if authorization is not None:
+    if authorization is not None:  # the gateway's answer is written to the order
         finish(uow, setup, authorization, cmd.actor)
-    return PlacedOrder(order_id)
+        return PlacedOrder(order_id)
+    return PlacedOrder(order_id, detail=detail)
 
 
 def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
-             setup: MoneySetup) -> Pending | None:
-    """Write the order and all it takes, and commit; the authorization to ask for, if any."""
+             setup: MoneySetup) -> tuple[Pending | None, dict[str, Any] | None]:
+    """Write the order and all it takes, and commit; the authorization to ask for, if any,
+    and the order as written."""
     authorization: Pending | None = None
     ref = cmd.order.get("external_reference")
     if ref and (existing := uow.orders.find_by_external_reference(cmd.channel, ref)):
@@ -122,8 +128,9 @@ def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
     uow.orders.save(order)
     if not invoicing:
         take_plan(result, network, uow, today)
+    detail = uow.written_order(order.id)
     uow.commit()
-    return authorization
+    return authorization, detail
 
 
 def _tax(order: Order, products: dict[str, ProductFacts], channel: dict[str, Any],

@@ -84,7 +84,10 @@ def place_order(body: OrderIn, principal: ChannelKey, bus: Bus, db: Db, request:
     placed = bus.handle(c.PlaceOrder(
         actor=actor, channel=principal.channel, order=order_fields,
         idempotency_key=idempotency_key, request_hash=request_hash(order_fields)))
-    order = _detail(db, placed.order_id, principal.channel)
+    # the answer is the order as placed, from what the command wrote, when nothing has
+    # changed it since (a replay, or a gateway's answer, is read back)
+    order = (order_view(placed.detail) if placed.detail is not None
+             else _detail(db, placed.order_id, principal.channel))
     headers = {"Location": f"/api/v1/orders/{placed.order_id}"}
     if placed.replayed:
         headers["Idempotent-Replayed"] = "true"
