@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import traceback
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.carriers.courier import Courier, CourierSettings
@@ -70,8 +75,33 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url, pool_size=20)
+    nested = one_connection_at_a_time(engine)
     yield engine
     engine.dispose()
+    assert not nested, "a server thread held two pooled connections at once:\n" + nested[0]
+
+
+def one_connection_at_a_time(engine: Engine) -> list[str]:
+    """Where a thread of the server (the test's own thread aside) took a second pooled
+    connection while holding one: with a pool of fixed size (make_engine), enough such
+    requests at once would each wait for the other's connection. Answers the list it fills."""
+    nested: list[str] = []
+    holding: Counter[int] = Counter()
+
+    def out(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        thread = threading.get_ident()
+        record.info["held_by"] = thread
+        if holding[thread] and threading.current_thread() is not threading.main_thread():
+            nested.append("".join(traceback.format_stack(limit=25)))
+        holding[thread] += 1
+
+    def back(_dbapi: Any, record: Any) -> None:
+        if (thread := record.info.pop("held_by", None)) is not None:
+            holding[thread] -= 1
+
+    event.listen(engine, "checkout", out)
+    event.listen(engine, "checkin", back)
+    return nested
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ except ImportError:  # not a POSIX system: writers poll for SQLite's lock instea
     fcntl_available = False
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,19 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+def make_engine(url: str, pool_size: int = 10, pool_timeout_s: float = 30.0) -> Engine:
+    """An engine for the URL. A process keeps `pool_size` connections and opens
+    no more: a thread wanting one when all are busy waits for the next free one (up to
+    `pool_timeout_s`, then sqlalchemy.exc.TimeoutError: a 503 to retry). Connections opened
+    beyond a pool under load ("overflow") are closed again as they come back, so at 64 clients
+    PostgreSQL started ~35 backends a second, each a process to fork and warm: its CPU per
+    order doubled and p99 went from ~0.6 to ~1.0-1.7 s (docs/benchmarks.md). A request holds
+    one connection at a time (tests/conftest.py checks), so a fixed pool cannot deadlock."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2,
-                           hide_parameters=True)
+        return _sqlite_engine(url, pool_size, pool_timeout_s)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=0,
+                           pool_timeout=pool_timeout_s, hide_parameters=True)
     _ping_when_idle(engine)
     return engine
 
@@ -125,10 +132,13 @@ class WriterTurns:
             os.close(info.pop("writer_fd"))
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, pool_size: int, pool_timeout_s: float) -> Engine:
     # Parameters stay out of error messages: a traceback in a log must not carry customer data.
+    in_memory = make_url(url).database in (None, "", ":memory:")  # one connection, kept
+    pool: dict[str, Any] = {} if in_memory else {"pool_size": pool_size, "max_overflow": 0,
+                                                 "pool_timeout": pool_timeout_s}
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                           hide_parameters=True)
+                           hide_parameters=True, **pool)
     path = engine.url.database
     turns = WriterTurns(path) if path and path != ":memory:" and fcntl_available else None
 

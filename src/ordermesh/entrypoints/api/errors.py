@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from ordermesh.adapters.db.engine import retry_reason
@@ -85,6 +86,11 @@ def retryable_problem(exc: Exception, applied: str | None = None,
     retry, or a connection the server dropped — or None for any other failure. `applied`
     says what was committed before it (else nothing was)."""
     again = {"Retry-After": "1"}
+    if isinstance(exc, PoolTimeout):  # every pooled connection stayed busy (make_engine)
+        return problem(503, "service.busy", "Busy, try again",
+                       f"no database connection came free in time: {applied}" if applied else
+                       "no database connection came free in time; the request changed nothing",
+                       headers=again, extra=extra)
     if retry_reason(exc) is not None:
         return problem(503, "service.busy", "Busy, try again",
                        f"the database stayed busy: {applied}" if applied else
@@ -107,7 +113,8 @@ def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if answer is None:
         return _unexpected(request, exc)
     log.warning("%s %s: %s", request.method, request.url.path,
-                retry_reason(exc) or "lost the database connection")
+                "no pooled connection came free" if isinstance(exc, PoolTimeout)
+                else retry_reason(exc) or "lost the database connection")
     return answer
 
 
@@ -121,4 +128,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected)

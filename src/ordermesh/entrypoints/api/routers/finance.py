@@ -15,7 +15,15 @@ from ordermesh.adapters.documents.reconciliation import reconciliation_csv
 from ordermesh.domain.errors import NotFound
 from ordermesh.domain.invoicing import Amounts, Document, DocumentKind, DocumentLine, Party
 from ordermesh.domain.orders import format_order_number
-from ordermesh.entrypoints.api.deps import AdminKey, AnyKey, Bus, Conn, OperatorKey
+from ordermesh.entrypoints.api.deps import (
+    AdminKey,
+    AnyKey,
+    Bus,
+    Conn,
+    Db,
+    OperatorKey,
+    read_connection,
+)
 from ordermesh.entrypoints.api.schemas.common import IsoText
 from ordermesh.entrypoints.api.schemas.money import (
     InvoiceOut,
@@ -74,12 +82,14 @@ def list_tax_rates(principal: AnyKey, conn: Conn) -> list[dict[str, Any]]:
 
 
 @router.put("/tax-rates", response_model=list[TaxRateOut])
-def put_tax_rate(body: TaxRateIn, principal: AdminKey, bus: Bus, conn: Conn) -> list[dict[str, Any]]:
+def put_tax_rate(body: TaxRateIn, principal: AdminKey, bus: Bus, db: Db) -> list[dict[str, Any]]:
     """Set the rate of a tax class in a country (or one region of it). Orders placed from now
     on are taxed by it; orders placed before keep what they were taxed."""
     bus.handle(c.PutTaxRate(principal.actor, body.tax_class, body.country, body.region,
                             body.rate, body.name))
-    return [r for r in mq.tax_rates(conn) if (r["tax_class"], r["country"], r["region"])
+    with read_connection(db) as conn:  # after the command, not held across it
+        rates = mq.tax_rates(conn)
+    return [r for r in rates if (r["tax_class"], r["country"], r["region"])
             == (body.tax_class, body.country, body.region)]
 
 
