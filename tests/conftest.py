@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fastapi.dependencies.models as fastapi_dependencies
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -31,6 +32,20 @@ from ordermesh.services.handlers.shipping import ShippingSetup
 from ordermesh.services.handlers.webhooks import WebhookSetup
 from tests import databases
 from tests.builders import Clock
+
+
+@pytest.fixture(autouse=True)
+def forget_the_apps() -> Iterator[None]:
+    """FastAPI remembers the endpoints it has classified in caches of 4,096 entries, among
+    them closures of the API docs and the console that hold their whole application: with an
+    application built per test, each xdist worker kept ~1,000 of them (~3 GiB). Emptied after
+    every test; a FastAPI without these caches has nothing to empty."""
+    yield
+    for name in ("_is_gen_callable_cached", "_is_async_gen_callable_cached",
+                 "_is_coroutine_callable_cached"):
+        cached = getattr(fastapi_dependencies, name, None)
+        if cached is not None:
+            cached.cache_clear()
 
 
 @pytest.fixture(scope="session")

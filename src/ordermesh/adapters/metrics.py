@@ -57,7 +57,7 @@ class DatabaseCollector:
 
     def _read(self) -> list[Metric]:
         o, e = t.orders.c, t.events.c
-        with self.engine().connect().execution_options(read_only=True) as conn:
+        with self.engine().connect() as conn:
             orders = conn.execute(select(o.channel_code, o.status, func.count())
                                   .group_by(o.channel_code, o.status)).all()
             pending, oldest = conn.execute(select(func.count(), func.min(e.occurred_at))

@@ -30,7 +30,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict, Processor
 
 from ordermesh.adapters import metrics
+from ordermesh.adapters.db.engine import probe_engine
 from ordermesh.entrypoints.api.card_guard import looks_like_card_number, redact
+from ordermesh.entrypoints.api.errors import DONE
 from ordermesh.entrypoints.api.routers.tracking import redact_tracking_tokens
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -53,7 +55,8 @@ class Observability:
     def __init__(self, app: Starlette) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(metrics.REGISTRY)
-        self.registry.register(metrics.DatabaseCollector(lambda: app.state.ordermesh.engine))
+        self.registry.register(metrics.DatabaseCollector(
+            lambda: probe_engine(app.state.ordermesh.engine)))
         self.latency = Histogram(
             "ordermesh_http_request_duration_seconds",
             "HTTP request latency by method, route template and status",
@@ -140,6 +143,7 @@ class ObservabilityMiddleware:
         path = redact_tracking_tokens(redact(scope["path"]))
         structlog.contextvars.bind_contextvars(request_id=request_id, method=method, path=path)
         _request_scope.set(scope)
+        DONE.set([])  # the commands this request does (entrypoints/api/errors.py)
         status = 500  # unless a response starts: an unhandled error becomes a 500 further out
 
         async def send_with_id(message: Message) -> None:

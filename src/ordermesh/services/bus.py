@@ -183,6 +183,9 @@ class MessageBus:
         self.attempts = attempts
         # How often commands were run again, and why: a number operators and tests watch.
         self.retried: Counter[str] = Counter()
+        # Told of every command done (its change committed), e.g. so that an API error after
+        # it is not answered as if the request changed nothing.
+        self.done: list[Callable[[c.Command], None]] = []
 
     def _reason(self, exc: BaseException) -> str | None:
         return "concurrent_update" if isinstance(exc, ConcurrentUpdate) else self.retry_reason(exc)
@@ -206,7 +209,10 @@ class MessageBus:
             wait=wait_random_exponential(multiplier=0.01, max=0.5),
             reraise=True,
         )
-        return retrying(lambda: handler(command, self._uow_for(command)))
+        result = retrying(lambda: handler(command, self._uow_for(command)))
+        for observer in self.done:
+            observer(command)
+        return result
 
     def _uow_for(self, command: c.Command) -> UnitOfWork:
         uow = self.uow_factory()

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from typing import Any
 
 try:
@@ -19,6 +20,7 @@ except ImportError:  # not a POSIX system: writers poll for SQLite's lock instea
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.pool import NullPool, QueuePool
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +136,11 @@ class WriterTurns:
 
 def _sqlite_engine(url: str, pool_size: int, pool_timeout_s: float) -> Engine:
     # Parameters stay out of error messages: a traceback in a log must not carry customer data.
-    in_memory = make_url(url).database in (None, "", ":memory:")  # one connection, kept
-    pool: dict[str, Any] = {} if in_memory else {"pool_size": pool_size, "max_overflow": 0,
-                                                 "pool_timeout": pool_timeout_s}
+    # A file gets a pool of fixed size; an in-memory database keeps SQLAlchemy's own pool
+    parsed = make_url(url)
+    pooled = issubclass(parsed.get_dialect().get_pool_class(parsed), QueuePool)  # type: ignore[attr-defined]
+    pool: dict[str, Any] = ({"pool_size": pool_size, "max_overflow": 0,
+                             "pool_timeout": pool_timeout_s} if pooled else {})
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                            hide_parameters=True, **pool)
     path = engine.url.database
@@ -185,6 +189,20 @@ def _sqlite_engine(url: str, pool_size: int, pool_timeout_s: float) -> Engine:
             dbapi_conn.isolation_level = None
 
     return engine
+
+
+_probes: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def probe_engine(engine: Engine) -> Engine:
+    """An engine beside the process's pool for health checks and metrics: a connection of its
+    own for each probe (no pool), so a probe tells whether the database answers, not whether
+    a pooled connection is free (a busy process is not an unready one)."""
+    if (probe := _probes.get(engine)) is None:
+        args = {"connect_args": {"timeout": 5}} if engine.dialect.name == "sqlite" else {}
+        probe = create_engine(engine.url, poolclass=NullPool, hide_parameters=True, **args)
+        _probes[engine] = probe
+    return probe
 
 
 def retry_reason(exc: BaseException) -> str | None:

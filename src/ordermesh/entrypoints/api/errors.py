@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,15 @@ from ordermesh.adapters.db.engine import retry_reason
 from ordermesh.domain import errors as e
 
 log = logging.getLogger("ordermesh.api")
+
+# The commands a request has done so far (set per request by the observability middleware):
+# a database failure after one of them is not answered as if nothing changed.
+DONE: ContextVar[list[str] | None] = ContextVar("ordermesh_commands_done", default=None)
+
+
+def note_done(command: object) -> None:
+    if (done := DONE.get()) is not None:
+        done.append(type(command).__name__)
 
 STATUS: dict[type[e.DomainError], int] = {
     e.NotFound: 404,
@@ -112,6 +122,13 @@ def _database_error(request: Request, exc: Exception) -> JSONResponse:
     answer = retryable_problem(exc)
     if answer is None:
         return _unexpected(request, exc)
+    if done := DONE.get():  # the change is made: only its answer could not be read
+        log.warning("%s %s: %s done, its answer not read: %s", request.method,
+                    request.url.path, ", ".join(done), type(exc).__name__)
+        return problem(503, "service.answer_unavailable", "Changed, but not answered",
+                       "the request made changes (done) before the database failed it: read "
+                       "the resource to see where it stands before sending the request again",
+                       extra={"done": done})
     log.warning("%s %s: %s", request.method, request.url.path,
                 "no pooled connection came free" if isinstance(exc, PoolTimeout)
                 else retry_reason(exc) or "lost the database connection")
@@ -127,6 +144,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(e.DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    bus = getattr(getattr(app.state, "ordermesh", None), "bus", None)
+    if bus is not None and note_done not in bus.done:
+        bus.done.append(note_done)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -19,6 +19,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from ordermesh.adapters.db.engine import probe_engine
 from ordermesh.adapters.db.migrate import alembic_config
 from ordermesh.entrypoints.api.deps import Db
 from ordermesh.entrypoints.api.errors import problem
@@ -44,7 +45,7 @@ def migration_heads() -> tuple[str, ...]:
 def readiness(engine: Engine) -> dict[str, dict[str, Any]]:
     """The database answers, and its Alembic version is the head of this code's migrations."""
     try:
-        with engine.connect().execution_options(read_only=True) as conn:  # no writer's turn
+        with probe_engine(engine).connect() as conn:  # beside the pool: a busy process is ready
             conn.execute(text("SELECT 1")).scalar_one()
             # What Alembic's MigrationContext reads, without its log lines at every probe.
             current = tuple(sorted(conn.execute(text("SELECT version_num FROM alembic_version"))
