@@ -25,6 +25,7 @@ from ordermesh.adapters.webhooks.sender import WebhookSender, new_secret
 from ordermesh.bootstrap import App
 from ordermesh.config import Settings
 from ordermesh.domain.invoicing import Party
+from ordermesh.entrypoints import observability
 from ordermesh.entrypoints.api.app import create_app
 from ordermesh.services.bus import MessageBus
 from ordermesh.services.handlers.payments import MoneySetup
@@ -93,26 +94,36 @@ def engine(database_url: str) -> Iterator[Engine]:
     nested = one_connection_at_a_time(engine)
     yield engine
     engine.dispose()
-    assert not nested, "a server thread held two pooled connections at once:\n" + nested[0]
+    assert not nested, "a request held two pooled connections at once:\n" + nested[0]
 
 
 def one_connection_at_a_time(engine: Engine) -> list[str]:
-    """Where a thread of the server (the test's own thread aside) took a second pooled
-    connection while holding one: with a pool of fixed size (make_engine), enough such
-    requests at once would each wait for the other's connection. Answers the list it fills."""
+    """Where a request (or a thread of the server outside one; the test's own thread aside)
+    took a second pooled connection while holding one: with a pool of fixed size
+    (make_engine), enough such requests at once would each wait for the other's connection.
+    A request is followed across the threads FastAPI runs its dependencies and endpoint in.
+    Answers the list it fills."""
     nested: list[str] = []
     holding: Counter[int] = Counter()
 
+    def holder() -> int | None:
+        scope = observability._request_scope.get()
+        if scope is not None:
+            return id(scope)
+        return None if threading.current_thread() is threading.main_thread() else \
+            threading.get_ident()
+
     def out(_dbapi: Any, record: Any, _proxy: Any) -> None:
-        thread = threading.get_ident()
-        record.info["held_by"] = thread
-        if holding[thread] and threading.current_thread() is not threading.main_thread():
+        if (who := holder()) is None:
+            return
+        record.info["held_by"] = who
+        if holding[who]:
             nested.append("".join(traceback.format_stack(limit=25)))
-        holding[thread] += 1
+        holding[who] += 1
 
     def back(_dbapi: Any, record: Any) -> None:
-        if (thread := record.info.pop("held_by", None)) is not None:
-            holding[thread] -= 1
+        if (who := record.info.pop("held_by", None)) is not None:
+            holding[who] -= 1
 
     event.listen(engine, "checkout", out)
     event.listen(engine, "checkin", back)
