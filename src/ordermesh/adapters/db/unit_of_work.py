@@ -120,9 +120,8 @@ class SqlUnitOfWork:
         row = self._orders.written.get(order_id)
         if row is None:
             return None
-        order = {k: v for k, v in row.items() if k != "lines"}
-        seq = order["seq"]
-        return queries.detail(order, row["lines"], self._allocations.written.get(seq, []),
+        seq = row["seq"]  # (the detail's own "lines" replaces the row's)
+        return queries.detail(row, row["lines"], self._allocations.written.get(seq, []),
                               self._backorders.written.get(seq, []), [])
 
     def commit(self) -> None:

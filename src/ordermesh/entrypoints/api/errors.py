@@ -90,23 +90,28 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
                    headers=getattr(exc, "headers", None))
 
 
+def _retry_worth(exc: Exception) -> str | None:
+    """Why sending the request again may succeed after this database failure — every pooled
+    connection stayed busy (make_engine), contention outlasted every retry, or the server
+    dropped the connection — or None for any other failure."""
+    if isinstance(exc, PoolTimeout):
+        return "no_free_connection"
+    if (reason := retry_reason(exc)) is not None:
+        return reason
+    if getattr(exc, "connection_invalidated", False):
+        return "connection_lost"
+    return None
+
+
 def retryable_problem(exc: Exception, applied: str | None = None,
                       extra: dict[str, Any] | None = None) -> JSONResponse | None:
-    """The 503 the client may retry for a database failure — contention that outlasted every
-    retry, or a connection the server dropped — or None for any other failure. `applied`
-    says what was committed before it (else nothing was)."""
+    """The 503 the client may retry for a database failure worth retrying (`_retry_worth`), or
+    None for any other. `applied` says what was committed before it (else nothing was)."""
+    why = _retry_worth(exc)
+    if why is None:
+        return None
     again = {"Retry-After": "1"}
-    if isinstance(exc, PoolTimeout):  # every pooled connection stayed busy (make_engine)
-        return problem(503, "service.busy", "Busy, try again",
-                       f"no database connection came free in time: {applied}" if applied else
-                       "no database connection came free in time; the request changed nothing",
-                       headers=again, extra=extra)
-    if retry_reason(exc) is not None:
-        return problem(503, "service.busy", "Busy, try again",
-                       f"the database stayed busy: {applied}" if applied else
-                       "the request met too much concurrent work; it changed nothing",
-                       headers=again, extra=extra)
-    if getattr(exc, "connection_invalidated", False):
+    if why == "connection_lost":
         # The server dropped the connection (a restart): the pool connects again for the next
         # request. Whether a commit under way was made is not known, so the client sends the
         # request again (under the same Idempotency-Key: an order is placed once).
@@ -115,23 +120,30 @@ def retryable_problem(exc: Exception, applied: str | None = None,
                        if applied else
                        "the connection to the database was lost; send the request again",
                        headers=again, extra=extra)
-    return None
+    if why == "no_free_connection":
+        busy, nothing = ("no database connection came free in time",
+                         "no database connection came free in time; the request changed nothing")
+    else:
+        busy, nothing = ("the database stayed busy",
+                         "the request met too much concurrent work; it changed nothing")
+    return problem(503, "service.busy", "Busy, try again",
+                   f"{busy}: {applied}" if applied else nothing, headers=again, extra=extra)
 
 
 def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    answer = retryable_problem(exc)
-    if answer is None:
+    why = _retry_worth(exc)
+    if why is None:
         return _unexpected(request, exc)
     if done := DONE.get():  # the change is made: only its answer could not be read
         log.warning("%s %s: %s done, its answer not read: %s", request.method,
-                    request.url.path, ", ".join(done), type(exc).__name__)
+                    request.url.path, ", ".join(done), why)
         return problem(503, "service.answer_unavailable", "Changed, but not answered",
                        "the request made changes (done) before the database failed it: read "
                        "the resource to see where it stands before sending the request again",
                        extra={"done": done})
-    log.warning("%s %s: %s", request.method, request.url.path,
-                "no pooled connection came free" if isinstance(exc, PoolTimeout)
-                else retry_reason(exc) or "lost the database connection")
+    log.warning("%s %s: %s", request.method, request.url.path, why)
+    answer = retryable_problem(exc)
+    assert answer is not None
     return answer
 
 

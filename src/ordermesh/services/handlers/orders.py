@@ -77,7 +77,6 @@ def place_order(cmd: c.PlaceOrder, uow: UnitOfWork, setup: MoneySetup | None = N
         return replayed
     if authorization is not None:  # the gateway's answer is written to the order
         finish(uow, setup, authorization, cmd.actor)
-        return PlacedOrder(order_id)
     return PlacedOrder(order_id, detail=detail)
 
 
@@ -128,7 +127,8 @@ def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
     uow.orders.save(order)
     if not invoicing:
         take_plan(result, network, uow, today)
-    detail = uow.written_order(order.id)
+    # the answer, unless the gateway's answer will change the order after the commit
+    detail = uow.written_order(order.id) if authorization is None else None
     uow.commit()
     return authorization, detail
 
