@@ -15,6 +15,7 @@ from ordermesh.bootstrap import App
 from ordermesh.domain.events import utcnow
 from ordermesh.services.bus import MessageBus
 from tests.builders import Shop, an_order, hold
+from tests.e2e.purchasing import add_supplier, sent_po
 
 NO_CARD = {"payment_token": None}
 PICKUP = {"fulfilment": {"method": "pickup", "location": "ST-AMS"}, "shipping_address": None}
@@ -33,6 +34,8 @@ KINDS: dict[str, Callable[[MessageBus], dict[str, Any]]] = {
     "several lines, one short of stock and backordered": lambda bus: an_order(
         ("TEE-1", 1), ("MUG-1", 2), ("CAP-1", 1), **NO_CARD),
     "only backordered": lambda bus: an_order(("MUG-1", 3), **NO_CARD),
+    "backordered against an incoming purchase order": lambda bus: an_order(
+        ("JUG-1", 2), **NO_CARD),
     "pre-ordered before its release": lambda bus: an_order(("PRE-1", 2), **NO_CARD),
     "collected in the store, from its shelves": lambda bus: an_order(
         ("TEE-1", 2), **PICKUP, **NO_CARD),
@@ -56,6 +59,8 @@ SHAPES: dict[str, dict[str, list[tuple[Any, ...]]]] = {
     "several lines, one short of stock and backordered": {
         "allocations": [("CAP-1", "WH-1", 1, "stock"), ("TEE-1", "WH-1", 1, "stock")],
         "waits": [("MUG-1", None, 2, "backorder")]},
+    "backordered against an incoming purchase order": {
+        "allocations": [], "waits": [("JUG-1", None, 2, "backorder")]},
     "pre-ordered before its release": {"allocations": [],
                                        "waits": [("PRE-1", None, 2, "preorder")]},
     "collected in the store, partly sent over from the warehouse": {"allocations": [
@@ -95,6 +100,9 @@ def taxed_shop(client: TestClient, shop: Shop, bus: MessageBus) -> Shop:
     shop.product("PRE-1", preorder=True, release_date=release, tax_class="reduced")
     shop.location("WH-CAP", priority=10, daily_order_capacity=5)
     shop.product("HAT-1").stock("HAT-1", "WH-CAP", 4)
+    add_supplier(client, shop)
+    shop.product("JUG-1", backorderable=True, supplier="ACME")
+    sent_po(client, shop, ("JUG-1", 5, 350))
     return shop
 
 
@@ -113,8 +121,14 @@ def test_the_answer_to_a_placement_is_what_reading_the_order_answers(
     # and unless a gateway answered after the commit, the order was not read to answer
     read_back = any("FROM order_lines" in statement for statement in placing)
     assert read_back == (body["payment_token"] is not None), placing
-    # and the kind really is one (the comparison is only as good as its orders)
+    # and incoming supply was read only for an order with something stock could not fill
     order = placed.json()
+    waits = [wait for line in order["lines"] for wait in line["waits"]]
+    supply_read = any("FROM purchase_order_lines" in statement for statement in placing)
+    assert supply_read == bool(waits), placing
+    if kind == "backordered against an incoming purchase order":  # and promised from it
+        assert "PO-" in waits[0]["decision"]["explanation"], waits
+    # and the kind really is one (the comparison is only as good as its orders)
     if kind in SHAPES:
         assert SHAPES[kind] == {key: sorted(parts(order, key)) for key in SHAPES[kind]}
     assert order["totals"]["prices_include_tax"] is False

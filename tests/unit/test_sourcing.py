@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -9,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ordermesh.adapters.db.sourcing_repository import decision_json
 from ordermesh.domain.errors import InvalidInput
 from ordermesh.domain.geo import Point, distance_km
 from ordermesh.domain.sourcing import (
@@ -356,6 +359,36 @@ def test_properties_of_every_plan(case: tuple[Network, Policy, Request]) -> None
             == line.quantity
     # the same input always gives the same plan
     assert plan(request, network, policy) == result
+
+
+supplies = st.lists(st.builds(Supply, st.sampled_from(SKUS), st.integers(1, 6),
+                              st.dates(TODAY, date(2027, 3, 1)),
+                              st.sampled_from([f"PO-{n}/1" for n in range(1, 5)])),
+                    max_size=4, unique_by=lambda s: s.reference)
+
+
+@settings(max_examples=400, deadline=None)
+@given(networks(), supplies)
+def test_supply_changes_only_what_stock_cannot_fill(
+        case: tuple[Network, Policy, Request], supply: list[Supply]) -> None:
+    """Placement plans without reading supply, and reads it only when the plan leaves
+    something for it (services/handlers/sourcing.py, supply_added): that holds only if a plan
+    that took everything from stock is the same with supply known."""
+    network, policy, request = case
+    with_supply = Network(network.sites, network.available, network.terms, tuple(supply))
+    without, known = plan(request, network, policy), plan(request, with_supply, policy)
+    assert without.allocations == known.allocations
+    if not without.waits and not without.refusals:
+        assert without == known
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks())
+def test_a_decision_is_stored_with_every_field(case: tuple[Network, Policy, Request]) -> None:
+    network, policy, request = case
+    result = plan(request, network, policy)
+    for decision in [a.decision for a in result.allocations] + [w.decision for w in result.waits]:
+        assert json.dumps(decision_json(decision)) == json.dumps(asdict(decision))
 
 
 @settings(max_examples=300, deadline=None)

@@ -38,6 +38,7 @@ from ordermesh.services.handlers.sourcing import (
     plan_summary,
     situation,
     source,
+    supply_added,
     take_plan,
 )
 from ordermesh.services.handlers.waiting import lock_queue, serve_queue
@@ -98,9 +99,13 @@ def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
     hold = convert_hold(uow, hold_id, order, cmd.actor) if hold_id else None
     today = utcnow().date()
     network = situation(uow, set(products), order.channel, today, settings=channel or None,
-                        terms={sku: facts.terms for sku, facts in products.items()})
+                        terms={sku: facts.terms for sku, facts in products.items()},
+                        with_supply=False)
     demand = [Demand(line.id, line.sku, line.quantity) for line in order.lines]
     result = source(order, demand, network, today, at_counter=cmd.at_counter)
+    if result.waits or result.refusals:  # what stock cannot fill may wait for supply
+        network = supply_added(uow, network, set(products), today)
+        result = source(order, demand, network, today, at_counter=cmd.at_counter)
     if result.refusals:
         short = sorted({r.sku for r in result.refusals})
         raise InsufficientStock(f"not enough stock for {', '.join(short)}", skus=short,

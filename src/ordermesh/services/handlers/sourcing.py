@@ -42,10 +42,12 @@ class Situation:
 def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
               today: date, with_levels: bool = False,
               terms: Mapping[str, Terms] | None = None,
-              settings: Mapping[str, Any] | None = None) -> Situation:
+              settings: Mapping[str, Any] | None = None,
+              with_supply: bool = True) -> Situation:
     """What sourcing needs, as the channel sees it (no channel: every location, no buffer).
     `with_levels` also keeps the stock figures read, for answers that show them; `terms` are
-    the products' terms, and `settings` the channel's row, when the caller has read them."""
+    the products' terms, and `settings` the channel's row, when the caller has read them.
+    Without `with_supply` the incoming supply is left unread (see `supply_added`)."""
     skus = set(skus)
     if settings is not None:
         policy, buffer = channel_policy(settings)
@@ -58,11 +60,22 @@ def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
                      if lv.available > buffer}
     else:
         available = reads.stock.free(skus, buffer)
-    supplies, supply_ids = reads.sourcing.supply(skus, today)
+    supplies, supply_ids = reads.sourcing.supply(skus, today) if with_supply else ([], {})
     network = Network(tuple(reads.sourcing.sites(today)), available,
                       terms if terms is not None else reads.sourcing.terms(skus),
                       tuple(supplies))
     return Situation(network, policy, supply_ids, levels, buffer)
+
+
+def supply_added(reads: SourcingReads, seen: Situation, skus: Iterable[str],
+                 today: date) -> Situation:
+    """The situation with the incoming supply read too. Supply only decides what a line
+    stock cannot fill waits for (the planner turns to it after every location's stock), so a
+    plan made without it that took everything from stock is the plan it would make with it:
+    a caller may plan without supply first and read it only when something is left over."""
+    supplies, supply_ids = reads.sourcing.supply(set(skus), today)
+    return replace(seen, network=replace(seen.network, supply=tuple(supplies)),
+                   supply_ids=supply_ids)
 
 
 def destination(order: Order) -> Point | None:

@@ -6,8 +6,7 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db import queries
@@ -71,7 +70,7 @@ Agent = Annotated[str | None, Header(
 @router.post("", status_code=201, response_model=OrderOut,
              responses={409: {"description": "Stock short, duplicate or key reused"}})
 def place_order(body: OrderIn, principal: ChannelKey, bus: Bus, db: Db, request: Request,
-                idempotency_key: IdempotencyKey = None, agent: Agent = None) -> JSONResponse:
+                idempotency_key: IdempotencyKey = None, agent: Agent = None) -> Response:
     """Place an order. A call centre's key may name the agent placing it for the customer
     (`X-Agent`): the order's events then say who (`<channel>/<agent>`)."""
     assert principal.channel is not None
@@ -91,8 +90,8 @@ def place_order(body: OrderIn, principal: ChannelKey, bus: Bus, db: Db, request:
     headers = {"Location": f"/api/v1/orders/{placed.order_id}"}
     if placed.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(OrderOut.model_validate(order).model_dump(mode="json"),
-                        status_code=201, headers=headers)
+    return Response(OrderOut.model_validate(order).model_dump_json(), status_code=201,
+                    headers=headers, media_type="application/json")
 
 
 @router.get("", response_model=Page[OrderSummaryOut])
