@@ -103,7 +103,7 @@ def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
                         with_supply=False)
     demand = [Demand(line.id, line.sku, line.quantity) for line in order.lines]
     result = source(order, demand, network, today, at_counter=cmd.at_counter)
-    if result.waits or result.refusals:  # what stock cannot fill may wait for supply
+    if result.waits and not result.refusals:  # what stock cannot fill waits for supply
         network = supply_added(uow, network, set(products), today)
         result = source(order, demand, network, today, at_counter=cmd.at_counter)
     if result.refusals:
