@@ -49,10 +49,6 @@ def make_engine(url: str, pool_size: int = 10, pool_timeout_s: float = 30.0) -> 
         return _sqlite_engine(url, pool_size, pool_timeout_s)
     engine = create_engine(url, pool_size=pool_size, max_overflow=0,
                            pool_timeout=pool_timeout_s, hide_parameters=True)
-    # Several rows inserted at once (an order's lines, allocations, ledger lines, events) go
-    # as one INSERT with a VALUES row each, as they do with RETURNING, instead of psycopg's
-    # executemany, whose pipeline costs more Python than the rows (docs/benchmarks.md).
-    engine.dialect.use_insertmanyvalues_wo_returning = True
     _ping_when_idle(engine)
     return engine
 
