@@ -121,6 +121,8 @@ def test_the_answer_to_a_placement_is_what_reading_the_order_answers(
     # and unless a gateway answered after the commit, the order was not read to answer
     read_back = any("FROM order_lines" in statement for statement in placing)
     assert read_back == (body["payment_token"] is not None), placing
+    # and each line went in with the status it ends with: none was written twice
+    assert not [s for s in placing if s.lstrip().startswith("UPDATE order_lines")], placing
     # and incoming supply was read only for an order with something stock could not fill
     order = placed.json()
     waits = [wait for line in order["lines"] for wait in line["waits"]]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db import tables as t
@@ -69,3 +69,31 @@ def test_status_change_on_the_database(bus: MessageBus, engine: Engine, status: 
         assert after["reserved"] == 0
     else:
         assert after["reserved"] == before["reserved"]
+
+
+def test_a_save_writes_the_lines_that_changed_and_no_others(bus: MessageBus,
+                                                            engine: Engine) -> None:
+    order_id = an_order_in(bus, OrderStatus.ALLOCATED)
+    sent: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        bus.handle(c.ChangeOrderStatus("test", order_id, "hold"))  # the order alone changes
+        held = list(sent)
+        sent.clear()
+        bus.handle(c.ChangeOrderStatus("test", order_id, "release"))
+        bus.handle(c.ChangeOrderStatus("test", order_id, "cancel"))  # so do its lines
+        cancelled = list(sent)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    line_updates = [s for s in held if s.startswith("UPDATE order_lines")]
+    assert [s for s in held if s.startswith("UPDATE orders")] and not line_updates, held
+    assert [s for s in cancelled if s.startswith("UPDATE order_lines")], cancelled
+    with engine.connect() as conn:
+        statuses = conn.execute(select(t.order_lines.c.status).join(
+            t.orders, t.orders.c.seq == t.order_lines.c.order_seq).where(
+            t.orders.c.id == order_id)).scalars().all()
+    assert statuses == ["cancelled"]

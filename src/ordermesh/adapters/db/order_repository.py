@@ -54,6 +54,9 @@ class SqlOrders:
         # The rows of the orders this transaction added, as written (saves included): the
         # answer to a placement is built from them, not read back.
         self.written: dict[str, dict[str, Any]] = {}
+        # What each line of the orders seen holds in the database now: a save writes only
+        # the lines that changed (order_lines is written by this repository alone).
+        self.stored_lines: dict[str, tuple[str, int, int, int]] = {}
 
     def add(self, order: Order) -> None:
         """Store a new order; the database gives it its sequence number (and so its number)."""
@@ -89,6 +92,7 @@ class SqlOrders:
             for ln in order.lines
         ]
         self.conn.execute(ADD_LINES, lines)
+        self._stored(order)
         self.seen.append(order)
         self.written[order.id] = {**row, "seq": order.seq, "lines": lines}
 
@@ -106,6 +110,7 @@ class SqlOrders:
         lines = self.conn.execute(select(t.order_lines).where(
             t.order_lines.c.order_seq == row.seq).order_by(t.order_lines.c.line_no))
         order = _order(row, list(lines))
+        self._stored(order)
         self.seen.append(order)
         return order
 
@@ -138,14 +143,30 @@ class SqlOrders:
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
         order.version += 1
-        lines = [{"id": line.id, "status": str(line.status), "dispatched": line.dispatched,
-                  "returned": line.returned, "cancelled": line.cancelled}
-                 for line in order.lines]
-        self.conn.execute(SET_LINE_STATUS, [_bound(ln) for ln in lines])
+        lines = [_line_values(line) for line in order.lines]
+        changed = [ln for ln in lines if self.stored_lines.get(ln["id"]) != _line_state(ln)]
+        if changed:
+            self.conn.execute(SET_LINE_STATUS, [_bound(ln) for ln in changed])
+            self.stored_lines.update((ln["id"], _line_state(ln)) for ln in changed)
         if (written := self.written.get(order.id)) is not None:
             written.update(values)
             for row, changed in zip(written["lines"], lines, strict=True):
                 row.update(changed)
+
+
+    def _stored(self, order: Order) -> None:
+        self.stored_lines.update((line.id, _line_state(_line_values(line)))
+                                 for line in order.lines)
+
+
+def _line_values(line: OrderLine) -> dict[str, Any]:
+    """What a save writes of a line."""
+    return {"id": line.id, "status": str(line.status), "dispatched": line.dispatched,
+            "returned": line.returned, "cancelled": line.cancelled}
+
+
+def _line_state(line: dict[str, Any]) -> tuple[str, int, int, int]:
+    return line["status"], line["dispatched"], line["returned"], line["cancelled"]
 
 
 def _order(row: Any, line_rows: list[Any]) -> Order:

@@ -35,6 +35,7 @@ from ordermesh.services.handlers.payments import (
 from ordermesh.services.handlers.sourcing import (
     apply_plan,
     give_back_shipments,
+    mark_lines,
     plan_summary,
     situation,
     source,
@@ -110,6 +111,7 @@ def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
         short = sorted({r.sku for r in result.refusals})
         raise InsufficientStock(f"not enough stock for {', '.join(short)}", skus=short,
                                 reasons={r.sku: r.reason for r in result.refusals})
+    mark_lines(order, result)  # (before they are written: the lines go in as they end up)
     uow.orders.add(order)
     if hold is not None:
         uow.holds.save(hold)

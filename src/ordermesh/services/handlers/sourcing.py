@@ -136,6 +136,12 @@ def apply_plan(order: Order, result: Plan, seen: Situation, uow: UnitOfWork, act
                                   order.number, actor)
     for wait in result.waits:
         uow.backorders.add(order.seq, wait, seen.supply_ids.get(wait.supply or ""))
+    mark_lines(order, result, still_waiting)
+
+
+def mark_lines(order: Order, result: Plan, still_waiting: frozenset[str] = frozenset()) -> None:
+    """Each line's status by the plan: backordered while any of it waits, else reserved once
+    it has an allocation. Marking a line twice changes nothing."""
     waiting = {w.line_id for w in result.waits} | still_waiting
     for line in order.lines:
         if line.id in waiting and line.status is not LineStatus.BACKORDERED:
