@@ -150,9 +150,8 @@ class SqlOrders:
             self.stored_lines.update((ln["id"], _line_state(ln)) for ln in changed)
         if (written := self.written.get(order.id)) is not None:
             written.update(values)
-            for row, changed in zip(written["lines"], lines, strict=True):
-                row.update(changed)
-
+            for row, line in zip(written["lines"], lines, strict=True):
+                row.update(line)
 
     def _stored(self, order: Order) -> None:
         self.stored_lines.update((line.id, _line_state(_line_values(line)))
