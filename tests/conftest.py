@@ -8,6 +8,7 @@ import threading
 import traceback
 from collections import Counter
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -97,12 +98,28 @@ def engine(database_url: str) -> Iterator[Engine]:
     assert not nested, "a request held two pooled connections at once:\n" + nested[0]
 
 
+# The command the bus is handling in this context (see one_connection_at_a_time).
+_command: ContextVar[object | None] = ContextVar("ordermesh_test_command", default=None)
+_handle = MessageBus.handle
+
+
+def _handle_in_scope(self: MessageBus, command: Any) -> Any:
+    token = _command.set(object())
+    try:
+        return _handle(self, command)
+    finally:
+        _command.reset(token)
+
+
+MessageBus.handle = _handle_in_scope  # type: ignore[method-assign]
+
+
 def one_connection_at_a_time(engine: Engine) -> list[str]:
-    """Where a request (or a thread of the server outside one; the test's own thread aside)
-    took a second pooled connection while holding one: with a pool of fixed size
-    (make_engine), enough such requests at once would each wait for the other's connection.
-    A request is followed across the threads FastAPI runs its dependencies and endpoint in.
-    Answers the list it fills."""
+    """Where a request, a command the bus handles, or a thread of the server outside both (the
+    test's own code aside) took a second pooled connection while holding one: with a pool of
+    fixed size (make_engine), enough such requests or worker jobs at once would each wait for
+    the other's connection. A request is followed across the threads FastAPI runs its
+    dependencies and endpoint in. Answers the list it fills."""
     nested: list[str] = []
     holding: Counter[int] = Counter()
 
@@ -110,6 +127,8 @@ def one_connection_at_a_time(engine: Engine) -> list[str]:
         scope = observability._request_scope.get()
         if scope is not None:
             return id(scope)
+        if (command := _command.get()) is not None:
+            return id(command)
         return None if threading.current_thread() is threading.main_thread() else \
             threading.get_ident()
 
