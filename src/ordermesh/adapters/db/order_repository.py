@@ -56,7 +56,7 @@ class SqlOrders:
         self.written: dict[str, dict[str, Any]] = {}
         # What each line of the orders seen holds in the database now: a save writes only
         # the lines that changed (order_lines is written by this repository alone).
-        self.stored_lines: dict[str, tuple[str, int, int, int]] = {}
+        self.stored_lines: dict[str, dict[str, Any]] = {}
 
     def add(self, order: Order) -> None:
         """Store a new order; the database gives it its sequence number (and so its number)."""
@@ -144,28 +144,23 @@ class SqlOrders:
             raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
         order.version += 1
         lines = [_line_values(line) for line in order.lines]
-        changed = [ln for ln in lines if self.stored_lines.get(ln["id"]) != _line_state(ln)]
+        changed = [ln for ln in lines if self.stored_lines.get(ln["id"]) != ln]
         if changed:
             self.conn.execute(SET_LINE_STATUS, [_bound(ln) for ln in changed])
-            self.stored_lines.update((ln["id"], _line_state(ln)) for ln in changed)
+            self.stored_lines.update((ln["id"], ln) for ln in changed)
         if (written := self.written.get(order.id)) is not None:
             written.update(values)
             for row, line in zip(written["lines"], lines, strict=True):
                 row.update(line)
 
     def _stored(self, order: Order) -> None:
-        self.stored_lines.update((line.id, _line_state(_line_values(line)))
-                                 for line in order.lines)
+        self.stored_lines.update((line.id, _line_values(line)) for line in order.lines)
 
 
 def _line_values(line: OrderLine) -> dict[str, Any]:
     """What a save writes of a line."""
     return {"id": line.id, "status": str(line.status), "dispatched": line.dispatched,
             "returned": line.returned, "cancelled": line.cancelled}
-
-
-def _line_state(line: dict[str, Any]) -> tuple[str, int, int, int]:
-    return line["status"], line["dispatched"], line["returned"], line["cancelled"]
 
 
 def _order(row: Any, line_rows: list[Any]) -> Order:

@@ -108,8 +108,11 @@ def retryable_problem(exc: Exception, applied: str | None = None,
     """The 503 the client may retry for a database failure worth retrying (`_retry_worth`), or
     None for any other. `applied` says what was committed before it (else nothing was)."""
     why = _retry_worth(exc)
-    if why is None:
-        return None
+    return None if why is None else _retry_problem(why, applied, extra)
+
+
+def _retry_problem(why: str, applied: str | None = None,
+                   extra: dict[str, Any] | None = None) -> JSONResponse:
     again = {"Retry-After": "1"}
     if why == "connection_lost":
         # The server dropped the connection (a restart): the pool connects again for the next
@@ -142,9 +145,7 @@ def _database_error(request: Request, exc: Exception) -> JSONResponse:
                        "the resource to see where it stands before sending the request again",
                        extra={"done": done})
     log.warning("%s %s: %s", request.method, request.url.path, why)
-    answer = retryable_problem(exc)
-    assert answer is not None
-    return answer
+    return _retry_problem(why)
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

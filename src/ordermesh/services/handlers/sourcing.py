@@ -60,11 +60,10 @@ def situation(reads: SourcingReads, skus: Iterable[str], channel: str | None,
                      if lv.available > buffer}
     else:
         available = reads.stock.free(skus, buffer)
-    supplies, supply_ids = reads.sourcing.supply(skus, today) if with_supply else ([], {})
     network = Network(tuple(reads.sourcing.sites(today)), available,
-                      terms if terms is not None else reads.sourcing.terms(skus),
-                      tuple(supplies))
-    return Situation(network, policy, supply_ids, levels, buffer)
+                      terms if terms is not None else reads.sourcing.terms(skus))
+    seen = Situation(network, policy, {}, levels, buffer)
+    return supply_added(reads, seen, skus, today) if with_supply else seen
 
 
 def supply_added(reads: SourcingReads, seen: Situation, skus: Iterable[str],
