@@ -33,7 +33,9 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -43,6 +45,8 @@ from sqlalchemy.engine import make_url
 SKUS = 50
 LOCATION = "BENCH-WH-A"  # the warehouse every benchmark order reserves in (highest priority)
 ZIPF_S = 1.1
+SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000",
+                  "synchronous=NORMAL")  # as Ordermesh's engine sets them
 
 # The order's three SKUs: ordered so the stock rows are locked in (sku, location) order.
 PICK = {
@@ -123,71 +127,88 @@ def postgres_limit(url: str, clients: int, skew: str, seconds: int) -> dict[str,
             "failed": float(failed.group(1)) if failed else 0.0}
 
 
+def placement_writes(conn: Any, lines: list[tuple[str, int]], key: str,
+                     mark: str = "?") -> int | None:
+    """One placement's writes as one transaction on a DB-API connection that runs each
+    statement as it comes (no transaction of its own): claim `key`, reserve each (SKU,
+    quantity) at LOCATION with the conditional update (`lines` in SKU order: the lock order),
+    insert the order, its lines, their allocations and stock movements, and its event. The
+    order's number; None, rolled back, when a stock row has too little. `mark` is the
+    driver's parameter marker (`?` for sqlite3, `%s` for psycopg)."""
+
+    def run(sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return conn.execute(sql.replace("?", mark), params)
+
+    now = datetime.now(UTC)
+    stamp, today = now.isoformat(), now.date()
+    promised = (today + timedelta(days=2)).isoformat()
+    address = '{"line1": "Keizersgracht 1", "city": "Utrecht", "country": "NL"}'
+    run("BEGIN IMMEDIATE" if mark == "?" else "BEGIN")
+    run("INSERT INTO idempotency_keys (scope, key, request_hash, created_at) "
+        "VALUES ('web', ?, ?, ?)", (key, uuid.uuid4().hex, stamp))
+    for sku, quantity in lines:
+        reserved = run("UPDATE stock_levels SET reserved = reserved + ?, updated_at = ? "
+                       "WHERE sku = ? AND location_code = ? "
+                       "AND on_hand - reserved - safety_stock >= ?",
+                       (quantity, stamp, sku, LOCATION, quantity))
+        if reserved.rowcount != 1:
+            run("ROLLBACK")
+            return None
+    seq: int = run(
+        "INSERT INTO orders (id, channel_code, external_reference, status, customer_email, "
+        "customer_name, billing_address, shipping_address, tracking_token, payment_token, "
+        "fulfilment_method, currency, lines_total, shipping_total, grand_total, tax_total, "
+        "prices_include_tax, version, created_at, updated_at) VALUES (?, 'web', ?, "
+        "'allocated', 'customer@example.com', 'Customer', ?, ?, ?, 'tok_bench', 'ship', "
+        "'EUR', 3000, 495, 3495, 0, ?, 2, ?, ?) RETURNING seq",
+        (str(uuid.uuid4()), str(uuid.uuid4()), address, address, uuid.uuid4().hex, True,
+         stamp, stamp)).fetchone()[0]
+    for n, (sku, quantity) in enumerate(lines, start=1):
+        run("INSERT INTO order_lines (id, order_seq, line_no, sku, quantity, unit_price, "
+            "line_total, tax_amount, dispatched, returned, cancelled, status) "
+            "VALUES (?, ?, ?, ?, ?, 1000, 1000, 0, 0, 0, 0, 'allocated')",
+            (f"line-{seq}-{n}", seq, n, sku, quantity))
+    for n, (sku, quantity) in enumerate(lines, start=1):
+        run("INSERT INTO allocations (order_seq, line_id, sku, location_code, quantity, "
+            "source, status, ready_on, promised_on, decision, created_at) VALUES "
+            "(?, ?, ?, ?, ?, 'stock', 'active', ?, ?, ?, ?)",
+            (seq, f"line-{seq}-{n}", sku, LOCATION, quantity, today.isoformat(), promised,
+             '{"rule": "priority", "location": "BENCH-WH-A"}', stamp))
+        run("INSERT INTO stock_movements (sku, location_code, on_hand_delta, reserved_delta, "
+            "reason, reference, actor, occurred_at) VALUES (?, ?, 0, ?, 'reservation', ?, "
+            "'channel:web', ?)", (sku, LOCATION, quantity, f"order:{seq}", stamp))
+    run("INSERT INTO events (id, stream, stream_id, type, actor, data, occurred_at) "
+        "VALUES (?, 'order', ?, 'order.allocated', 'channel:web', ?, ?)",
+        (str(uuid.uuid4()), str(seq), '{"status": "allocated", "lines": 3}', stamp))
+    run("COMMIT")
+    return seq
+
+
 def sqlite_limit(path: str, skew: str, seconds: float) -> dict[str, float]:
     """The placement transaction in a tight loop on one connection: transactions/s."""
     conn = sqlite3.connect(path, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000",
-                   "synchronous=NORMAL"):
+    for pragma in SQLITE_PRAGMAS:
         conn.execute(f"PRAGMA {pragma}")
     rng = random.Random(1)
     weights = [1 / (k ** ZIPF_S) for k in range(1, SKUS + 1)]
-    address = '{"line1": "Keizersgracht 1", "city": "Utrecht", "country": "NL"}'
     done, began = 0, time.perf_counter()
     while time.perf_counter() - began < seconds:
         if skew == "zipf":
             picks = sorted(rng.choices(range(1, SKUS + 1), weights, k=3))
         else:
             picks = [rng.randint(1, 16), rng.randint(17, 33), rng.randint(34, 50)]
-        skus = [f"BENCH-{n:04d}" for n in picks]
-        now = time.strftime("%Y-%m-%d %H:%M:%S.000000")
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO idempotency_keys (scope, key, request_hash, created_at) "
-                     "VALUES ('web', ?, ?, ?)", (str(uuid.uuid4()), uuid.uuid4().hex, now))
-        for sku in skus:
-            reserved = conn.execute(
-                "UPDATE stock_levels SET reserved = reserved + 1, updated_at = ? WHERE sku = ? "
-                "AND location_code = ? AND on_hand - reserved - safety_stock >= 1",
-                (now, sku, LOCATION))
-            if reserved.rowcount != 1:
-                raise BenchError(f"no stock left for {sku}")
-        seq = conn.execute(
-            "INSERT INTO orders (id, channel_code, external_reference, status, customer_email, "
-            "customer_name, billing_address, shipping_address, tracking_token, payment_token, "
-            "fulfilment_method, currency, lines_total, shipping_total, grand_total, tax_total, "
-            "prices_include_tax, version, created_at, updated_at) VALUES (?, 'web', ?, "
-            "'allocated', 'customer@example.com', 'Customer', ?, ?, ?, 'tok_bench', 'ship', "
-            "'EUR', 3000, 495, 3495, 0, 1, 2, ?, ?) RETURNING seq",
-            (str(uuid.uuid4()), str(uuid.uuid4()), address, address, uuid.uuid4().hex, now,
-             now)).fetchone()[0]
-        for n, sku in enumerate(skus, start=1):
-            conn.execute(
-                "INSERT INTO order_lines (id, order_seq, line_no, sku, quantity, unit_price, "
-                "line_total, tax_amount, dispatched, returned, cancelled, status) "
-                "VALUES (?, ?, ?, ?, 1, 1000, 1000, 0, 0, 0, 0, 'allocated')",
-                (f"line-{seq}-{n}", seq, n, sku))
-        for n, sku in enumerate(skus, start=1):
-            conn.execute(
-                "INSERT INTO allocations (order_seq, line_id, sku, location_code, quantity, "
-                "source, status, ready_on, promised_on, decision, created_at) VALUES "
-                "(?, ?, ?, ?, 1, 'stock', 'active', date('now'), date('now', '+2 day'), ?, ?)",
-                (seq, f"line-{seq}-{n}", sku, LOCATION,
-                 '{"rule": "priority", "location": "BENCH-WH-A"}', now))
-            conn.execute(
-                "INSERT INTO stock_movements (sku, location_code, on_hand_delta, reserved_delta, "
-                "reason, reference, actor, occurred_at) VALUES (?, ?, 0, 1, 'reservation', ?, "
-                "'channel:web', ?)", (sku, LOCATION, f"order:{seq}", now))
-        conn.execute("INSERT INTO events (id, stream, stream_id, type, actor, data, occurred_at) "
-                     "VALUES (?, 'order', ?, 'order.allocated', 'channel:web', ?, ?)",
-                     (str(uuid.uuid4()), str(seq), '{"status": "allocated", "lines": 3}', now))
-        conn.execute("COMMIT")
+        lines = [(f"BENCH-{n:04d}", 1) for n in picks]
+        if placement_writes(conn, lines, str(uuid.uuid4())) is None:
+            raise BenchError(f"no stock left for one of {lines}")
         done += 1
     elapsed = time.perf_counter() - began
     conn.close()
     return {"tps": done / elapsed, "latency_ms": elapsed * 1000 / done, "failed": 0.0}
 
 
-def seed(url: str) -> None:
-    """Migrate and set up the benchmark's channel, catalogue and stock, through the API."""
+def seed(url: str) -> dict[str, int]:
+    """Migrate and set up the benchmark's channel, catalogue and stock, through the API; the
+    price of each SKU."""
     from fastapi.testclient import TestClient
 
     from ordermesh.adapters.db.migrate import upgrade
@@ -202,8 +223,9 @@ def seed(url: str) -> None:
     key = ordermesh.bus.handle(CreateApiKey("bench", "bench", "admin", None)).key
     with TestClient(create_app(ordermesh), base_url="https://bench.local") as client:
         client.headers["Authorization"] = f"Bearer {key}"
-        set_up_catalogue(client, SKUS)  # type: ignore[arg-type]
+        _, prices = set_up_catalogue(client, SKUS)  # type: ignore[arg-type]
     ordermesh.engine.dispose()
+    return prices
 
 
 def main() -> int:

@@ -250,9 +250,10 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 @contextlib.contextmanager
-def running_server(env: dict[str, str], workers: int,
-                   log_path: Path) -> Iterator[tuple[str, int]]:
-    """`ordermesh serve` in its own process group, stopped (the whole group) on the way out.
+def running_server(env: dict[str, str], workers: int, log_path: Path,
+                   command: Sequence[str] = ()) -> Iterator[tuple[str, int]]:
+    """`ordermesh serve` (or `command`, which takes the same --host, --port and --workers) in
+    its own process group, stopped (the whole group) on the way out.
 
     Yields the base URL and the process group id.
     """
@@ -260,8 +261,8 @@ def running_server(env: dict[str, str], workers: int,
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [ordermesh_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers)],
+            [*(command or [ordermesh_command(), "serve"]), "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(workers)],
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_healthy(base_url, process, log_path)
