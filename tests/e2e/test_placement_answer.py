@@ -123,6 +123,9 @@ def test_the_answer_to_a_placement_is_what_reading_the_order_answers(
     assert read_back == (body["payment_token"] is not None), placing
     # and each line went in with the status it ends with: none was written twice
     assert not [s for s in placing if s.lstrip().startswith("UPDATE order_lines")], placing
+    # and so did the order, unless the gateway's answer changed it after the commit
+    updated = any(s.lstrip().startswith("UPDATE orders ") for s in placing)
+    assert updated == (body["payment_token"] is not None), placing
     # and incoming supply was read only for an order with something stock could not fill
     order = placed.json()
     waits = [wait for line in order["lines"] for wait in line["waits"]]

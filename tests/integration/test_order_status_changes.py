@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
 from ordermesh.adapters.db import tables as t
-from ordermesh.domain.errors import InvalidTransition
+from ordermesh.domain.errors import InsufficientStock, InvalidTransition
 from ordermesh.domain.orders import ACTION_EVENTS, ACTIONS, TRANSITIONS, OrderStatus
 from ordermesh.services import commands as c
 from ordermesh.services.bus import MessageBus
@@ -97,3 +97,18 @@ def test_a_save_writes_the_lines_that_changed_and_no_others(bus: MessageBus,
             t.orders, t.orders.c.seq == t.order_lines.c.order_seq).where(
             t.orders.c.id == order_id)).scalars().all()
     assert statuses == ["cancelled"]
+
+
+def test_orders_are_numbered_in_turn_and_a_refused_order_takes_no_number(
+        bus: MessageBus, engine: Engine) -> None:
+    a_shop(bus).product("A").location("WH-1").stock("A", "WH-1", 3)
+    first = place(bus, ("A", 1)).order_id
+    with pytest.raises(InsufficientStock):
+        place(bus, ("A", 5))
+    second = place(bus, ("A", 1)).order_id
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.orders.c.id, t.orders.c.seq, t.orders.c.status)
+                            .order_by(t.orders.c.seq)).all()
+    # each inserted as its placement left it, numbered one after the other
+    assert [(row.id, row.status) for row in rows] == [(first, "allocated"), (second, "allocated")]
+    assert rows[1].seq == rows[0].seq + 1

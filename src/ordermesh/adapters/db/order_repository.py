@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Executable
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.repositories import execute_or_conflict, insert_or_conflict
@@ -28,6 +29,12 @@ from ordermesh.domain.orders import (
 # by an identity computed once, not rebuilt on every order.
 _o, _k = t.orders.c, t.idempotency_keys.c
 ADD_ORDER = insert(t.orders)
+# An order's sequence number, taken before it is stored: PostgreSQL's sequence (a number taken
+# by a transaction that rolls back is not given again); on SQLite, where the writer holds the
+# database until its commit, the next after the last (as SQLite numbers rows itself).
+NEXT_SEQ: dict[str, Executable] = {
+    "postgresql": text("SELECT nextval(pg_get_serial_sequence('orders', 'seq'))"),
+    "sqlite": select(func.coalesce(func.max(_o.seq), 0) + 1)}
 ADD_LINES = insert(t.order_lines)
 BY_EXTERNAL_REFERENCE = select(_o.id).where(_o.channel_code == bindparam("b_channel"),
                                             _o.external_reference == bindparam("b_reference"))
@@ -58,11 +65,19 @@ class SqlOrders:
         # the lines that changed (order_lines is written by this repository alone).
         self.stored_lines: dict[str, dict[str, Any]] = {}
 
+    def number(self, order: Order) -> None:
+        """Give a new order its sequence number (and so its number) before it is stored, so it
+        is inserted as it ends up, not updated right after: its status is in four of the
+        order table's indexes, and on PostgreSQL any update of an indexed column writes a new
+        row version and an entry in each of the table's nine indexes."""
+        order.seq = int(self.conn.execute(NEXT_SEQ[self.conn.dialect.name]).scalar_one())
+
     def add(self, order: Order) -> None:
-        """Store a new order; the database gives it its sequence number (and so its number)."""
+        """Store a new order, numbered (`number`), as it is now."""
+        assert order.seq is not None, "an order is numbered before it is stored"
         row = {
-            "id": order.id, "channel_code": order.channel,
-            "external_reference": order.external_reference, "status": str(order.status),
+            "seq": order.seq, "id": order.id, "channel_code": order.channel,
+            "external_reference": order.external_reference,
             "customer_email": order.customer.email, "customer_name": order.customer.name,
             "customer_phone": order.customer.phone, "billing_address": order.billing_address,
             "shipping_address": order.shipping_address,
@@ -70,18 +85,13 @@ class SqlOrders:
             "tracking_token": order.tracking_token,
             "payment_token": order.payment_token, "fulfilment_method": order.fulfilment.method,
             "pickup_location_code": order.fulfilment.pickup_location,
-            "currency": order.currency, "lines_total": order.lines_total.amount,
-            "shipping_total": order.shipping_total.amount,
-            "grand_total": order.grand_total.amount, "tax_total": order.tax_total.amount,
+            "currency": order.currency, "shipping_total": order.shipping_total.amount,
             "prices_include_tax": order.prices_include_tax, "shipping_tax": order.shipping_tax,
             "shipping_tax_rate": _text(order.shipping_tax_rate),
             "shipping_tax_name": order.shipping_tax_name, "version": order.version,
-            "created_at": order.created_at, "updated_at": order.created_at,
-            "held_from": None, "hold_reason": None,
+            "created_at": order.created_at, "updated_at": order.created_at, **_state(order),
         }
-        result = execute_or_conflict(self.conn, ADD_ORDER, row, "orders")
-        assert result.inserted_primary_key is not None
-        order.seq = int(result.inserted_primary_key[0])
+        execute_or_conflict(self.conn, ADD_ORDER, row, "orders")
         lines = [
             {"id": ln.id, "order_seq": order.seq, "line_no": ln.line_no, "sku": ln.sku,
              "quantity": ln.quantity, "unit_price": ln.unit_price.amount,
@@ -129,32 +139,40 @@ class SqlOrders:
                                                          "b_reference": reference}).scalar()
 
     def save(self, order: Order) -> None:
-        """Write status changes; fails if another transaction changed the order since it was read."""
-        values = {
-            "status": str(order.status),
-            "held_from": str(order.held_from) if order.held_from else None,
-            "hold_reason": order.hold_reason,
-            # what is owed goes down as units are cancelled (domain/orders.py)
-            "lines_total": order.lines_total.amount, "tax_total": order.tax_total.amount,
-            "grand_total": order.grand_total.amount, "version": order.version + 1,
-            "updated_at": utcnow()}
-        result = self.conn.execute(SAVE_ORDER, {
-            "b_seq": order.seq, "b_read_version": order.version, **_bound(values)})
-        if result.rowcount != 1:
-            raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
-        order.version += 1
+        """Write status changes; fails if another transaction changed the order since it was
+        read. An order this transaction added is written only where it changed since: no other
+        transaction can see it before the commit."""
+        state = _state(order)
+        written = self.written.get(order.id)
+        if written is None or any(written[column] != value for column, value in state.items()):
+            values = {**state, "version": order.version + 1, "updated_at": utcnow()}
+            result = self.conn.execute(SAVE_ORDER, {
+                "b_seq": order.seq, "b_read_version": order.version, **_bound(values)})
+            if result.rowcount != 1:
+                raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
+            order.version += 1
+            if written is not None:
+                written.update(values)
         lines = [_line_values(line) for line in order.lines]
         changed = [ln for ln in lines if self.stored_lines.get(ln["id"]) != ln]
         if changed:
             self.conn.execute(SET_LINE_STATUS, [_bound(ln) for ln in changed])
             self.stored_lines.update((ln["id"], ln) for ln in changed)
-        if (written := self.written.get(order.id)) is not None:
-            written.update(values)
+        if written is not None:
             for row, line in zip(written["lines"], lines, strict=True):
                 row.update(line)
 
     def _stored(self, order: Order) -> None:
         self.stored_lines.update((line.id, _line_values(line)) for line in order.lines)
+
+
+def _state(order: Order) -> dict[str, Any]:
+    """What a save writes of an order besides its version: its status, and what is owed, which
+    goes down as units are cancelled (domain/orders.py)."""
+    return {"status": str(order.status),
+            "held_from": str(order.held_from) if order.held_from else None,
+            "hold_reason": order.hold_reason, "lines_total": order.lines_total.amount,
+            "tax_total": order.tax_total.amount, "grand_total": order.grand_total.amount}
 
 
 def _line_values(line: OrderLine) -> dict[str, Any]:

@@ -111,14 +111,17 @@ def _capture(cmd: c.PlaceOrder, order_id: str, uow: UnitOfWork,
         short = sorted({r.sku for r in result.refusals})
         raise InsufficientStock(f"not enough stock for {', '.join(short)}", skus=short,
                                 reasons={r.sku: r.reason for r in result.refusals})
-    mark_lines(order, result)  # (before they are written: the lines go in as they end up)
+    # The order and its lines are inserted as the plan leaves them, not updated right after
+    # (an order refused above takes no number).
+    mark_lines(order, result)
+    uow.orders.number(order)
+    order.record_placed(cmd.actor)
+    order.apply("backorder" if result.waits else "allocate", cmd.actor,
+                **plan_summary(order, result))
     uow.orders.add(order)
     if hold is not None:
         uow.holds.save(hold)
-    order.record_placed(cmd.actor)
     apply_plan(order, result, network, uow, cmd.actor)
-    order.apply("backorder" if result.waits else "allocate", cmd.actor,
-                **plan_summary(order, result))
     # The rows other orders wait for (stock, a location's capacity, the invoice counter) are
     # taken last, in that order, so each is held for as short a time as it can be.
     invoicing = channel.get("invoice_on") == "placement"
