@@ -223,7 +223,7 @@ class Order:
     @property
     def number(self) -> str:
         if self.seq is None:
-            raise ValueError("an order gets its number when it is stored")
+            raise ValueError("an order gets its number from the repository, before it is stored")
         return format_order_number(self.seq)
 
     @property
