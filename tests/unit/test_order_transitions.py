@@ -323,7 +323,7 @@ def test_an_order_is_numbered_from_its_sequence(seq: int, number: str) -> None:
 
 
 def test_an_unstored_order_has_no_number() -> None:
-    with pytest.raises(ValueError, match="when it is stored"):
+    with pytest.raises(ValueError, match="before it is stored"):
         _ = an_order().number
 
 
@@ -386,7 +386,7 @@ def test_record_placed() -> None:
 
 def test_record_placed_needs_a_number() -> None:
     order = an_order()
-    with pytest.raises(ValueError, match="when it is stored"):
+    with pytest.raises(ValueError, match="before it is stored"):
         order.record_placed("channel:web")
     assert order.events == []
 
