@@ -32,15 +32,13 @@ from place_orders import (
     Options,
     Result,
     bench_database,
-    cpu_sample,
-    cpu_use,
-    deadlocks,
     drop_postgres,
     fresh_postgres,
     healthy,
     measure_limits,
     parse_args,
     place_orders,
+    run_phases,
     running_server,
     summary,
 )
@@ -84,30 +82,14 @@ def floor_phases(kind: str, opts: Options, workdir: Path) -> list[Result]:
         log_path = workdir / f"floor-{kind}.log"
         command = [sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir",
                    str(Path(__file__).parent), "--no-access-log", "--log-level", "warning"]
-        results: list[Result] = []
         ordered: Counter[str] = Counter()
         run_id = uuid.uuid4().hex[:8]
         with running_server(env, opts.workers, log_path, command) as (base_url, group):
             warm = place_orders(base_url, "-", prices, WARMUP, max(opts.clients), opts.lines,
                                 opts.seed + 7919, f"{run_id}w")
             ordered.update(warm.ordered)
-            for skew in opts.skews:
-                for clients in opts.clients:
-                    print(f"[{kind}] the floor: {opts.orders} orders from {clients} clients, "
-                          f"{skew} SKUs", flush=True)
-                    locked = deadlocks(url)
-                    before = cpu_sample(group)
-                    run = place_orders(base_url, "-", prices, opts.orders, clients, opts.lines,
-                                       opts.seed, f"{run_id}-{skew}-{clients}", skew)
-                    after = cpu_sample(group)
-                    ordered.update(run.ordered)
-                    locked_after = deadlocks(url)
-                    results.append(Result(
-                        kind, opts.orders, clients, skew, run.wall_s, run.latencies_ms,
-                        run.failure_count, run.statuses, run.not_allocated, "", run.failures,
-                        log_path, cpu_use(before, after, run.client_cpu_s, run.wall_s),
-                        None if locked is None or locked_after is None
-                        else locked_after - locked))
+            results = run_phases(kind, url, opts, base_url, "-", prices, group, log_path, run_id,
+                                 ordered, server="the floor")
         check = reserved_matches(url, ordered)
         for result in results:
             result.stock_check = check

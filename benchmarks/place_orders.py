@@ -589,7 +589,6 @@ def bench_database(database: str, opts: Options, workdir: Path) -> list[Result]:
     log_path = workdir / f"server-{database}.log"
     print(f"[{database}] starting `ordermesh serve --workers {opts.workers}` "
           f"(log: {log_path})", flush=True)
-    results: list[Result] = []
     with running_server(env, opts.workers, log_path) as (base_url, server_group), httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {admin_key}"},
             timeout=60.0) as admin:
@@ -604,29 +603,39 @@ def bench_database(database: str, opts: Options, workdir: Path) -> list[Result]:
             if warm.failure_count:
                 print(f"[{database}] warm-up had {warm.failure_count} failures: "
                       f"{warm.failures[:3]}", flush=True)
-        for skew in opts.skews:
-            for clients in opts.clients:
-                print(f"[{database}] placing {opts.orders} orders from {clients} clients, "
-                      f"{skew} SKUs", flush=True)
-                phase = f"{run_id}-{skew}-{clients}"
-                locked_before = deadlocks(url)
-                cpu_before = cpu_sample(server_group)
-                run = place_orders(base_url, channel_key, prices, opts.orders, clients,
-                                   opts.lines, opts.seed, phase, skew)
-                cpu_after = cpu_sample(server_group)
-                locked_after = deadlocks(url)
-                ordered.update(run.ordered)
-                results.append(Result(
-                    database, opts.orders, clients, skew, run.wall_s, run.latencies_ms,
-                    run.failure_count, run.statuses, run.not_allocated, "", run.failures,
-                    log_path, cpu_use(cpu_before, cpu_after, run.client_cpu_s, run.wall_s),
-                    None if locked_before is None or locked_after is None
-                    else locked_after - locked_before))
+        results = run_phases(database, url, opts, base_url, channel_key, prices, server_group,
+                             log_path, run_id, ordered)
         stock_check = check_reserved(admin, ordered, sorted(prices))
     for result in results:
         result.stock_check = stock_check
     if opts.limit:
         measure_limits(database, url, opts, results)
+    return results
+
+
+def run_phases(database: str, db_url: str, opts: Options, base_url: str, key: str,
+               prices: dict[str, int], server_group: int, log_path: Path, run_id: str,
+               ordered: Counter[str], server: str = "Ordermesh") -> list[Result]:
+    """Every phase of `opts` (each SKU mix at each client count) against a running server, with
+    its CPU and PostgreSQL's deadlocks; what was ordered is added to `ordered`."""
+    results: list[Result] = []
+    for skew in opts.skews:
+        for clients in opts.clients:
+            print(f"[{database}] {server}: {opts.orders} orders from {clients} clients, "
+                  f"{skew} SKUs", flush=True)
+            locked_before = deadlocks(db_url)
+            cpu_before = cpu_sample(server_group)
+            run = place_orders(base_url, key, prices, opts.orders, clients, opts.lines,
+                               opts.seed, f"{run_id}-{skew}-{clients}", skew)
+            cpu_after = cpu_sample(server_group)
+            locked_after = deadlocks(db_url)
+            ordered.update(run.ordered)
+            results.append(Result(
+                database, opts.orders, clients, skew, run.wall_s, run.latencies_ms,
+                run.failure_count, run.statuses, run.not_allocated, "", run.failures,
+                log_path, cpu_use(cpu_before, cpu_after, run.client_cpu_s, run.wall_s),
+                None if locked_before is None or locked_after is None
+                else locked_after - locked_before))
     return results
 
 

@@ -104,7 +104,7 @@ class SqlOrders:
         self.conn.execute(ADD_LINES, lines)
         self._stored(order)
         self.seen.append(order)
-        self.written[order.id] = {**row, "seq": order.seq, "lines": lines}
+        self.written[order.id] = {**row, "lines": lines}
 
     def get(self, order_id: str) -> Order | None:
         """Find an order by its id or by its number (OM-000123), locked until the commit so
